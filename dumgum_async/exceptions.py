@@ -1,0 +1,281 @@
+"""Every error dumgum_async raises, in one tree.
+
+::
+
+    DumGumError
+    ├── ConfigurationError (ValueError)          bad client settings, found at construction
+    ├── ClientClosedError (RuntimeError)         the client was used after aclose()
+    ├── RequestValidationError (ValueError)      the request breaks the spec; nothing was sent
+    └── APIError                                 something went wrong talking to the API
+        ├── APIConnectionError                   no usable HTTP response (DNS, refused, reset)
+        │   └── APITimeoutError (TimeoutError)   an attempt or the call's deadline ran out
+        ├── APIStatusError                       the API answered with a non-2xx status
+        │   ├── BadRequestError                  400
+        │   ├── AuthenticationError              401
+        │   ├── PermissionDeniedError            403
+        │   ├── NotFoundError                    404
+        │   ├── ConflictError                    409
+        │   ├── UnprocessableEntityError         422
+        │   ├── RateLimitError                   429 (carries .retry_after)
+        │   └── InternalServerError              >= 500
+        └── ResponseDecodeError                  a 2xx body we cannot understand
+
+Context travels as keyword arguments and stays on the exception as attributes, so
+handlers never parse messages. Every :class:`APIError` carries ``attempts``: how many
+HTTP attempts the call made before giving up.
+
+This module is a leaf: it imports nothing else from the package, so any layer may
+raise these. The API key never reaches an exception: status errors keep response
+headers only, with credential headers removed by the HTTP layer before they get here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "ConflictError",
+    "DumGumError",
+    "InternalServerError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Problem",
+    "RateLimitError",
+    "RequestValidationError",
+    "ResponseDecodeError",
+    "UnprocessableEntityError",
+    "status_error_class",
+]
+
+_EMPTY_HEADERS: Mapping[str, str] = {}
+
+
+class DumGumError(Exception):
+    """Base class of every exception raised by dumgum_async."""
+
+
+class ConfigurationError(DumGumError, ValueError):
+    """The client was given settings it cannot work with (missing key, insecure URL, ...)."""
+
+
+class ClientClosedError(DumGumError, RuntimeError):
+    """The client was used after it was closed; a closed client cannot be reopened."""
+
+
+class Problem:
+    """One thing wrong with a request: where and what.
+
+    Args:
+        loc: Where, as path segments: attribute or key names and list indices, e.g.
+            ``("userProfile", "features", "job")`` or ``("messages", 3, "text")``.
+            A request parsed from JSON (``from_dict`` or a mapping given to the
+            client) is reported in the API's camelCase names; a model built in
+            Python reports its snake_case attribute names.
+        message: What is wrong, e.g. ``at most 32 characters``.
+    """
+
+    __slots__ = ("loc", "message")
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        self.loc = loc
+        self.message = message
+
+    @property
+    def path(self) -> str:
+        """The location as a JSON path: ``userProfile.features.job``, ``messages[3].text``."""
+        out: list[str] = []
+        for seg in self.loc:
+            if isinstance(seg, int):
+                out.append(f"[{seg}]")
+            else:
+                out.append(f".{seg}" if out else seg)
+        return "".join(out)
+
+    def __str__(self) -> str:
+        path = self.path
+        return f"{path}: {self.message}" if path else self.message
+
+    def __repr__(self) -> str:
+        return f"Problem(loc={self.loc!r}, message={self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Problem):
+            return NotImplemented
+        return (self.loc, self.message) == (other.loc, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.loc, self.message))
+
+
+class RequestValidationError(DumGumError, ValueError):
+    """The request breaks the API's rules; raised before any network call.
+
+    All problems are reported at once, each with its JSON path.
+
+    Args:
+        problems: Every problem found, in document order.
+    """
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} in the request"
+        super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
+
+    def __reduce__(self) -> tuple[type[RequestValidationError], tuple[tuple[Problem, ...]]]:
+        return (type(self), (self.problems,))
+
+
+class APIError(DumGumError):
+    """Something went wrong while talking to the API.
+
+    Args:
+        message: Human-readable description.
+        method: HTTP method of the failed request.
+        url: URL of the failed request (never contains credentials).
+        attempts: How many HTTP attempts the call made, this one included.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "POST",
+        url: str = "",
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.url = url
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        if self.attempts > 1:
+            return f"{self.message} (after {self.attempts} attempts)"
+        return self.message
+
+
+class APIConnectionError(APIError):
+    """No usable HTTP response arrived: DNS failure, refused or reset connection, TLS error."""
+
+
+class APITimeoutError(APIConnectionError, TimeoutError):
+    """An attempt took longer than the configured timeout, or the call's deadline ran out."""
+
+
+class APIStatusError(APIError):
+    """The API answered with a status code outside 2xx.
+
+    Args:
+        message: Human-readable description.
+        status_code: The HTTP status code.
+        body: The response body as text (possibly truncated to the size cap).
+        headers: Response headers, credential headers removed.
+        retry_after: Seconds the server asked us to wait (``Retry-After``, in
+            seconds or as an HTTP date), or None.
+        method: HTTP method of the failed request.
+        url: URL of the failed request.
+        attempts: How many HTTP attempts the call made.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: str = "",
+        headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+        method: str = "POST",
+        url: str = "",
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.status_code = status_code
+        self.body = body
+        self.headers: Mapping[str, str] = _EMPTY_HEADERS if headers is None else headers
+        self.retry_after = retry_after
+
+
+class BadRequestError(APIStatusError):
+    """HTTP 400: the API rejected the request."""
+
+
+class AuthenticationError(APIStatusError):
+    """HTTP 401: the API key is missing, wrong or expired."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """HTTP 403: the key is valid but may not use this endpoint."""
+
+
+class NotFoundError(APIStatusError):
+    """HTTP 404: wrong base URL or path."""
+
+
+class ConflictError(APIStatusError):
+    """HTTP 409."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """HTTP 422: well-formed but semantically rejected."""
+
+
+class RateLimitError(APIStatusError):
+    """HTTP 429: too many requests; ``retry_after`` says how long the server wants us to wait."""
+
+
+class InternalServerError(APIStatusError):
+    """HTTP 5xx: the API failed."""
+
+
+class ResponseDecodeError(APIError):
+    """A 2xx response whose body cannot be understood (not JSON, wrong shape, too large).
+
+    Args:
+        message: What was wrong.
+        body_excerpt: The start of the body, for diagnosis.
+        status_code: The HTTP status code of the response.
+        **kwargs: As for :class:`APIError`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        body_excerpt: str = "",
+        status_code: int = 200,
+        method: str = "POST",
+        url: str = "",
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.body_excerpt = body_excerpt
+        self.status_code = status_code
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """Return the exception class for an HTTP status code outside 2xx."""
+    if status_code >= 500:
+        return InternalServerError
+    return _BY_STATUS.get(status_code, APIStatusError)
