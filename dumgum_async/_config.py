@@ -1,0 +1,262 @@
+"""Small frozen settings objects and their defaults.
+
+Plain values only: nothing here starts a task, opens a socket or reads the clock,
+so these can be built at import time and shared between clients and threads.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import math
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+import attrs
+
+from dumgum_async.exceptions import ConfigurationError
+
+DEFAULT_BASE_URL = "https://api.dumgum.com"
+SUGGESTION_PATH = "/cs/v1/content_creation/suggestion"
+#: Seconds one HTTP attempt may take, connection included.
+DEFAULT_TIMEOUT = 30.0
+#: Requests in flight at once for one client.
+DEFAULT_MAX_CONCURRENCY = 64
+#: A suggestion response is a few hundred bytes; anything near this is not one.
+DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
+
+ENV_API_KEY = "DUMGUM_API_KEY"
+ENV_BASE_URL = "DUMGUM_BASE_URL"
+
+
+def _positive(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise ConfigurationError(f"{attribute.name} must be a positive number, got {value!r}")
+
+
+def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not (value >= 0 and math.isfinite(value)):
+        raise ConfigurationError(f"{attribute.name} must be zero or more, got {value!r}")
+
+
+def seconds(value: float | _dt.timedelta | None, name: str) -> float | None:
+    """Normalise a duration given as seconds or a ``timedelta``; None stays None.
+
+    Raises:
+        ConfigurationError: Not a positive, finite duration.
+    """
+    if value is None:
+        return None
+    if isinstance(value, _dt.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be seconds or a timedelta, got {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigurationError(f"{name} must be positive, got {value!r}")
+    return float(value)
+
+
+def _opt_seconds(value: float | _dt.timedelta | None) -> float | None:
+    return seconds(value, "duration")
+
+
+@attrs.frozen(kw_only=True)
+class RetryBudget:
+    """A cap on retries across a whole client, so a failing API sees no retry storm.
+
+    Over the last ``window`` seconds, retries may add at most ``ratio`` of the
+    first attempts made (``0.2``: 20% extra traffic), or ``min_retries`` if that is
+    more, so that a quiet client can still retry the odd failure. When the budget
+    is spent, errors surface at once instead of being retried.
+
+    Args:
+        ratio: Retries allowed per first attempt over the window.
+        window: Length of the sliding window, in seconds.
+        min_retries: Retries always allowed per window, however little traffic.
+
+    Raises:
+        ConfigurationError: A value out of range.
+    """
+
+    ratio: float = attrs.field(default=0.2, validator=_non_negative)
+    window: float = attrs.field(default=10.0, validator=_positive)
+    min_retries: int = attrs.field(default=10, validator=_non_negative)
+
+
+#: Attempts per call, the first included.
+DEFAULT_MAX_ATTEMPTS = 4
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """How a call retries: which failures, how often, how long it waits, and for how long.
+
+    Retried: connection errors and timeouts, and HTTP 408, 409, 425, 429, 500, 502,
+    503 and 504. Never retried: other 4xx, validation errors, cancellation.
+
+    The waits grow exponentially from ``initial_backoff`` (doubling) up to
+    ``max_backoff``, each shortened by a random part of up to ``jitter`` of itself so
+    that clients that failed together do not return together. A ``Retry-After``
+    header replaces the computed wait when ``respect_retry_after`` is set; if it asks
+    for more than ``max_retry_after`` or than what is left of the ``deadline``, the
+    call fails at once with the :class:`~dumgum_async.RateLimitError` (or 503 error)
+    carrying ``retry_after`` rather than sleeping past its budget.
+
+    Why these defaults: the OpenAI and Anthropic SDKs make 3 attempts with waits
+    from 0.5 s to 8 s; we make 4, because this library runs bulk jobs against a
+    rate-limited API where a 429 is routine rather than exceptional, and a shared
+    :class:`RetryBudget` (which they lack) keeps the extra attempt from turning an
+    outage into a storm. There is no default ``deadline``: throttle and
+    concurrency waits count toward it, and a batch queued behind a rate limit
+    would fail for waiting its turn; web handlers should set one.
+
+    Args:
+        max_attempts: Attempts per call, the first included (1 disables retries).
+        initial_backoff: Wait before the first retry, in seconds.
+        max_backoff: Longest computed wait, in seconds.
+        jitter: Fraction (0 to 1) of each wait that is randomised away.
+        deadline: Seconds for the whole call: throttle and slot waits, every
+            attempt and every wait; None for no limit.
+        respect_retry_after: Obey the server's ``Retry-After`` header.
+        max_retry_after: Longest ``Retry-After`` we are willing to wait, in seconds.
+        budget: The client-wide retry budget; None for unlimited retries.
+
+    Raises:
+        ConfigurationError: A value out of range.
+    """
+
+    max_attempts: int = attrs.field(default=DEFAULT_MAX_ATTEMPTS)
+    initial_backoff: float = attrs.field(default=0.5, validator=_positive)
+    max_backoff: float = attrs.field(default=8.0, validator=_positive)
+    jitter: float = attrs.field(default=0.5)
+    deadline: float | None = attrs.field(default=None, converter=_opt_seconds)
+    respect_retry_after: bool = True
+    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    budget: RetryBudget | None = attrs.field(factory=RetryBudget)
+
+    @max_attempts.validator
+    def _check_attempts(self, _: Any, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(f"max_attempts must be an integer >= 1, got {value!r}")
+
+    @jitter.validator
+    def _check_jitter(self, _: Any, value: float) -> None:
+        if not 0 <= value <= 1:
+            raise ConfigurationError(f"jitter must be between 0 and 1, got {value!r}")
+
+
+@attrs.frozen
+class RateLimit:
+    """At most ``max_rate`` requests in any window of ``time_period`` seconds.
+
+    The limit holds from the first second: by default requests are spaced evenly
+    (one every ``time_period / max_rate`` seconds). ``burst`` lets up to that many
+    go at once after a quiet spell, while still never exceeding ``max_rate`` in
+    any window.
+
+    Args:
+        max_rate: Requests allowed per window.
+        time_period: Window length in seconds.
+        burst: Requests that may leave back to back (1 = evenly spaced; at most
+            ``max_rate``).
+
+    Raises:
+        ConfigurationError: A value out of range.
+    """
+
+    max_rate: float = attrs.field(validator=_positive)
+    time_period: float = attrs.field(default=1.0, validator=_positive)
+    burst: int = attrs.field(default=1, kw_only=True)
+
+    @burst.validator
+    def _check_burst(self, _: Any, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigurationError(f"burst must be an integer >= 1, got {value!r}")
+        if value > self.max_rate:
+            raise ConfigurationError(
+                f"burst ({value}) cannot exceed max_rate ({self.max_rate}) per window"
+            )
+
+    @classmethod
+    def per_second(cls, n: float, *, burst: int = 1) -> RateLimit:
+        """``n`` requests per second."""
+        return cls(n, 1.0, burst=burst)
+
+    @classmethod
+    def per_minute(cls, n: float, *, burst: int = 1) -> RateLimit:
+        """``n`` requests per minute."""
+        return cls(n, 60.0, burst=burst)
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """Read ``"20/s"``, ``"600/min"``, ``"5/m"`` or ``"36000/h"``.
+
+        Raises:
+            ConfigurationError: Not of that form.
+        """
+        num, _, unit = text.strip().partition("/")
+        periods = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "hour": 3600.0}
+        try:
+            rate = float(num)
+            period = periods[unit.strip().lower() or "s"]
+        except (ValueError, KeyError):
+            raise ConfigurationError(
+                f"rate must look like 20/s, 600/min or 36000/h, got {text!r}"
+            ) from None
+        return cls(rate, period)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two evenly spaced requests."""
+        return self.time_period / self.max_rate
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
+    """The base URL to use: the argument, else ``DUMGUM_BASE_URL``, else the vendor's.
+
+    Raises:
+        ConfigurationError: Not an http(s) URL, or plain http to a host that is not
+            loopback without ``allow_insecure_http`` (the key would travel in clear).
+    """
+    url = base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"base_url must be an http(s) URL, got {url!r}")
+    if parts.username or parts.password:
+        raise ConfigurationError("base_url must not contain credentials; pass api_key instead")
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"base_url must not have a query or fragment: {url!r}")
+    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
+        raise ConfigurationError(
+            f"refusing plain http to {parts.hostname}: the API key would travel in clear. "
+            "Use https, or pass allow_insecure_http=True if you really mean it."
+        )
+    return url.rstrip("/")
+
+
+def resolve_api_key(api_key: str | None) -> str:
+    """The API key to use: the argument, else ``DUMGUM_API_KEY``.
+
+    Raises:
+        ConfigurationError: No key anywhere, or a key that cannot go in a header.
+    """
+    key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
+    if not key or not key.strip():
+        raise ConfigurationError(
+            f"no API key: pass api_key=... or set the {ENV_API_KEY} environment variable"
+        )
+    if any(ch in key for ch in "\r\n\0") or key != key.strip():
+        raise ConfigurationError("the API key contains whitespace or control characters")
+    return key
