@@ -29,8 +29,12 @@ from dumgum_async._http import (
     safe_headers,
 )
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
+from dumgum_async._retry import BudgetTracker, is_retryable, retry_after_failure
+from dumgum_async._throttle import Limiter, LocalLimiter
 from dumgum_async.exceptions import (
+    APIError,
     APIStatusError,
+    APITimeoutError,
     ClientClosedError,
     ConfigurationError,
     ResponseDecodeError,
@@ -71,7 +75,9 @@ class DumGumClient:
         timeout: Seconds (or a ``timedelta``) one HTTP attempt may take. Waiting for
             a concurrency slot or a rate-limit token is not part of it.
         retry: How calls retry; None disables retries (see :class:`RetryPolicy`).
-        rate_limit: Client-side throttle shared by all calls (see :class:`RateLimit`).
+        rate_limit: Client-side throttle shared by all calls: a :class:`RateLimit`,
+            or any object with ``async acquire()`` and ``pause(seconds)`` (a
+            limiter shared with other processes, for instance).
         max_concurrency: Requests in flight at once for this client.
         session: An ``aiohttp.ClientSession`` you own; the client uses it and never
             closes it.
@@ -91,7 +97,7 @@ class DumGumClient:
         base_url: str | None = None,
         timeout: float | _dt.timedelta = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 - frozen, shared safely
-        rate_limit: RateLimit | None = None,
+        rate_limit: RateLimit | Limiter | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         session: ClientSession | None = None,
         strict_enums: bool = True,
@@ -104,8 +110,10 @@ class DumGumClient:
         self._timeout = seconds(timeout, "timeout") or DEFAULT_TIMEOUT
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a RetryPolicy or None, got {retry!r}")
-        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
-            raise ConfigurationError(f"rate_limit must be a RateLimit or None, got {rate_limit!r}")
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit | Limiter):
+            raise ConfigurationError(
+                f"rate_limit must be a RateLimit, a limiter or None, got {rate_limit!r}"
+            )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise ConfigurationError(f"max_concurrency must be an integer, got {max_concurrency!r}")
         if max_concurrency < 1:
@@ -129,7 +137,11 @@ class DumGumClient:
             max_connections=max_concurrency,
             max_response_bytes=max_response_bytes,
         )
+        self._budget = (
+            BudgetTracker(retry.budget) if retry is not None and retry.budget is not None else None
+        )
         self._slots: asyncio.Semaphore | None = None
+        self._limiter: Limiter | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -165,6 +177,8 @@ class DumGumClient:
             raise ClientClosedError("this DumGumClient is closed; create a new one")
         if self._slots is None:
             self._transport.open()
+            rate = self._rate_limit
+            self._limiter = rate if isinstance(rate, Limiter) else LocalLimiter(rate)
             self._slots = asyncio.Semaphore(self._max_concurrency)
 
     async def aclose(self) -> None:
@@ -220,19 +234,84 @@ class DumGumClient:
             ClientClosedError: The client was closed.
         """
         body = self.prepare(request)
-        if retry is not UNSET and retry is not None and not isinstance(retry, RetryPolicy):
+        if retry is UNSET:
+            policy = self._retry
+        elif retry is None or isinstance(retry, RetryPolicy):
+            policy = retry
+        else:
             raise ConfigurationError(f"retry must be a RetryPolicy or None, got {retry!r}")
         attempt_timeout = self._timeout if timeout is None else seconds(timeout, "timeout")
         assert attempt_timeout is not None
-        return await self._send(body, attempt_timeout)
-
-    async def _send(self, body: bytes, timeout: float) -> SuggestionResponse:
         self._open()
-        slots = self._slots
-        assert slots is not None
-        async with slots:
-            response = await self._transport.post(self._url, body, self._headers, timeout=timeout)
+        deadline_at = None
+        if policy is not None and policy.deadline is not None:
+            deadline_at = asyncio.get_running_loop().time() + policy.deadline
+
+        async def attempt() -> SuggestionResponse:
+            return await self._attempt(body, attempt_timeout, deadline_at)
+
+        budget = self._budget if policy is not None and policy.budget is not None else None
+        if budget is not None:
+            budget.record_call()
+        try:
+            return await attempt()
+        except APIError as exc:
+            if policy is None or policy.max_attempts < 2 or not is_retryable(exc):
+                raise
+            first: APIError = exc
+        assert self._limiter is not None
+        return await retry_after_failure(
+            first,
+            attempt,
+            policy=policy,
+            budget=budget,
+            limiter=self._limiter,
+            deadline_at=deadline_at,
+        )
+
+    async def _attempt(
+        self, body: bytes, timeout: float, deadline_at: float | None
+    ) -> SuggestionResponse:
+        slots, limiter = self._slots, self._limiter
+        if slots is None or limiter is None:
+            raise ClientClosedError("this DumGumClient is closed; create a new one")
+        if deadline_at is None:
+            # The common path: no deadline arithmetic, no extra tasks.
+            async with slots:
+                await limiter.acquire()
+                response = await self._transport.post(
+                    self._url, body, self._headers, timeout=timeout
+                )
+            return self._interpret(response)
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(slots.acquire(), self._left(deadline_at, loop))
+        except TimeoutError:
+            raise self._deadline_error("waiting for a concurrency slot") from None
+        try:
+            try:
+                await asyncio.wait_for(limiter.acquire(), self._left(deadline_at, loop))
+            except TimeoutError:
+                raise self._deadline_error("waiting for a rate-limit token") from None
+            left = self._left(deadline_at, loop)
+            try:
+                response = await self._transport.post(
+                    self._url, body, self._headers, timeout=min(timeout, left)
+                )
+            except APITimeoutError:
+                if left < timeout:
+                    raise self._deadline_error("waiting for the response") from None
+                raise
+        finally:
+            slots.release()
         return self._interpret(response)
+
+    @staticmethod
+    def _left(deadline_at: float, loop: asyncio.AbstractEventLoop) -> float:
+        return max(deadline_at - loop.time(), 0.0)
+
+    def _deadline_error(self, during: str) -> APITimeoutError:
+        return APITimeoutError(f"the call's deadline passed while {during}", url=self._url)
 
     def _interpret(self, response: Response) -> SuggestionResponse:
         status = response.status

@@ -31,11 +31,17 @@ ENV_BASE_URL = "DUMGUM_BASE_URL"
 
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and not (value > 0 and math.isfinite(value)):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{attribute.name} must be a number, got {value!r}")
+    if not (value > 0 and math.isfinite(value)):
         raise ConfigurationError(f"{attribute.name} must be a positive number, got {value!r}")
 
 
 def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{attribute.name} must be a number, got {value!r}")
     if not (value >= 0 and math.isfinite(value)):
         raise ConfigurationError(f"{attribute.name} must be zero or more, got {value!r}")
 
@@ -57,8 +63,8 @@ def seconds(value: float | _dt.timedelta | None, name: str) -> float | None:
     return float(value)
 
 
-def _opt_seconds(value: float | _dt.timedelta | None) -> float | None:
-    return seconds(value, "duration")
+def _timedelta_to_seconds(value: Any) -> Any:
+    return value.total_seconds() if isinstance(value, _dt.timedelta) else value
 
 
 @attrs.frozen(kw_only=True)
@@ -130,7 +136,9 @@ class RetryPolicy:
     initial_backoff: float = attrs.field(default=0.5, validator=_positive)
     max_backoff: float = attrs.field(default=8.0, validator=_positive)
     jitter: float = attrs.field(default=0.5)
-    deadline: float | None = attrs.field(default=None, converter=_opt_seconds)
+    deadline: float | None = attrs.field(
+        default=None, converter=_timedelta_to_seconds, validator=_positive
+    )
     respect_retry_after: bool = True
     max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
     budget: RetryBudget | None = attrs.field(factory=RetryBudget)
