@@ -7,7 +7,7 @@ with 429s. So the bucket is sized to the *burst* instead (capacity ``burst``,
 draining at R per period): with the default burst of 1 that spaces requests
 evenly, one every ``period / R``. A burst larger than 1 would let more than R
 through in a window, so a log of the last R send times holds each request back
-until it fits: the server never sees more than R in any window of ``period``.
+until it fits: no window of ``period`` ever holds more than R releases.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class LocalLimiter:
         self._loop = asyncio.get_running_loop()
         self._paused_until = 0.0
         self._bucket: AsyncLimiter | None = None
-        # The send log is only needed when a burst could overfill a window; the
+        # The release log is only needed when a burst could overfill a window; the
         # evenly spaced default stays free of that bookkeeping.
         self._sent: collections.deque[float] | None = None
         self._window = 0
@@ -80,12 +80,12 @@ class LocalLimiter:
         sent = self._sent
         if sent is None:
             return
-        now = loop.time()
-        at = now
-        if len(sent) == self._window:
-            assert self.rate is not None
-            at = max(now, sent[0] + self.rate.time_period)
-        # Reserved before sleeping, so later callers queue behind this slot.
-        sent.append(at)
-        if at > now:
-            await asyncio.sleep(at - now)
+        period = self.rate.time_period if self.rate is not None else 0.0
+        # Check and record the *actual* release time, atomically (no await between):
+        # a late wake-up must not let the next request in early.
+        while True:
+            now = loop.time()
+            if len(sent) < self._window or sent[0] + period <= now:
+                sent.append(now)
+                return
+            await asyncio.sleep(sent[0] + period - now)
