@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
-from dumgum_async import _converter
+from dumgum_async import _batch, _converter
+from dumgum_async._batch import BatchResult, ProgressCallback
 from dumgum_async._config import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -29,7 +30,8 @@ from dumgum_async._http import (
     safe_headers,
 )
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
-from dumgum_async._retry import BudgetTracker, is_retryable, retry_after_failure
+from dumgum_async._retry import BudgetTracker, is_retryable, reason, retry_after_failure
+from dumgum_async._stats import ClientStats, StatsSnapshot
 from dumgum_async._throttle import Limiter, LocalLimiter
 from dumgum_async.exceptions import (
     APIError,
@@ -37,9 +39,14 @@ from dumgum_async.exceptions import (
     APITimeoutError,
     ClientClosedError,
     ConfigurationError,
+    DumGumError,
+    Problem,
+    RequestValidationError,
     ResponseDecodeError,
     status_error_class,
 )
+
+_In = TypeVar("_In", SuggestionRequest, Mapping[str, Any])
 
 
 class _Unset:
@@ -142,6 +149,9 @@ class DumGumClient:
         )
         self._slots: asyncio.Semaphore | None = None
         self._limiter: Limiter | None = None
+        # Batch workers queue for a token one at a time, behind interactive calls.
+        self._batch_gate: asyncio.Lock | None = None
+        self._stats = ClientStats()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -157,6 +167,12 @@ class DumGumClient:
     def closed(self) -> bool:
         """True once :meth:`aclose` was called."""
         return self._closed
+
+    @property
+    def stats(self) -> StatsSnapshot:
+        """Counters of this client's calls so far: attempts, retries by reason, 429s,
+        failures by type and latency percentiles."""
+        return self._stats.snapshot()
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -179,6 +195,7 @@ class DumGumClient:
             self._transport.open()
             rate = self._rate_limit
             self._limiter = rate if isinstance(rate, Limiter) else LocalLimiter(rate)
+            self._batch_gate = asyncio.Lock()
             self._slots = asyncio.Semaphore(self._max_concurrency)
 
     async def aclose(self) -> None:
@@ -233,52 +250,77 @@ class DumGumClient:
             ResponseDecodeError: The API answered 2xx with a body we cannot read.
             ClientClosedError: The client was closed.
         """
-        body = self.prepare(request)
-        if retry is UNSET:
-            policy = self._retry
-        elif retry is None or isinstance(retry, RetryPolicy):
-            policy = retry
-        else:
-            raise ConfigurationError(f"retry must be a RetryPolicy or None, got {retry!r}")
+        policy = self._policy(retry)
         attempt_timeout = self._timeout if timeout is None else seconds(timeout, "timeout")
         assert attempt_timeout is not None
+        self._stats.calls += 1
+        try:
+            body = self.prepare(request)
+            return await self._call(body, policy, attempt_timeout, batch=False)
+        except DumGumError as exc:
+            self._stats.failed[type(exc).__name__] += 1
+            raise
+
+    def _policy(self, retry: RetryPolicy | _Unset | None) -> RetryPolicy | None:
+        if retry is UNSET:
+            return self._retry
+        if retry is None or isinstance(retry, RetryPolicy):
+            return retry
+        raise ConfigurationError(f"retry must be a RetryPolicy or None, got {retry!r}")
+
+    async def _call(
+        self, body: bytes, policy: RetryPolicy | None, timeout: float, *, batch: bool
+    ) -> SuggestionResponse:
         self._open()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         deadline_at = None
         if policy is not None and policy.deadline is not None:
-            deadline_at = asyncio.get_running_loop().time() + policy.deadline
+            deadline_at = started + policy.deadline
 
         async def attempt() -> SuggestionResponse:
-            return await self._attempt(body, attempt_timeout, deadline_at)
+            return await self._attempt(body, timeout, deadline_at, batch=batch)
 
         budget = self._budget if policy is not None and policy.budget is not None else None
         if budget is not None:
             budget.record_call()
         try:
-            return await attempt()
+            result = await attempt()
         except APIError as exc:
             if policy is None or policy.max_attempts < 2 or not is_retryable(exc):
                 raise
             first: APIError = exc
+        else:
+            self._stats.record_success(loop.time() - started)
+            return result
         assert self._limiter is not None
-        return await retry_after_failure(
+        result = await retry_after_failure(
             first,
             attempt,
             policy=policy,
             budget=budget,
             limiter=self._limiter,
             deadline_at=deadline_at,
+            on_retry=self._count_retry,
         )
+        self._stats.record_success(loop.time() - started)
+        return result
+
+    def _count_retry(self, exc: BaseException) -> None:
+        self._stats.retries[reason(exc)] += 1
 
     async def _attempt(
-        self, body: bytes, timeout: float, deadline_at: float | None
+        self, body: bytes, timeout: float, deadline_at: float | None, *, batch: bool
     ) -> SuggestionResponse:
         slots, limiter = self._slots, self._limiter
         if slots is None or limiter is None:
             raise ClientClosedError("this DumGumClient is closed; create a new one")
+        self._stats.attempts += 1
+        acquire = self._acquire_for_batch if batch else limiter.acquire
         if deadline_at is None:
             # The common path: no deadline arithmetic, no extra tasks.
             async with slots:
-                await limiter.acquire()
+                await acquire()
                 response = await self._transport.post(
                     self._url, body, self._headers, timeout=timeout
                 )
@@ -290,7 +332,7 @@ class DumGumClient:
             raise self._deadline_error("waiting for a concurrency slot") from None
         try:
             try:
-                await asyncio.wait_for(limiter.acquire(), self._left(deadline_at, loop))
+                await asyncio.wait_for(acquire(), self._left(deadline_at, loop))
             except TimeoutError:
                 raise self._deadline_error("waiting for a rate-limit token") from None
             left = self._left(deadline_at, loop)
@@ -306,12 +348,137 @@ class DumGumClient:
             slots.release()
         return self._interpret(response)
 
+    async def _acquire_for_batch(self) -> None:
+        # One batch worker at a time waits in the limiter, so an interactive call
+        # arriving meanwhile is at most one batch request behind, not a whole batch.
+        gate, limiter = self._batch_gate, self._limiter
+        assert gate is not None
+        assert limiter is not None
+        async with gate:
+            await limiter.acquire()
+
     @staticmethod
     def _left(deadline_at: float, loop: asyncio.AbstractEventLoop) -> float:
         return max(deadline_at - loop.time(), 0.0)
 
     def _deadline_error(self, during: str) -> APITimeoutError:
         return APITimeoutError(f"the call's deadline passed while {during}", url=self._url)
+
+    # --- batches --------------------------------------------------------------------
+
+    def suggest_many(
+        self,
+        requests: Iterable[_In] | AsyncIterable[_In],
+        *,
+        concurrency: int = 32,
+        ordered: bool = False,
+        stop_on_error: bool = False,
+        retry: RetryPolicy | _Unset | None = UNSET,
+        timeout: float | _dt.timedelta | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> AsyncGenerator[BatchResult[_In], None]:
+        """Get suggestions for many conversations; yield each result as it is ready.
+
+        ``requests`` is consumed lazily (any iterable or async iterable, a generator
+        over millions of items included): memory holds only the items in flight
+        and, with ``ordered``, a reorder window of at most ``2 * concurrency``.
+        The client's rate limit, retry policy and retry budget apply; the batch
+        queues for rate-limit tokens behind interactive :meth:`suggest` calls, and
+        should use a ``concurrency`` below the client's ``max_concurrency`` (the
+        default 32 leaves half of the default 64 slots to interactive calls).
+
+        Breaking out of the loop, an exception in its body or cancelling the task
+        stops the batch: in-flight calls are cancelled, no task is left behind.
+        Cleanup runs when the iterator is closed; wrap it in
+        ``contextlib.aclosing(...)`` to have it happen at the ``break`` itself.
+
+        Args:
+            requests: :class:`SuggestionRequest` objects or mappings in the API's
+                JSON shape.
+            concurrency: Items in flight at once.
+            ordered: Yield results in input order instead of completion order.
+            stop_on_error: Raise the first item's error instead of yielding it.
+            retry: The batch's retry policy; omitted uses the client's.
+            timeout: Per-attempt timeout; omitted uses the client's.
+            progress: Called after each result with (results so far, result).
+
+        Yields:
+            :class:`BatchResult` objects: ``index``, ``request``, ``response``,
+            ``error``, ``ok``.
+
+        Raises:
+            DumGumError: The first failure, only with ``stop_on_error``.
+            ConfigurationError: A bad ``concurrency`` or ``retry``.
+        """
+        policy = self._policy(retry)
+        attempt_timeout = self._timeout if timeout is None else seconds(timeout, "timeout")
+        assert attempt_timeout is not None
+
+        async def call(item: _In) -> SuggestionResponse:
+            self._stats.calls += 1
+            try:
+                body = self._prepare_item(item)
+                return await self._call(body, policy, attempt_timeout, batch=True)
+            except DumGumError as exc:
+                self._stats.failed[type(exc).__name__] += 1
+                raise
+
+        return _batch.stream(
+            call,
+            requests,
+            concurrency=concurrency,
+            ordered=ordered,
+            stop_on_error=stop_on_error,
+            progress=progress,
+        )
+
+    async def suggest_all(
+        self,
+        requests: Iterable[_In] | AsyncIterable[_In],
+        *,
+        concurrency: int = 32,
+        stop_on_error: bool = False,
+        retry: RetryPolicy | _Unset | None = UNSET,
+        timeout: float | _dt.timedelta | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> list[BatchResult[_In]]:
+        """Like :meth:`suggest_many`, but return every result in input order.
+
+        The results are all held in memory; prefer :meth:`suggest_many` for large
+        inputs.
+
+        Raises:
+            DumGumError: The first failure, only with ``stop_on_error``.
+        """
+        results: list[BatchResult[_In]] = []
+        stream = self.suggest_many(
+            requests,
+            concurrency=concurrency,
+            ordered=True,
+            stop_on_error=stop_on_error,
+            retry=retry,
+            timeout=timeout,
+            progress=progress,
+        )
+        try:
+            async for result in stream:
+                results.append(result)
+        finally:
+            await stream.aclose()
+        return results
+
+    def _prepare_item(self, item: object) -> bytes:
+        # In a batch a wrong item is that item's failure, not a crash of the batch.
+        if not isinstance(item, SuggestionRequest | Mapping):
+            raise RequestValidationError(
+                [
+                    Problem(
+                        (),
+                        f"expected a SuggestionRequest or a JSON object, got {type(item).__name__}",
+                    )
+                ]
+            )
+        return self.prepare(item)
 
     def _interpret(self, response: Response) -> SuggestionResponse:
         status = response.status
@@ -328,6 +495,8 @@ class DumGumClient:
         raise self._status_error(response)
 
     def _status_error(self, response: Response) -> APIStatusError:
+        if response.status == 429:
+            self._stats.rate_limited += 1
         headers = safe_headers(response.headers)
         text = response.body.decode("utf-8", "replace")
         cls = status_error_class(response.status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Iterator
 from typing import Any
@@ -49,3 +50,17 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's real key or base URL."""
     monkeypatch.delenv("DUMGUM_API_KEY", raising=False)
     monkeypatch.delenv("DUMGUM_BASE_URL", raising=False)
+
+
+def no_client_tasks_left() -> bool:
+    """No task of the client's is left (the emulator's handlers may still be finishing)."""
+
+    def server_side(task: asyncio.Task[Any]) -> bool:
+        code = getattr(task.get_coro(), "cr_code", None)
+        filename = code.co_filename if code is not None else ""
+        return "aiohttp/web" in filename or "dumgum_async/testing" in filename
+
+    mine = [
+        t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not server_side(t)
+    ]
+    return mine == []

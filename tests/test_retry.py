@@ -13,7 +13,7 @@ from aioresponses import aioresponses
 
 import dumgum_async as dg
 from dumgum_async import _retry
-from tests.conftest import API_KEY, ENDPOINT
+from tests.conftest import API_KEY, ENDPOINT, no_client_tasks_left
 from tests.samples import minimal_request
 
 OK = {"suggestions": ["a", "b", "c"]}
@@ -212,7 +212,7 @@ async def test_cancellation_during_backoff_propagates_and_leaves_nothing(
         with pytest.raises(asyncio.CancelledError):
             await task
     assert _attempts(mock_api) == 1
-    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    assert no_client_tasks_left()
 
 
 @pytest.mark.parametrize(

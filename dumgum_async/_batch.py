@@ -1,0 +1,173 @@
+"""The batch engine: many calls at once from a lazy source, with flat memory.
+
+Workers pull items one at a time from the source, so a generator over a million
+conversations is never materialised. A window semaphore is taken before an item
+is pulled and given back only when its result has been handed to the caller:
+at most ``window`` items exist at once (in flight, or finished and waiting),
+whatever the input size and however slow the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from dumgum_async._models import SuggestionResponse
+from dumgum_async.exceptions import ConfigurationError, DumGumError
+
+_In = TypeVar("_In")
+
+
+@attrs.frozen
+class BatchResult(Generic[_In]):
+    """The outcome of one item of a batch.
+
+    Attributes:
+        index: The item's position in the input, from 0.
+        request: The item as it was given.
+        response: The suggestions, or None if the item failed.
+        error: The typed error, or None if the item succeeded.
+    """
+
+    index: int
+    request: _In
+    response: SuggestionResponse | None = None
+    error: DumGumError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True if the item got suggestions."""
+        return self.error is None
+
+    @property
+    def suggestions(self) -> tuple[str, ...]:
+        """The suggestions, or an empty tuple if the item failed."""
+        return self.response.suggestions if self.response is not None else ()
+
+
+#: Called after each result is handed out: (results so far, that result).
+ProgressCallback = Callable[[int, BatchResult[Any]], None]
+
+
+class _SourceFailed:
+    """The source (or something other than an API call) raised: the batch must stop."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_DONE = object()
+
+
+async def stream(
+    call: Callable[[_In], Awaitable[SuggestionResponse]],
+    requests: Iterable[_In] | AsyncIterable[_In],
+    *,
+    concurrency: int,
+    ordered: bool,
+    stop_on_error: bool,
+    progress: ProgressCallback | None,
+) -> AsyncGenerator[BatchResult[_In], None]:
+    """Run ``call`` over ``requests``; yield each :class:`BatchResult` as it is ready.
+
+    Raises:
+        ConfigurationError: ``concurrency`` below 1.
+        DumGumError: The first failure, when ``stop_on_error`` is set.
+        Exception: Whatever the source raised while being iterated.
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ConfigurationError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    pull = _puller(requests)
+    # Ordered output may hold finished items back behind a slow one: give it room.
+    window = asyncio.Semaphore(2 * concurrency if ordered else concurrency)
+    results: asyncio.Queue[Any] = asyncio.Queue()
+    pull_lock = asyncio.Lock()
+    next_index = 0
+    running = concurrency
+
+    async def worker() -> None:
+        nonlocal next_index, running
+        try:
+            while True:
+                await window.acquire()
+                async with pull_lock:
+                    try:
+                        item = await pull()
+                    except StopAsyncIteration:
+                        window.release()
+                        return
+                    except Exception as exc:
+                        window.release()
+                        results.put_nowait(_SourceFailed(exc))
+                        return
+                    index = next_index
+                    next_index += 1
+                try:
+                    result = BatchResult(index, item, await call(item))
+                except DumGumError as exc:
+                    result = BatchResult(index, item, error=exc)
+                except Exception as exc:  # a bug, not an API failure: stop the batch
+                    results.put_nowait(_SourceFailed(exc))
+                    return
+                results.put_nowait(result)
+        finally:
+            running -= 1
+            if running == 0:
+                results.put_nowait(_DONE)
+
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    done = 0
+    held: dict[int, BatchResult[_In]] = {}
+    expected = 0
+    try:
+        while True:
+            got = await results.get()
+            if got is _DONE:
+                break
+            if isinstance(got, _SourceFailed):
+                raise got.exc
+            if stop_on_error and got.error is not None:
+                raise got.error
+            if not ordered:
+                window.release()
+                done += 1
+                if progress is not None:
+                    progress(done, got)
+                yield got
+                continue
+            held[got.index] = got
+            while expected in held:
+                ready = held.pop(expected)
+                expected += 1
+                window.release()
+                done += 1
+                if progress is not None:
+                    progress(done, ready)
+                yield ready
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
+def _puller(requests: Iterable[_In] | AsyncIterable[_In]) -> Callable[[], Awaitable[_In]]:
+    """One ``await pull()`` per item, for sync and async sources alike."""
+    if isinstance(requests, AsyncIterable):
+        aiterator = aiter(requests)
+        return aiterator.__anext__
+    if not isinstance(requests, Iterable):
+        raise TypeError(f"requests must be an iterable or async iterable, got {requests!r}")
+    iterator = iter(requests)
+
+    async def pull() -> _In:
+        try:
+            return next(iterator)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+    return pull

@@ -1,0 +1,99 @@
+"""Counters a client keeps about its own calls, cheap enough for every request."""
+
+from __future__ import annotations
+
+import collections
+from typing import Final
+
+import attrs
+
+#: Latencies kept for percentiles: the most recent ones, so memory stays flat.
+LATENCY_WINDOW: Final = 10_000
+
+
+@attrs.frozen(kw_only=True)
+class StatsSnapshot:
+    """A consistent copy of a client's counters at one moment.
+
+    Attributes:
+        calls: Calls started (``suggest`` and batch items that reached the network).
+        succeeded: Calls that returned suggestions.
+        failed: Calls that ended in an error, by exception class name.
+        attempts: HTTP attempts made, retries included.
+        retries: Retries made, by reason (``HTTP 503``, ``timeout``, ...).
+        rate_limited: 429 answers received.
+        latency_p50: Median seconds of a successful call (retries included), or None.
+        latency_p95: 95th percentile, or None.
+        latency_p99: 99th percentile, or None.
+    """
+
+    calls: int
+    succeeded: int
+    failed: dict[str, int]
+    attempts: int
+    retries: dict[str, int]
+    rate_limited: int
+    latency_p50: float | None
+    latency_p95: float | None
+    latency_p99: float | None
+
+    @property
+    def total_failed(self) -> int:
+        """Failed calls of every kind."""
+        return sum(self.failed.values())
+
+    @property
+    def total_retries(self) -> int:
+        """Retries of every reason."""
+        return sum(self.retries.values())
+
+
+class ClientStats:
+    """Live counters of one client; read them with :meth:`snapshot`."""
+
+    __slots__ = (
+        "_latencies",
+        "attempts",
+        "calls",
+        "failed",
+        "rate_limited",
+        "retries",
+        "succeeded",
+    )
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.succeeded = 0
+        self.attempts = 0
+        self.rate_limited = 0
+        self.failed: collections.Counter[str] = collections.Counter()
+        self.retries: collections.Counter[str] = collections.Counter()
+        self._latencies: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
+
+    def record_success(self, seconds: float) -> None:
+        """A call returned suggestions after ``seconds``."""
+        self.succeeded += 1
+        self._latencies.append(seconds)
+
+    def snapshot(self) -> StatsSnapshot:
+        """Copy the counters and compute latency percentiles."""
+        ordered = sorted(self._latencies)
+        return StatsSnapshot(
+            calls=self.calls,
+            succeeded=self.succeeded,
+            failed=dict(self.failed),
+            attempts=self.attempts,
+            retries=dict(self.retries),
+            rate_limited=self.rate_limited,
+            latency_p50=_percentile(ordered, 0.50),
+            latency_p95=_percentile(ordered, 0.95),
+            latency_p99=_percentile(ordered, 0.99),
+        )
+
+
+def _percentile(ordered: list[float], q: float) -> float | None:
+    if not ordered:
+        return None
+    # Nearest rank: an observed value, never an interpolation between two.
+    rank = max(0, min(len(ordered) - 1, round(q * len(ordered) + 0.5) - 1))
+    return ordered[rank]
