@@ -14,9 +14,8 @@ Public names live here; submodules whose name starts with ``_`` are private.
 
 # The converter attaches from_dict()/to_dict() to the models: import it first.
 from dumgum_async import _converter  # noqa: F401  (isort: skip)
-from dumgum_async._client import (
-    DumGumClient,
-)
+from dumgum_async._batch import BatchResult
+from dumgum_async._client import DumGumClient
 from dumgum_async._config import (
     DEFAULT_BASE_URL,
     DEFAULT_MAX_ATTEMPTS,
@@ -66,6 +65,8 @@ from dumgum_async._models import (
     SuggestionRequest,
     SuggestionResponse,
 )
+from dumgum_async._stats import StatsSnapshot
+from dumgum_async._throttle import Limiter
 from dumgum_async._version import __version__
 from dumgum_async.exceptions import (
     APIConnectionError,
@@ -100,6 +101,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchResult",
     "BdsmInterest",
     "BodyShape",
     "Child",
@@ -120,6 +122,7 @@ __all__ = [
     "Interest",
     "InternalServerError",
     "Language",
+    "Limiter",
     "LivingWith",
     "LookingFor",
     "MaritalStatus",
@@ -144,6 +147,7 @@ __all__ = [
     "SexualOrientation",
     "Smoking",
     "Sport",
+    "StatsSnapshot",
     "SuggestionRequest",
     "SuggestionResponse",
     "SurgeryStatus",
