@@ -321,6 +321,10 @@ def _datetime_to_str(value: _dt.datetime) -> str:
     return orjson.dumps(value, option=orjson.OPT_UTC_Z).decode()[1:-1]
 
 
+def _enum_value(member: WireEnum) -> str:
+    return member._value_  # type: ignore[no-any-return]
+
+
 def _make_unstructurer(*, native: bool) -> cattrs.Converter:
     conv = cattrs.Converter()
     if native:
@@ -334,10 +338,10 @@ def _make_unstructurer(*, native: bool) -> cattrs.Converter:
     else:
         conv.register_unstructure_hook(_dt.datetime, _datetime_to_str)
         conv.register_unstructure_hook(_dt.date, _dt.date.isoformat)
-        conv.register_unstructure_hook_factory(
-            lambda t: isinstance(t, type) and issubclass(t, WireEnum),
-            lambda t: lambda v: v._value_,
-        )
+        # By class, not by predicate: cattrs' class dispatch would find str's identity
+        # hook first (every WireEnum is a str) and hand back the enum member itself.
+        for enum_cls in WireEnum.__subclasses__():
+            conv.register_unstructure_hook(enum_cls, _enum_value)
 
     def tuple_hook(t: Any, c: cattrs.Converter) -> Callable[[Any], Any]:
         item_type = get_args(t)[0]
@@ -512,9 +516,10 @@ class BodyError(ValueError):
 
 # A Python string literal without prefix, whose escapes are all valid (so that
 # ast.literal_eval neither warns nor can see anything but one string constant).
+# Octal escapes above \377 are left out: Python warns about them (3.11+).
 _ESC = (
-    r"""\\(?:[\\'"abfnrtv\n]|[0-7]{1,3}|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}"""
-    r"""|U[0-9a-fA-F]{8}|N\{[A-Za-z0-9 \-]+\})"""
+    r"""\\(?:[\\'"abfnrtv\n]|[0-3][0-7]{0,2}|[4-7][0-7]?(?![0-7])"""
+    r"""|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[A-Za-z0-9 \-]+\})"""
 )
 _PY_STR = rf"""(?:'(?:[^'\\\n]|{_ESC})*'|"(?:[^"\\\n]|{_ESC})*")"""
 _PY_LIST = re.compile(rf"\s*\[\s*(?:{_PY_STR}\s*(?:,\s*{_PY_STR}\s*)*,?\s*)?\]\s*\Z")
@@ -541,7 +546,13 @@ def parse_string_list(text: str) -> list[str]:
             raise BodyError("'suggestions' string holds a list that is not all strings")
     if not _PY_LIST.match(text):
         raise BodyError("'suggestions' is a string but not a list of quoted strings")
-    return [ast.literal_eval(m.group()) for m in _PY_STR_RE.finditer(text)]
+    try:
+        items = [ast.literal_eval(m.group()) for m in _PY_STR_RE.finditer(text)]
+        for item in items:
+            item.encode("utf-8")  # a lone surrogate (\ud800) is no text
+    except (SyntaxError, ValueError):  # \N{unknown name}, \U beyond U+10FFFF, surrogates
+        raise BodyError("'suggestions' string holds an invalid escape sequence") from None
+    return items
 
 
 def decode_response(body: bytes) -> SuggestionResponse:

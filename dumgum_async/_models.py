@@ -149,7 +149,8 @@ def _url(*, https_only: bool) -> _Pattern:
 def _is_time_zone(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a name that is a directory of the database ("Europe").
         return False
     return True
 
@@ -418,7 +419,8 @@ def _compile_fast_ok(checks: tuple[tuple[str, _Check, bool], ...], more: bool) -
     for name, check, required in checks:
         lines.append(f"    v = self.{name}")
         test = check.fast("v", ns)
-        if required:
+        if required or isinstance(check, _Many):
+            # An optional list given as None takes the slow road, which makes it ().
             lines.append(f"    if v is None or not ({test}):")
         else:
             lines.append(f"    if v is not None and not ({test}):")
