@@ -22,6 +22,7 @@ from dumgum_async._config import (
     seconds,
 )
 from dumgum_async._http import (
+    TIMEOUT_ERRORS,
     USER_AGENT,
     ClientSession,
     Response,
@@ -47,6 +48,7 @@ from dumgum_async.exceptions import (
 )
 
 _In = TypeVar("_In", SuggestionRequest, Mapping[str, Any])
+
 
 
 class _Unset:
@@ -328,12 +330,12 @@ class DumGumClient:
         loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(slots.acquire(), self._left(deadline_at, loop))
-        except TimeoutError:
+        except TIMEOUT_ERRORS:
             raise self._deadline_error("waiting for a concurrency slot") from None
         try:
             try:
                 await asyncio.wait_for(acquire(), self._left(deadline_at, loop))
-            except TimeoutError:
+            except TIMEOUT_ERRORS:
                 raise self._deadline_error("waiting for a rate-limit token") from None
             left = self._left(deadline_at, loop)
             try:

@@ -28,6 +28,9 @@ from dumgum_async.exceptions import (
     ResponseDecodeError,
 )
 
+# Python 3.10's asyncio.TimeoutError is not the builtin TimeoutError (3.11 merged them).
+TIMEOUT_ERRORS = (TimeoutError, asyncio.TimeoutError)
+
 logger: Final = logging.getLogger("dumgum_async")
 
 USER_AGENT: Final = (
@@ -161,7 +164,7 @@ class Transport:
                         continue
                     raw = await self._read(resp, url, strict=200 <= status < 300)
                     result = Response(status, resp.headers, raw)
-            except TimeoutError:
+            except TIMEOUT_ERRORS:
                 raise APITimeoutError(
                     f"no response within {timeout:g} s from POST {url}", url=url
                 ) from None

@@ -298,3 +298,20 @@ async def test_soak_through_a_30_percent_fault_mix_every_request_succeeds_and_ma
     assert responses == clean
     assert len(set(responses)) > 250  # each answer belongs to its own request
     assert fake.stats.total > 600
+
+
+async def test_waiting_for_a_slot_is_not_part_of_the_attempt_timeout() -> None:
+    async with (
+        FakeDumGumServer(api_key=KEY, latency=0.3) as fake,
+        dg.DumGumClient(
+            api_key=KEY, base_url=fake.url, retry=None, timeout=0.5, max_concurrency=1
+        ) as client,
+    ):
+        # The second call waits ~0.3 s for the only slot, then ~0.3 s for its
+        # answer: 0.6 s in all, over the 0.5 s timeout, yet no timeout.
+        both = await asyncio.gather(
+            client.suggest(minimal_request()), client.suggest(full_request())
+        )
+    assert len(both) == 2
+    first, second = sorted(r.received_at for r in fake.requests)
+    assert second - first >= 0.25
