@@ -1,11 +1,1133 @@
-"""The ``dumgum-async`` command line."""
+"""The ``dumgum-async`` command line: ``suggest``, ``batch``, ``serve`` and ``demo``.
+
+It uses the public API only (``dumgum_async`` and ``dumgum_async.testing``), so it
+doubles as a worked example of it. :func:`main` runs a command in a fresh event loop
+with Ctrl-C handling; :func:`run` runs one inside a loop that is already running
+(tests, embedding), without touching signal handlers.
+
+Exit statuses: 0 success; 1 a request (or some item of a batch) failed; 2 usage or
+configuration error; 128 + the signal number (130 for Ctrl-C) when interrupted.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import secrets
+import shutil
+import signal
+import stat
 import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Final
+
+import dumgum_async as dg
+
+if TYPE_CHECKING:
+    from dumgum_async.testing import Faults
+
+PROG: Final = "dumgum-async"
+ENV_API_KEY: Final = "DUMGUM_API_KEY"
+ENV_BASE_URL: Final = "DUMGUM_BASE_URL"
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+
+#: ``type`` of the error line written for an input line that is not a request.
+INPUT_LINE_ERROR: Final = "InputLineError"
+#: Bad input lines reported one by one on stderr; the rest are only counted.
+_MAX_REPORTED_LINES: Final = 20
+_PROGRESS_INTERVAL: Final = 0.1
+_DEMO_FAULTS: Final = (
+    "http_429",
+    "http_500",
+    "http_502",
+    "http_503",
+    "http_504",
+    "reset",
+    "truncated",
+)
+_DEMO_FAULT_LABELS: Final = "429, 500, 502, 503, 504, reset, truncated"
+_DEMO_SHOWN: Final = 5
+_BOM: Final = b"\xef\xbb\xbf"
+
+
+class UsageError(Exception):
+    """A bad command line, a missing key or an unusable file: exit status 2."""
+
+
+class _Interrupt:
+    """Set by the signal handler of :func:`main`: which signal stopped the command."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+
+def _uncancel() -> None:
+    # The cancellation was ours (a signal) and has been handled: clear it, so that
+    # the cleanup awaits that follow behave normally (Python 3.11+ counts them).
+    task = asyncio.current_task()
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        uncancel()
+
+
+# --- argument parsing -----------------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _rate(text: str) -> dg.RateLimit:
+    try:
+        return dg.RateLimit.parse(text)
+    except dg.ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``dumgum-async`` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Suggestions from the DumGum API, one conversation or a JSONL file "
+        "of them; a local emulator of the API; a demo.",
+        epilog=f"The API key and base URL default to ${ENV_API_KEY} and ${ENV_BASE_URL}; "
+        f"flags win. Start with: {PROG} demo",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {dg.__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show the library's log messages (retries, ...) on stderr",
+    )
+    api = argparse.ArgumentParser(add_help=False)
+    group = api.add_argument_group("API")
+    group.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help=f"the API key (default: ${ENV_API_KEY}; prefer the variable, "
+        "command lines are visible to other users)",
+    )
+    group.add_argument(
+        "--base-url",
+        metavar="URL",
+        help=f"the API's base URL (default: ${ENV_BASE_URL}, else {dg.DEFAULT_BASE_URL})",
+    )
+    group.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=dg.DEFAULT_TIMEOUT,
+        metavar="S",
+        help="seconds one HTTP attempt may take (default: %(default)s)",
+    )
+    group.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=dg.DEFAULT_MAX_ATTEMPTS,
+        metavar="N",
+        help="attempts per request, the first included; 1 disables retries (default: %(default)s)",
+    )
+
+    suggest = commands.add_parser(
+        "suggest",
+        parents=[api, common],
+        help="print the suggestions for one conversation",
+        description="Print the three suggestions for one request body (the API's JSON).",
+    )
+    suggest.add_argument(
+        "request", metavar="REQUEST.json", help="a request body; - reads it from stdin"
+    )
+    suggest.add_argument("--json", action="store_true", help="print a JSON array instead")
+
+    batch = commands.add_parser(
+        "batch",
+        parents=[api, common],
+        help="turn a JSONL file of conversations into a JSONL file of suggestions",
+        description="Each input line is a request body, or "
+        '{"id": ..., "request": {...}} (a bare body\'s id is its line number). Each '
+        'output line is {"id": ..., "suggestions": [...]} or {"id": ..., "error": '
+        '{"type": ..., "message": ..., "status": ...}}, written whole as soon as the '
+        "item is done, in completion order.",
+    )
+    batch.add_argument("input", metavar="CONVERSATIONS.jsonl", help="the input; - reads stdin")
+    batch.add_argument(
+        "-o", "--output", required=True, metavar="SUGGESTIONS.jsonl", help="the output file"
+    )
+    batch.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="requests in flight at once (default: %(default)s)",
+    )
+    batch.add_argument(
+        "--rate",
+        type=_rate,
+        metavar="RATE",
+        help="client-side rate limit: 20/s, 600/min, 36000/h (default: none)",
+    )
+    mode = batch.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run: skip ids the output already answers, "
+        "retry the ones that failed",
+    )
+    mode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    batch.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+
+    serve = commands.add_parser(
+        "serve",
+        add_help=False,
+        help="run the local API emulator (see: dumgum-async serve --help)",
+    )
+    serve.add_argument("serve_args", nargs=argparse.REMAINDER)
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="run sample conversations through a local emulator (no key needed)",
+        description="Start the emulator on 127.0.0.1 with a rate limit and random faults, "
+        "send it sample conversations under the same rate limit with retries, and show "
+        "what came back.",
+    )
+    demo.add_argument(
+        "--n", type=_positive_int, default=300, help="conversations (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--rate",
+        type=_rate,
+        default="50/s",
+        metavar="RATE",
+        help="rate limit of the client and the emulator (default: 50/s)",
+    )
+    demo.add_argument(
+        "--faults",
+        type=_probability,
+        default=0.1,
+        metavar="P",
+        help="share of requests the emulator fails, spread over "
+        f"{_DEMO_FAULT_LABELS} (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=7, help="conversations and faults (default: %(default)s)"
+    )
+    demo.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    return parser
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace | int:
+    """The parsed arguments, or the exit status when argparse has already answered."""
+    parser = build_parser()
+    if not argv:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return parser.parse_args(list(argv))
+    except SystemExit as exc:  # --help, --version or a usage error, already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+
+
+def _serve(argv: Sequence[str]) -> int:
+    # The emulator pulls in aiohttp.web and jsonschema: only for this command.
+    from dumgum_async.testing import _serve
+
+    return _serve.main(argv)
+
+
+# --- entry points ---------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the process exit status."""
-    print("usage: dumgum-async {suggest,batch,serve,demo} ...", file=sys.stderr)
-    return 2
+    """Run the command line; returns the process exit status.
+
+    Args:
+        argv: The arguments after the program name; None reads ``sys.argv``.
+    """
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list[:1] == ["serve"]:
+        return _serve(args_list[1:])
+    parsed = _parse(args_list)
+    if isinstance(parsed, int):
+        return parsed
+    if parsed.command == "serve":
+        return _serve(parsed.serve_args)
+    try:
+        return asyncio.run(_run_with_signals(parsed))
+    # KeyboardInterrupt: Ctrl-C before the handlers were in place (or where there are
+    # none); CancelledError: a signal that came as the command was already returning.
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        return 128 + signal.SIGINT
+
+
+async def run(argv: Sequence[str]) -> int:
+    """Run a command (not ``serve``) inside the running event loop; returns its exit status.
+
+    Unlike :func:`main` it installs no signal handlers: cancelling the calling task
+    stops the command.
+    """
+    parsed = _parse(argv)
+    if isinstance(parsed, int):
+        return parsed
+    if parsed.command == "serve":
+        raise UsageError("serve runs its own event loop: use main()")
+    return await _execute(parsed, _Interrupt())
+
+
+async def _run_with_signals(args: argparse.Namespace) -> int:
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    interrupt = _Interrupt()
+
+    def on_signal(signum: int) -> None:
+        if interrupt.signum is None:
+            interrupt.signum = signum
+        # Cancelling stops in-flight calls at once; the command catches it, writes its
+        # summary and returns. A second signal cancels that cleanup too.
+        task.cancel()
+
+    installed: list[signal.Signals] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - Windows
+            continue
+        installed.append(signum)
+    try:
+        return await _execute(args, interrupt)
+    except asyncio.CancelledError:
+        if interrupt.signum is None:
+            raise
+        _uncancel()
+        return 128 + interrupt.signum
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def _execute(args: argparse.Namespace, interrupt: _Interrupt) -> int:
+    commands: dict[str, Callable[[argparse.Namespace, _Interrupt], Any]] = {
+        "suggest": _suggest,
+        "batch": _batch,
+        "demo": _demo,
+    }
+    shows_progress = args.command != "suggest" and not args.no_progress
+    # One console for the progress line and the log lines, so they never overwrite
+    # each other.
+    args.console = _Console(sys.stderr, live=shows_progress and sys.stderr.isatty())
+    try:
+        with _library_logs(args.console if args.verbose else None) as logs:
+            args.logs = logs
+            status: int = await commands[args.command](args, interrupt)
+            return status
+    except (UsageError, dg.ConfigurationError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+# --- terminal output ------------------------------------------------------------------
+
+
+class _Console:
+    """stderr, with an optional status line that redraws itself in place.
+
+    Messages go above the status line: it is erased, the message printed, and the
+    line drawn again, so the two never mix.
+    """
+
+    def __init__(self, stream: IO[str], *, live: bool) -> None:
+        self.stream = stream
+        self.live = live
+        self._status = ""
+
+    def status(self, text: str) -> None:
+        """Draw ``text`` as the status line (only on a live console)."""
+        if not self.live:
+            return
+        # A line that wraps cannot be rewritten with \r: keep it within the terminal.
+        width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
+        self._status = text[:width]
+        self.stream.write("\r" + self._status + "\x1b[K")
+        self.stream.flush()
+
+    def say(self, text: str) -> None:
+        """Print a line of text above the status line."""
+        if self._status:
+            self.stream.write("\r\x1b[K")
+        self.stream.write(text + "\n")
+        if self._status:
+            self.stream.write(self._status)
+        self.stream.flush()
+
+    def clear(self) -> None:
+        """Erase the status line for good."""
+        if self._status:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._status = ""
+
+
+class _LogCounter(logging.Handler):
+    """Counts the library's log records; shows them on the console when verbose."""
+
+    def __init__(self, console: _Console | None) -> None:
+        super().__init__(logging.INFO if console is not None else logging.WARNING)
+        self.console = console
+        self.count = 0
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += 1
+        if self.console is not None:
+            self.console.say(self.format(record))
+
+
+@contextlib.contextmanager
+def _library_logs(console: _Console | None) -> Iterator[_LogCounter]:
+    """Route the library's and aiohttp's log records to a counter for the duration.
+
+    Without a handler, Python would print every retry warning on stderr (its "last
+    resort" handler), over the progress line; the CLI counts them in the summary
+    instead, and prints them on ``console`` only with ``--verbose``.
+    """
+    counter = _LogCounter(console)
+    loggers = [logging.getLogger(name) for name in ("dumgum_async", "aiohttp")]
+    saved = [(logger.level, logger.propagate) for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(counter)
+        logger.propagate = False
+        logger.setLevel(counter.level)
+    try:
+        yield counter
+    finally:
+        for logger, (level, propagate) in zip(loggers, saved, strict=True):
+            logger.removeHandler(counter)
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _by_count(counts: Mapping[str, int]) -> str:
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{name} {n}" for name, n in ordered)
+
+
+class _Tally:
+    """What happened to the items of one run."""
+
+    def __init__(self) -> None:
+        self.ok = 0
+        self.failed: Counter[str] = Counter()
+        self.examples: dict[str, str] = {}
+        self.skipped = 0
+        self.bad_lines = 0
+
+    @property
+    def done(self) -> int:
+        """Items finished in this run, successfully or not."""
+        return self.ok + sum(self.failed.values())
+
+    def failure(self, kind: str, message: str) -> None:
+        """Count a failure; remember the first message of each kind for the summary."""
+        self.failed[kind] += 1
+        self.examples.setdefault(kind, _one_line(message, 160))
+
+
+class _Progress:
+    """The status line of a run: done/total, rate, ETA, ok/failed, retries."""
+
+    def __init__(
+        self,
+        console: _Console,
+        tally: _Tally,
+        client: dg.DumGumClient,
+        total: int | None,
+    ) -> None:
+        self.console = console
+        self.tally = tally
+        self.client = client
+        self.total = total
+        self.started = time.monotonic()
+
+    def render(self) -> str:
+        """The status line's text."""
+        tally = self.tally
+        done = tally.done
+        elapsed = time.monotonic() - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        parts = [f"{done}/{self.total}" if self.total is not None else f"{done} done"]
+        if self.total:
+            parts[0] += f" ({min(100.0, 100.0 * done / self.total):.0f}%)"
+        parts.append(f"{rate:.1f}/s")
+        if self.total is not None:
+            left = max(self.total - done, 0)
+            parts.append(f"ETA {_duration(left / rate)}" if rate > 0 else "ETA --")
+        parts.append(f"ok {tally.ok}")
+        parts.append(f"failed {sum(tally.failed.values())}")
+        parts.append(f"retries {self.client.stats.total_retries}")
+        if tally.skipped:
+            parts.append(f"skipped {tally.skipped}")
+        return "  ".join(parts)
+
+    @contextlib.asynccontextmanager
+    async def shown(self) -> AsyncIterator[None]:
+        """Redraw the line every 100 ms for the duration (on a live console only)."""
+        if not self.console.live:
+            yield
+            return
+
+        async def tick() -> None:
+            while True:
+                self.console.status(self.render())
+                await asyncio.sleep(_PROGRESS_INTERVAL)
+
+        ticker = asyncio.create_task(tick())
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            # wait() rather than awaiting the task: a cancellation of ours (a second
+            # Ctrl-C) must propagate, not be mistaken for the ticker's own.
+            await asyncio.wait([ticker])
+            self.console.status(self.render())
+            self.console.clear()
+
+
+def _summary(
+    tally: _Tally,
+    stats: dg.StatsSnapshot,
+    wall: float,
+    *,
+    logs: _LogCounter,
+    resumed: bool,
+) -> list[str]:
+    failed = sum(tally.failed.values())
+    rows = [("ok", str(tally.ok), "")]
+    rows.append(("failed", str(failed), _by_count(tally.failed)))
+    if resumed:
+        rows.append(("skipped", str(tally.skipped), "already answered in the output"))
+    rows.append(("retries", str(stats.total_retries), _by_count(stats.retries)))
+    rows.append(("429s", str(stats.rate_limited), ""))
+    p50, p95, p99 = stats.latency_p50, stats.latency_p95, stats.latency_p99
+    if p50 is not None and p95 is not None and p99 is not None:
+        latency = f"p50 {1000 * p50:.0f} ms   p95 {1000 * p95:.0f} ms   p99 {1000 * p99:.0f} ms"
+        rows.append(("latency", latency, ""))
+    else:
+        rows.append(("latency", "n/a", "no successful call"))
+    rows.append(("wall time", _duration(wall), ""))
+    if logs.count and logs.console is None:
+        plural = "s" if logs.count != 1 else ""
+        rows.append(("log", f"{logs.count} warning{plural}", "not shown; -v shows them"))
+    lines = ["Summary"]
+    for name, value, detail in rows:
+        lines.append(f"  {name:<10} {value:<6} {detail}".rstrip())
+    if tally.examples:
+        lines.append("  first error of each type:")
+        for kind, message in tally.examples.items():
+            lines.append(f"    {kind}: {message}")
+    return lines
+
+
+# --- suggest --------------------------------------------------------------------------
+
+
+def _api_key(args: argparse.Namespace) -> str:
+    key: str | None = args.api_key or os.environ.get(ENV_API_KEY)
+    if not key:
+        raise UsageError(f"no API key: set {ENV_API_KEY} or pass --api-key")
+    return key
+
+
+def _client(
+    args: argparse.Namespace,
+    key: str,
+    *,
+    rate: dg.RateLimit | None = None,
+    concurrency: int = 1,
+) -> dg.DumGumClient:
+    return dg.DumGumClient(
+        api_key=key,
+        base_url=args.base_url,
+        timeout=args.timeout,
+        retry=dg.RetryPolicy(max_attempts=args.max_attempts),
+        rate_limit=rate,
+        max_concurrency=max(dg.DEFAULT_MAX_CONCURRENCY, concurrency),
+    )
+
+
+def _describe(exc: dg.DumGumError) -> str:
+    """One paragraph about a failed call, for a person."""
+    if isinstance(exc, dg.RequestValidationError):
+        n = len(exc.problems)
+        lines = [f"{PROG}: the request is invalid ({n} problem{'s' if n != 1 else ''}):"]
+        lines += [f"  {p.path or '(request)'}: {p.message}" for p in exc.problems]
+        return "\n".join(lines)
+    text = f"{PROG}: {type(exc).__name__}: {_one_line(str(exc), 500)}"
+    if isinstance(exc, dg.AuthenticationError | dg.PermissionDeniedError):
+        text += f" (check --api-key or {ENV_API_KEY})"
+    return text
+
+
+def _read_request(path: str) -> Any:
+    """The JSON document in ``path`` (``-``: stdin).
+
+    Raises:
+        UsageError: The file cannot be read.
+        ValueError: It is not JSON.
+    """
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8-sig") as f:
+                text = f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return json.loads(text)
+
+
+async def _suggest(args: argparse.Namespace, interrupt: _Interrupt) -> int:
+    key = _api_key(args)
+    name = "stdin" if args.request == "-" else args.request
+    try:
+        body = _read_request(args.request)
+    except ValueError as exc:
+        print(f"{PROG}: {name} is not valid JSON: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    # A line copied from a batch input works too.
+    if isinstance(body, dict) and isinstance(body.get("request"), dict):
+        body = body["request"]
+    if not isinstance(body, dict):
+        kind = _json_type(body)
+        print(
+            f"{PROG}: {name} must hold a JSON object (a request body), not {kind}", file=sys.stderr
+        )
+        return EXIT_FAILED
+    async with _client(args, key) as client:
+        try:
+            response = await client.suggest(body)
+        except dg.DumGumError as exc:
+            print(_describe(exc), file=sys.stderr)
+            return EXIT_FAILED
+    if args.json:
+        print(json.dumps(list(response.suggestions), ensure_ascii=False))
+    else:
+        for number, text in enumerate(response.suggestions, 1):
+            print(f"{number}. {_one_line(text, 10_000)}")
+    return EXIT_OK
+
+
+# --- batch ----------------------------------------------------------------------------
+
+
+class _BadLine(ValueError):
+    """An input line that is not a request; ``item_id`` is the id it still gets."""
+
+    def __init__(self, message: str, item_id: Any) -> None:
+        super().__init__(message)
+        self.item_id = item_id
+
+
+def _id_key(item_id: Any) -> str:
+    # JSON text as the key: 3 and "3" stay distinct, as they are in the files.
+    return json.dumps(item_id, sort_keys=True, ensure_ascii=False)
+
+
+def _parse_line(raw: bytes, number: int) -> tuple[Any, dict[str, Any]]:
+    """(id, request body) of one input line.
+
+    Raises:
+        _BadLine: Not JSON, not an object, or a wrapper with a bad id or request.
+    """
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise _BadLine(f"not valid JSON ({exc})", number) from None
+    if not isinstance(value, dict):
+        raise _BadLine(f"expected a JSON object, got {_json_type(value)}", number)
+    if "request" not in value:
+        return number, value
+    item_id = value.get("id", number)
+    if isinstance(item_id, bool) or not isinstance(item_id, str | int):
+        raise _BadLine(f'"id" must be a string or an integer, got {_json_type(item_id)}', number)
+    request = value["request"]
+    if not isinstance(request, dict):
+        raise _BadLine(f'"request" must be a JSON object, got {_json_type(request)}', item_id)
+    return item_id, request
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+class _LineWriter:
+    """Appends JSON lines to a file, each in one ``write`` call of the whole line.
+
+    The file is opened with ``O_APPEND`` and nothing is buffered in the process: a
+    crash or a kill loses no finished item and cannot leave half a line mid-file.
+    """
+
+    def __init__(self, path: str, *, truncate: bool) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        if truncate:
+            flags |= os.O_TRUNC
+        try:
+            self.fd = os.open(path, flags, 0o644)
+        except OSError as exc:
+            raise UsageError(f"cannot open {path} for writing: {exc.strerror or exc}") from None
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        """Append ``record`` as one line."""
+        try:
+            data = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (from a "\ud800" escape in the input) has no UTF-8 form;
+            # the escaped form keeps the line valid JSON.
+            data = json.dumps(record, separators=(",", ":")).encode()
+        view = memoryview(data + b"\n")
+        # Regular files take the whole buffer at once; the loop is for the odd short write.
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+
+    def close(self) -> None:
+        """Close the file."""
+        os.close(self.fd)
+
+
+class _Resumed:
+    """What the previous output held: the answered ids, and what was dropped."""
+
+    def __init__(self) -> None:
+        self.answered: set[str] = set()
+        self.failed = 0
+        self.torn = 0
+
+
+def _compact_output(path: str) -> _Resumed:
+    """Keep only the answered lines of ``path``, rewriting it atomically if needed.
+
+    Failed lines are dropped because those ids are about to be retried (their new
+    line would otherwise duplicate the id), and so is anything that is not a whole
+    JSON line (a torn last line, a stray fragment).
+    """
+    found = _Resumed()
+    if not os.path.exists(path):
+        return found
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".dumgum-resume-", suffix=".tmp")
+    try:
+        with open(path, "rb") as source, os.fdopen(fd, "wb") as target:
+            for raw in source:
+                try:
+                    record = json.loads(raw) if raw.endswith(b"\n") else None
+                except ValueError:
+                    record = None
+                if not isinstance(record, dict) or "id" not in record:
+                    found.torn += 1
+                    continue
+                key = _id_key(record["id"])
+                if not isinstance(record.get("suggestions"), list) or key in found.answered:
+                    found.failed += 1
+                    continue
+                found.answered.add(key)
+                target.write(raw)
+            target.flush()
+            os.fsync(target.fileno())
+        if found.failed or found.torn:
+            os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
+            os.replace(temp, path)
+        else:
+            os.unlink(temp)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return found
+
+
+def _count_items(path: str) -> int | None:
+    """Non-blank lines of a regular file; None for stdin, pipes and devices."""
+    if path == "-":
+        return None
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.strip())
+    except OSError:
+        return None
+
+
+class _BatchRun:
+    """Feeds input lines to ``suggest_many`` and writes each result as it comes."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        writer: _LineWriter,
+        console: _Console,
+        tally: _Tally,
+        answered: set[str],
+    ) -> None:
+        self.name = name
+        self.writer = writer
+        self.console = console
+        self.tally = tally
+        self.answered = answered
+        # Only items in flight are here: the batch keeps at most `concurrency` of them.
+        self.pending: dict[int, Any] = {}
+        self._next = 0
+
+    def requests(self, lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+        """Request bodies of the input, lazily; bad lines are written as errors here."""
+        for number, raw in enumerate(lines, 1):
+            if number == 1:
+                raw = raw.removeprefix(_BOM)
+            if not raw.strip():
+                continue
+            try:
+                item_id, body = _parse_line(raw, number)
+            except _BadLine as exc:
+                self._bad_line(number, exc)
+                continue
+            if _id_key(item_id) in self.answered:
+                self.tally.skipped += 1
+                continue
+            # suggest_many numbers the items it pulls 0, 1, 2...: that index finds the id.
+            self.pending[self._next] = item_id
+            self._next += 1
+            yield body
+
+    def _bad_line(self, number: int, exc: _BadLine) -> None:
+        tally = self.tally
+        tally.bad_lines += 1
+        if _id_key(exc.item_id) in self.answered:
+            return
+        message = f"line {number}: {exc}"
+        self.writer.write(
+            {
+                "id": exc.item_id,
+                "error": {"type": INPUT_LINE_ERROR, "message": message, "status": None},
+            }
+        )
+        tally.failure(INPUT_LINE_ERROR, message)
+        if tally.bad_lines <= _MAX_REPORTED_LINES:
+            self.console.say(f"{self.name}:{number}: {exc}; written as an error line")
+        elif tally.bad_lines == _MAX_REPORTED_LINES + 1:
+            self.console.say(f"{self.name}: more bad lines; they are counted, not shown")
+
+    def record(self, result: dg.BatchResult[Mapping[str, Any]]) -> None:
+        """Write the line of one finished item."""
+        item_id = self.pending.pop(result.index)
+        error = result.error
+        if error is None:
+            self.writer.write({"id": item_id, "suggestions": list(result.suggestions)})
+            self.tally.ok += 1
+            return
+        status = getattr(error, "status_code", None)
+        kind = type(error).__name__
+        self.writer.write(
+            {
+                "id": item_id,
+                "error": {
+                    "type": kind,
+                    "message": str(error),
+                    "status": status if isinstance(status, int) else None,
+                },
+            }
+        )
+        self.tally.failure(kind, str(error))
+
+
+def _open_input(path: str) -> IO[bytes]:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    output = args.output
+    if os.path.isdir(output):
+        raise UsageError(f"{output} is a directory")
+    if args.input != "-" and os.path.exists(output):
+        with contextlib.suppress(OSError):
+            if os.path.samefile(args.input, output):
+                raise UsageError("the output file must not be the input file")
+    if args.resume or args.overwrite:
+        return
+    with contextlib.suppress(OSError):
+        if os.path.getsize(output) > 0:
+            raise UsageError(
+                f"{output} already exists and is not empty: pass --resume to continue it "
+                "(answered ids are skipped, failed ones retried) or --overwrite to replace it"
+            )
+
+
+async def _batch(args: argparse.Namespace, interrupt: _Interrupt) -> int:
+    key = _api_key(args)
+    _check_paths(args)
+    console: _Console = args.console
+    source = _open_input(args.input)
+    try:
+        client = _client(args, key, rate=args.rate, concurrency=args.concurrency)
+        try:
+            resumed = _compact_output(args.output) if args.resume else _Resumed()
+        except OSError as exc:
+            raise UsageError(f"cannot prepare {args.output} for --resume: {exc}") from None
+        if args.resume and (resumed.answered or resumed.failed or resumed.torn):
+            note = f"resuming {args.output}: {len(resumed.answered)} answered"
+            note += f", {resumed.failed} failed to retry"
+            if resumed.torn:
+                note += f", {resumed.torn} torn or unreadable line(s) dropped"
+            console.say(note)
+        total = _count_items(args.input) if console.live else None
+        if total is not None:
+            total = max(total - len(resumed.answered), 0)
+        writer = _LineWriter(args.output, truncate=args.overwrite)
+        try:
+            tally = _Tally()
+            name = "stdin" if args.input == "-" else args.input
+            job = _BatchRun(
+                name=name, writer=writer, console=console, tally=tally, answered=resumed.answered
+            )
+            started = time.monotonic()
+            status = await _drive(
+                client, job, job.requests(source), args, console, total, interrupt
+            )
+            wall = time.monotonic() - started
+        finally:
+            writer.close()
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+    lines = _summary(tally, client.stats, wall, logs=args.logs, resumed=args.resume)
+    for line in lines:
+        console.say(line)
+    if status is not None:
+        return status
+    return EXIT_OK if not tally.failed else EXIT_FAILED
+
+
+async def _drive(
+    client: dg.DumGumClient,
+    job: _BatchRun,
+    requests: Iterator[dict[str, Any]],
+    args: argparse.Namespace,
+    console: _Console,
+    total: int | None,
+    interrupt: _Interrupt,
+) -> int | None:
+    """Run the batch; None when it ran to the end, else the exit status to use."""
+    progress = _Progress(console, job.tally, client, total)
+    try:
+        async with client, progress.shown():
+            results = client.suggest_many(requests, concurrency=args.concurrency)
+            async with contextlib.aclosing(results):
+                async for result in results:
+                    job.record(result)
+    except asyncio.CancelledError:
+        if interrupt.signum is None:
+            raise
+        _uncancel()
+        console.say(f"{PROG}: interrupted; finished items are in {args.output}")
+        return 128 + interrupt.signum
+    except OSError as exc:  # reading the input or writing the output
+        console.say(f"{PROG}: stopped: {exc}")
+        return EXIT_FAILED
+    return None
+
+
+# --- demo -----------------------------------------------------------------------------
+
+
+def _demo_faults(total: float) -> Faults:
+    from dumgum_async.testing import Faults
+
+    share = total / len(_DEMO_FAULTS)
+    # Retry-After: 0 keeps the demo at its rate (a 429 with a wait pauses the
+    # whole client); a real API would ask for a second or more.
+    return Faults(**dict.fromkeys(_DEMO_FAULTS, share), retry_after=0.0)
+
+
+def _last_message(request: Mapping[str, Any]) -> str:
+    messages = request.get("messages") or [{}]
+    last = messages[-1]
+    user = request.get("userProfile", {})
+    who = user.get("firstName") or user.get("nickname") or "user"
+    parts = []
+    if last.get("text"):
+        parts.append(f'"{last["text"]}"')
+    for gift in last.get("gifts", ()):
+        parts.append(f"[gift: {gift.get('name')}]")
+    if last.get("sticker"):
+        parts.append(f"[sticker: {last['sticker']}]")
+    if last.get("poke"):
+        parts.append("[poke]")
+    if last.get("pictureUrls"):
+        parts.append("[picture]")
+    return f"{who}: {' '.join(parts) or '(no text)'}"
+
+
+async def _demo(args: argparse.Namespace, interrupt: _Interrupt) -> int:
+    from dumgum_async.testing import FakeDumGumServer, Latency, ServerRateLimit, sample_requests
+
+    rate: dg.RateLimit = args.rate
+    per_second = rate.max_rate / rate.time_period
+    # Enough workers to keep the rate busy while some wait out a backoff, not so many
+    # that latency is mostly queueing for a rate-limit token.
+    concurrency = max(4, min(64, math.ceil(per_second * 0.2)))
+    faults = _demo_faults(args.faults)
+    key = "demo-" + secrets.token_urlsafe(12)
+    # The emulator enforces the client's limit as an exact sliding window: a 429 from
+    # its limiter would mean the client let too much through.
+    limit = ServerRateLimit(rate=math.ceil(rate.max_rate), period=rate.time_period)
+    try:
+        server = FakeDumGumServer(
+            api_key=key,
+            rate_limit=limit,
+            faults=faults,
+            latency=Latency.lognormal(0.03, 0.5, cap=0.3),
+            seed=args.seed,
+        )
+        await server.start()
+    except ImportError as exc:
+        print(
+            f"{PROG}: the demo needs the testing extra (pip install 'dumgum-async[testing]'): "
+            f"{exc}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"{PROG}: cannot start the emulator: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    console: _Console = args.console
+    tally = _Tally()
+    # The first successful conversation of each language, to show at the end.
+    shown: dict[str, tuple[int, Mapping[str, Any], tuple[str, ...]]] = {}
+    status: int | None = None
+    try:
+        client = dg.DumGumClient(
+            api_key=key,
+            base_url=server.url,
+            rate_limit=rate,
+            # Short backoffs: the emulator recovers at once, and the demo should too.
+            retry=dg.RetryPolicy(initial_backoff=0.2, max_backoff=1.0),
+            max_concurrency=concurrency,
+        )
+        rate_text = (
+            f"{rate.max_rate:g}/{'s' if rate.time_period == 1 else f'{rate.time_period:g} s'}"
+        )
+        print(f"{PROG} demo: {args.n} sample conversations, no key or network needed")
+        print(
+            f"  emulator  {server.url}, at most {rate_text}, "
+            f"{args.faults:.0%} faults ({_DEMO_FAULT_LABELS})"
+        )
+        print(
+            f"  client    rate limit {rate_text}, concurrency {concurrency}, "
+            f"up to {dg.DEFAULT_MAX_ATTEMPTS} attempts per conversation"
+        )
+        print(flush=True)
+        progress = _Progress(console, tally, client, args.n)
+        started = time.monotonic()
+        try:
+            async with client, progress.shown():
+                results = client.suggest_many(
+                    sample_requests(args.n, seed=args.seed), concurrency=concurrency
+                )
+                async with contextlib.aclosing(results):
+                    async for result in results:
+                        if result.error is not None:
+                            tally.failure(type(result.error).__name__, str(result.error))
+                            continue
+                        tally.ok += 1
+                        language = str(result.request["language"])
+                        if language not in shown or result.index < shown[language][0]:
+                            shown[language] = (result.index, result.request, result.suggestions)
+        except asyncio.CancelledError:
+            if interrupt.signum is None:
+                raise
+            _uncancel()
+            status = 128 + interrupt.signum
+        wall = time.monotonic() - started
+    finally:
+        await server.close()
+    console.clear()
+    if status is not None:
+        print(f"Interrupted after {tally.done} of {args.n} conversations.")
+    for line in _summary(tally, client.stats, wall, logs=args.logs, resumed=False):
+        print(line)
+    if shown:
+        print()
+        print("Sample conversations (the user's last message, then the suggested replies)")
+        for _, request, suggestions in sorted(shown.values(), key=lambda s: s[0])[:_DEMO_SHOWN]:
+            print(f"  [{request['language']}] {_last_message(request)}")
+            for number, text in enumerate(suggestions, 1):
+                print(f"      {number}. {text}")
+    if status is not None:
+        return status
+    return EXIT_OK if not tally.failed else EXIT_FAILED

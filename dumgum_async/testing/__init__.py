@@ -31,6 +31,7 @@ from dumgum_async.testing._constants import DEFAULT_API_KEY, ENDPOINT_PATH, STRI
 from dumgum_async.testing._faults import FaultKind, Faults, Latency, ScriptedResponse
 from dumgum_async.testing._rate_limit import ServerRateLimit
 from dumgum_async.testing._records import RecordedRequest, ServerStats
+from dumgum_async.testing._samples import sample_requests
 from dumgum_async.testing._schema import Problem, validate_request
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ __all__ = [
     "ServerFactory",
     "ServerRateLimit",
     "ServerStats",
+    "sample_requests",
     "validate_request",
 ]
 
