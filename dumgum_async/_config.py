@@ -71,15 +71,17 @@ def _timedelta_to_seconds(value: Any) -> Any:
 class RetryBudget:
     """A cap on retries across a whole client, so a failing API sees no retry storm.
 
-    Over the last ``window`` seconds, retries may add at most ``ratio`` of the
-    first attempts made (``0.2``: 20% extra traffic), or ``min_retries`` if that is
-    more, so that a quiet client can still retry the odd failure. When the budget
-    is spent, errors surface at once instead of being retried.
+    Over the last ``window`` seconds, retries may number at most ``ratio`` of the
+    first attempts made (``0.2``: 20% extra traffic) plus a small reserve of
+    ``min_per_second`` retries per second, so that a quiet client can still retry
+    the odd failure. When the budget is spent, errors surface at once instead of
+    being retried. The shape and defaults are Finagle's ``RetryBudget`` (20%, 10 s,
+    10 per second).
 
     Args:
         ratio: Retries allowed per first attempt over the window.
         window: Length of the sliding window, in seconds.
-        min_retries: Retries always allowed per window, however little traffic.
+        min_per_second: Retries always allowed per second, however little traffic.
 
     Raises:
         ConfigurationError: A value out of range.
@@ -87,7 +89,12 @@ class RetryBudget:
 
     ratio: float = attrs.field(default=0.2, validator=_non_negative)
     window: float = attrs.field(default=10.0, validator=_positive)
-    min_retries: int = attrs.field(default=10, validator=_non_negative)
+    min_per_second: float = attrs.field(default=10.0, validator=_non_negative)
+
+    @property
+    def reserve(self) -> float:
+        """Retries allowed per window whatever the traffic."""
+        return self.min_per_second * self.window
 
 
 #: Attempts per call, the first included.

@@ -37,8 +37,10 @@ _T = TypeVar("_T")
 #: idempotent endpoint they mean "not now" (a profile refresh in progress, an
 #: early-data replay), not "never".
 RETRYABLE_STATUSES: Final = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-#: Statuses whose Retry-After is a message to every caller, not just this one.
-_PAUSING_STATUSES: Final = frozenset({429, 503})
+#: Statuses whose Retry-After is a message to every caller, not just this one. A 503
+#: is left out: it may be one overloaded backend among many, and pausing the whole
+#: client on each one collapses a batch's throughput under a modest fault rate.
+_PAUSING_STATUSES: Final = frozenset({429})
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -90,7 +92,7 @@ class BudgetTracker:
         for log in (self._calls, self._retries):
             while log and log[0] < horizon:
                 log.popleft()
-        allowed = max(self.budget.min_retries, self.budget.ratio * len(self._calls))
+        allowed = self.budget.reserve + self.budget.ratio * len(self._calls)
         if len(self._retries) >= allowed:
             return False
         self._retries.append(now)

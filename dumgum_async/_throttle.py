@@ -27,7 +27,7 @@ class Limiter(Protocol):
     """What the client needs from a rate limiter; implement it to share one elsewhere.
 
     ``acquire`` returns when one request may be sent now; ``pause`` reports that
-    the server asked everyone to wait (a 429 or 503 with ``Retry-After``), so that
+    the server asked everyone to wait (a 429 with ``Retry-After``), so that
     every caller sharing the limiter waits, not only the one that was told.
     """
 

@@ -183,6 +183,18 @@ async def test_a_429_pauses_every_call_of_the_client() -> None:
     assert min(later) - rejected_at >= 0.95
 
 
+async def test_a_503_delays_only_its_own_call() -> None:
+    async with _pair() as (fake, client):
+        fake.script(ScriptedResponse(status=503, headers={"Retry-After": "1"}))
+        first = asyncio.create_task(client.suggest(minimal_request()))
+        while not fake.requests:  # noqa: ASYNC110 - waiting for the server to see it
+            await asyncio.sleep(0.01)
+        await client.suggest(full_request())
+        other_at = fake.requests[-1].received_at
+        await first
+    assert other_at - fake.requests[0].received_at < 0.9
+
+
 async def test_server_rate_limit_is_respected_through_retries() -> None:
     async with _pair(rate_limit=ServerRateLimit(rate=2, period=1.0)) as (fake, client):
         responses = await asyncio.gather(*(client.suggest(minimal_request()) for _ in range(4)))
@@ -225,7 +237,7 @@ async def test_deadline_counts_the_wait_for_a_rate_limit_token() -> None:
 
 async def test_retry_budget_stops_a_storm() -> None:
     policy = dg.RetryPolicy(
-        initial_backoff=0.001, max_backoff=0.001, budget=dg.RetryBudget(ratio=0.1, min_retries=0)
+        initial_backoff=0.001, max_backoff=0.001, budget=dg.RetryBudget(ratio=0.1, min_per_second=0)
     )
     async with _pair(retry=policy) as (fake, client):
         fake.faults = Faults(http_503=1.0, retry_after=0.0)

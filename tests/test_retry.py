@@ -152,7 +152,7 @@ async def test_exhausted_budget_surfaces_errors_instead_of_retrying(
 ) -> None:
     mock_api.post(ENDPOINT, status=503, repeat=True)
     stingy = dg.RetryPolicy(
-        initial_backoff=0.001, budget=dg.RetryBudget(ratio=0.0, min_retries=2, window=60)
+        initial_backoff=0.001, budget=dg.RetryBudget(ratio=0.0, min_per_second=0.05, window=40)
     )
     async with _client(retry=stingy) as client:
         for _ in range(3):
@@ -163,7 +163,7 @@ async def test_exhausted_budget_surfaces_errors_instead_of_retrying(
 
 
 def test_budget_allows_the_ratio_of_recent_calls() -> None:
-    tracker = _retry.BudgetTracker(dg.RetryBudget(ratio=0.2, min_retries=0, window=60))
+    tracker = _retry.BudgetTracker(dg.RetryBudget(ratio=0.2, min_per_second=0, window=60))
     for _ in range(50):
         tracker.record_call()
     spent = sum(tracker.try_spend() for _ in range(30))
@@ -239,4 +239,4 @@ def test_default_policy_values() -> None:
     policy = dg.RetryPolicy()
     assert (policy.max_attempts, policy.initial_backoff, policy.max_backoff) == (4, 0.5, 8.0)
     assert policy.respect_retry_after
-    assert policy.budget == dg.RetryBudget(ratio=0.2, window=10.0, min_retries=10)
+    assert policy.budget == dg.RetryBudget(ratio=0.2, window=10.0, min_per_second=10.0)
