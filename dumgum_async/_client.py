@@ -50,7 +50,6 @@ from dumgum_async.exceptions import (
 _In = TypeVar("_In", SuggestionRequest, Mapping[str, Any])
 
 
-
 class _Unset:
     def __repr__(self) -> str:
         return "<client default>"
