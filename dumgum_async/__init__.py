@@ -65,6 +65,7 @@ from dumgum_async._models import (
     SuggestionRequest,
     SuggestionResponse,
 )
+from dumgum_async._redis import RedisRateLimit
 from dumgum_async._stats import StatsSnapshot
 from dumgum_async._throttle import Limiter
 from dumgum_async._version import __version__
@@ -84,6 +85,7 @@ from dumgum_async.exceptions import (
     PermissionDeniedError,
     Problem,
     RateLimitError,
+    RateLimiterUnavailableError,
     RequestValidationError,
     ResponseDecodeError,
     UnprocessableEntityError,
@@ -137,6 +139,8 @@ __all__ = [
     "Profile",
     "RateLimit",
     "RateLimitError",
+    "RateLimiterUnavailableError",
+    "RedisRateLimit",
     "Religion",
     "RequestValidationError",
     "ResponseDecodeError",

@@ -206,6 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="RATE",
         help="client-side rate limit: 20/s, 600/min, 36000/h (default: none)",
     )
+    batch.add_argument(
+        "--redis-url",
+        metavar="URL",
+        help="share the --rate limit with every worker using this Redis "
+        "(redis://host:6379/0; needs the redis extra)",
+    )
+    batch.add_argument(
+        "--redis-key",
+        default="dumgum-async:rate",
+        metavar="KEY",
+        help="the Redis key naming the shared limit (default: %(default)s)",
+    )
     mode = batch.add_mutually_exclusive_group()
     mode.add_argument(
         "--resume",
@@ -597,7 +609,7 @@ def _client(
     args: argparse.Namespace,
     key: str,
     *,
-    rate: dg.RateLimit | None = None,
+    rate: dg.RateLimit | dg.Limiter | None = None,
     concurrency: int = 1,
 ) -> dg.DumGumClient:
     return dg.DumGumClient(
@@ -928,13 +940,42 @@ def _check_paths(args: argparse.Namespace) -> None:
             )
 
 
+def _shared_limit(args: argparse.Namespace) -> dg.RedisRateLimit | None:
+    if not args.redis_url:
+        return None
+    if args.rate is None:
+        raise UsageError("--redis-url shares a rate limit: give it one with --rate")
+    try:
+        return dg.RedisRateLimit(
+            args.redis_url,
+            key=args.redis_key,
+            max_rate=args.rate.max_rate,
+            time_period=args.rate.time_period,
+            burst=args.rate.burst,
+        )
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+
+
 async def _batch(args: argparse.Namespace, interrupt: _Interrupt) -> int:
+    shared = _shared_limit(args)
+    try:
+        return await _batch_with(args, interrupt, shared)
+    finally:
+        if shared is not None:
+            await shared.aclose()
+
+
+async def _batch_with(
+    args: argparse.Namespace, interrupt: _Interrupt, shared: dg.RedisRateLimit | None
+) -> int:
     key = _api_key(args)
     _check_paths(args)
     console: _Console = args.console
     source = _open_input(args.input)
     try:
-        client = _client(args, key, rate=args.rate, concurrency=args.concurrency)
+        rate: dg.RateLimit | dg.Limiter | None = shared if shared is not None else args.rate
+        client = _client(args, key, rate=rate, concurrency=args.concurrency)
         try:
             resumed = _compact_output(args.output) if args.resume else _Resumed()
         except OSError as exc:

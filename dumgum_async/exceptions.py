@@ -6,6 +6,7 @@
     ├── ConfigurationError (ValueError)          bad client settings, found at construction
     ├── ClientClosedError (RuntimeError)         the client was used after aclose()
     ├── RequestValidationError (ValueError)      the request breaks the spec; nothing was sent
+    ├── RateLimiterUnavailableError              a shared (Redis) rate limiter cannot be reached
     └── APIError                                 something went wrong talking to the API
         ├── APIConnectionError                   no usable HTTP response (DNS, refused, reset)
         │   └── APITimeoutError (TimeoutError)   an attempt or the call's deadline ran out
@@ -49,6 +50,7 @@ __all__ = [
     "PermissionDeniedError",
     "Problem",
     "RateLimitError",
+    "RateLimiterUnavailableError",
     "RequestValidationError",
     "ResponseDecodeError",
     "UnprocessableEntityError",
@@ -132,6 +134,12 @@ class RequestValidationError(DumGumError, ValueError):
 
     def __reduce__(self) -> tuple[type[RequestValidationError], tuple[tuple[Problem, ...]]]:
         return (type(self), (self.problems,))
+
+
+class RateLimiterUnavailableError(DumGumError):
+    """A shared rate limiter (``RedisRateLimit``) could not reach its store, so no
+    request may be sent; raised within the limiter's ``socket_timeout``, with the
+    store's error as ``__cause__`` and never its password."""
 
 
 class APIError(DumGumError):

@@ -55,6 +55,8 @@ EXPECTED = [
     "Profile",
     "RateLimit",
     "RateLimitError",
+    "RateLimiterUnavailableError",
+    "RedisRateLimit",
     "Religion",
     "RequestValidationError",
     "ResponseDecodeError",

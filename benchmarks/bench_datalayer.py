@@ -1,0 +1,182 @@
+"""Data layer: encoding a request to JSON bytes, and building a validated request model.
+
+The request is ``tests.samples.full_request()`` (every profile field, 20 messages).
+The baseline is the same request in pydantic v2 (``pydantic_models.py``):
+
+* encode: ``dumgum_async._converter.encode_request(model)`` vs
+  ``model.model_dump_json(by_alias=True, exclude_none=True)``;
+* from_dict: ``SuggestionRequest.from_dict(d)`` (with every check the models make) vs
+  ``SuggestionRequest.model_validate(d)``;
+* for context: the library's cattrs road (``_converter._STRICT.structure``, what
+  ``from_dict`` falls back to on bad input to report every problem), a plain cattrs
+  converter over the same models, and JSON bytes to a model on both sides.
+
+Each figure is CPU time per call (``timeit`` with ``time.process_time``), the median
+of several rounds; contenders alternate within each round and every ratio is taken
+within a round.
+
+    python benchmarks/bench_datalayer.py
+    python benchmarks/bench_datalayer.py --quick
+
+Targets: encode <= 0.7x pydantic; from_dict <= 1.5x pydantic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+import timeit
+from collections.abc import Callable
+from typing import Any
+
+import _common
+import attrs
+import cattrs
+import orjson
+import pydantic_models as pm
+from cattrs.gen import make_dict_structure_fn, override
+
+import dumgum_async as dg
+from dumgum_async import _converter
+
+# (group, contender) -> baseline contender of the group (None: the baseline itself).
+BASELINE = {"encode": "pydantic", "from_dict": "pydantic", "from_json": "pydantic"}
+TARGETS = {("encode", "dumgum"): 0.7, ("from_dict", "dumgum"): 1.5}
+
+
+def plain_cattrs() -> cattrs.Converter:
+    """A stock cattrs converter over the same attrs models (camelCase renames only)."""
+    conv = cattrs.Converter(forbid_extra_keys=False, detailed_validation=False)
+    conv.register_structure_hook(dt.datetime, lambda v, _: dt.datetime.fromisoformat(v))
+    conv.register_structure_hook(dt.date, lambda v, _: dt.date.fromisoformat(v))
+
+    def model(cls: Any, c: cattrs.Converter) -> Any:
+        renames = {a.name: override(rename=_converter.camel(a.name)) for a in attrs.fields(cls)}
+        return make_dict_structure_fn(cls, c, _cattrs_detailed_validation=False, **renames)
+
+    conv.register_structure_hook_factory(attrs.has, model)
+    return conv
+
+
+def contenders() -> dict[str, dict[str, Callable[[], Any]]]:
+    data = _common.full_request()
+    model = dg.SuggestionRequest.from_dict(data)
+    pmodel = pm.SuggestionRequest.model_validate(data)
+    ours_json = _converter.encode_request(model)
+    theirs_json = pmodel.model_dump_json(by_alias=True, exclude_none=True).encode()
+    plain = plain_cattrs()
+    assert plain.structure(data, dg.SuggestionRequest) == model
+    assert _converter._STRICT.structure(data, dg.SuggestionRequest) == model
+    strict = _converter._STRICT
+    encode = _converter.encode_request
+    from_dict = dg.SuggestionRequest.from_dict
+    validate = pm.SuggestionRequest.model_validate
+    validate_json = pm.SuggestionRequest.model_validate_json
+    loads = orjson.loads
+    req = dg.SuggestionRequest
+    return {
+        "encode": {
+            "dumgum": lambda: encode(model),
+            "pydantic": lambda: pmodel.model_dump_json(by_alias=True, exclude_none=True),
+        },
+        "from_dict": {
+            "dumgum": lambda: from_dict(data),
+            "pydantic": lambda: validate(data),
+            "cattrs_detailed (library's error road)": lambda: strict.structure(data, req),
+            "cattrs_plain": lambda: plain.structure(data, req),
+        },
+        "from_json": {
+            "dumgum": lambda: from_dict(loads(ours_json)),
+            "pydantic": lambda: validate_json(theirs_json),
+        },
+    }
+
+
+def calibrate(fn: Callable[[], Any], seconds: float) -> int:
+    """Loops per measurement so that one measurement takes about ``seconds`` of CPU."""
+    number = 1
+    while True:
+        took = timeit.Timer(fn, timer=time.process_time).timeit(number)
+        if took >= seconds / 10 or number >= 1_000_000:
+            return max(1, int(number * seconds / max(took, 1e-9)))
+        number *= 10
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    groups = contenders()
+    numbers = {
+        (g, name): (args.number or calibrate(fn, args.seconds))
+        for g, fns in groups.items()
+        for name, fn in fns.items()
+    }
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in numbers}
+    for r in range(args.rounds):
+        for g, fns in groups.items():
+            names = list(fns)
+            shift = r % len(names)
+            for name in names[shift:] + names[:shift]:
+                number = numbers[g, name]
+                took = timeit.Timer(fns[name], timer=time.process_time).timeit(number)
+                samples[g, name].append(took / number * 1e6)
+    results: dict[str, Any] = {}
+    targets = []
+    for (g, name), values in samples.items():
+        entry: dict[str, Any] = {"us_per_call": _common.median(values), "rounds": values}
+        base = BASELINE.get(g)
+        if base is not None and name != base:
+            entry["ratio"] = _common.median(
+                [v / b for v, b in zip(values, samples[g, base], strict=True)]
+            )
+            limit = TARGETS.get((g, name))
+            if limit is not None:
+                targets.append(
+                    {
+                        "figure": f"{g} vs pydantic v2",
+                        "value": entry["ratio"],
+                        "target": f"<= {limit}",
+                        "met": entry["ratio"] <= limit,
+                    }
+                )
+        results.setdefault(g, {})[name] = entry
+    return {"results": results, "targets": targets}
+
+
+def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"\nCPU per call, median of {args.rounds} rounds")
+    print(f"{'operation':<10} {'contender':<40} {'us/call':>9} {'x pydantic':>10}")
+    for g, by_name in out["results"].items():
+        for name, e in by_name.items():
+            ratio = f"{e['ratio']:10.2f}" if "ratio" in e else f"{'':>10}"
+            print(f"{g:<10} {name:<40} {e['us_per_call']:9.1f} {ratio}")
+    for t in out["targets"]:
+        met = "met" if t["met"] else "MISSED"
+        print(f"target {t['figure']}: {t['value']:.2f} (target {t['target']}) {met}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--seconds", type=float, default=0.3, help="CPU per measurement")
+    parser.add_argument("--number", type=int, default=0, help="calls per measurement (0: auto)")
+    parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
+    parser.add_argument("--quiet", action="store_true", help="(no per-run lines anyway)")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.number = 1, 20
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = bench(args)
+    out = {"benchmark": "datalayer", "params": vars(args), "machine": _common.machine_info(), **out}
+    print_table(out, args)
+    _common.write_json(args.json, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Smoke test of ``benchmarks/``: every script runs with a tiny N and reports sane figures.
+
+Each script runs as a subprocess (``--quick --json FILE``, warnings as errors) with a
+timeout; the test checks the JSON it wrote has the expected keys and positive
+numbers, and that nothing leaked (unclosed sessions, pending tasks). Speed is never
+asserted: the figures themselves are for ``benchmarks/README.md``, not for CI.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+TIMEOUT = 90.0
+LEAKS = ("Unclosed", "Task was destroyed", "Exception ignored", "Traceback")
+
+pytestmark = pytest.mark.slow
+
+
+def _run(script: str, tmp_path: Path) -> dict[str, Any]:
+    out = tmp_path / f"{script}.json"
+    cmd = [sys.executable, "-W", "error", str(BENCHMARKS / script), "--quick"]
+    done = subprocess.run(
+        [*cmd, "--quiet", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        cwd=BENCHMARKS.parent,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for sign in LEAKS:
+        assert sign not in done.stderr, done.stderr[-3000:]
+    data: dict[str, Any] = json.loads(out.read_text())
+    assert data["machine"]["cpus"] >= 1
+    return data
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
+def _check_targets(data: dict[str, Any]) -> None:
+    assert data["targets"]
+    for target in data["targets"]:
+        assert set(target) == {"figure", "value", "target", "met"}
+        assert isinstance(target["met"], bool)
+
+
+def _loops() -> list[str]:
+    return ["asyncio", "uvloop"] if importlib.util.find_spec("uvloop") else ["asyncio"]
+
+
+def test_bench_client(tmp_path: Path) -> None:
+    data = _run("bench_client.py", tmp_path)
+    results = data["results"]
+    assert set(results) == {"raw_aiohttp", "raw_codec", "dumgum", "httpx", "handwritten"}
+    for by_c in results.values():
+        assert set(by_c) == {"1", "16", "64"}
+        for entry in by_c.values():
+            assert _positive(entry["cpu_us_per_req"])
+            assert _positive(entry["rps"])
+    assert _positive(results["dumgum"]["64"]["cpu_ratio"])
+    assert _positive(results["dumgum"]["64"]["rps_ratio"])
+    _check_targets(data)
+
+
+def test_bench_datalayer(tmp_path: Path) -> None:
+    data = _run("bench_datalayer.py", tmp_path)
+    results = data["results"]
+    for group in ("encode", "from_dict", "from_json"):
+        assert {"dumgum", "pydantic"} <= set(results[group])
+        for entry in results[group].values():
+            assert _positive(entry["us_per_call"])
+        assert _positive(results[group]["dumgum"]["ratio"])
+    assert any(name.startswith("cattrs") for name in results["from_dict"])
+    _check_targets(data)
+
+
+def test_bench_throttle(tmp_path: Path) -> None:
+    data = _run("bench_throttle.py", tmp_path)
+    n = data["params"]["n"]
+    assert set(data["results"]) == set(_loops())
+    for by_limiter in data["results"].values():
+        assert set(by_limiter) == {"dumgum", "aiolimiter", "floor"}
+        for entry in by_limiter.values():
+            assert _positive(entry["cpu_us_per_acquire"])
+            assert 1 <= entry["max_in_1s_window"] <= n
+    for context in data["context"].values():
+        assert _positive(context["sleep_wakeup_cpu_us"])
+        assert _positive(context["uncontended_dumgum_cpu_us"])
+    _check_targets(data)
+
+
+def test_bench_bulk(tmp_path: Path) -> None:
+    data = _run("bench_bulk.py", tmp_path)
+    n = data["params"]["n"]
+    entry = data["results"]["asyncio"]
+    assert entry["ok"] + entry["failed"] == n
+    assert entry["attempts"] >= n
+    assert _positive(entry["wall_s"])
+    assert _positive(entry["achieved_rate"])
+    assert 1 <= entry["max_in_1s_window"] <= entry["attempts"]
+    _check_targets(data)
+
+
+def test_bench_memory(tmp_path: Path) -> None:
+    data = _run("bench_memory.py", tmp_path)
+    sizes = data["params"]["sizes"]
+    assert set(data["results"]) == {str(n) for n in sizes}
+    for n, entry in data["results"].items():
+        assert entry["ok"] + entry["failed"] == int(n)
+        assert _positive(entry["peak_rss_mb"])
+        assert math.isfinite(entry["growth_max_mb"])
+        assert len(entry["samples_mb"]) == int(n) // data["params"]["every"]
+    _check_targets(data)
+
+
+def test_bench_faults(tmp_path: Path) -> None:
+    data = _run("bench_faults.py", tmp_path)
+    n = data["params"]["n"]
+    results = data["results"]
+    assert set(results) == {"clean", "faults", "faults_no_budget"}
+    assert results["clean"]["success_rate"] == 1.0
+    for entry in results.values():
+        assert 0.0 <= entry["success_rate"] <= 1.0
+        assert entry["attempts_per_item"] >= 1.0
+        assert entry["rounds"][0]["ok"] + entry["rounds"][0]["failed"] == n
+    assert math.isclose(sum(data["fault_mix"].values()), 0.30)

@@ -1,0 +1,504 @@
+"""RedisRateLimit against a real redis-server: shared budget, shared pause, outages.
+
+Every test starts its own ``redis-server`` on a free loopback port. Without
+redis-server the tests skip, except under ``CI=true`` where they fail: CI must
+never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import pytest
+
+import dumgum_async as dg
+from dumgum_async import _redis
+from dumgum_async._redis import RedisRateLimit
+from dumgum_async._throttle import Limiter
+from dumgum_async.exceptions import RateLimiterUnavailableError
+from dumgum_async.testing import FakeDumGumServer, ScriptedResponse, ServerRateLimit
+from tests.redis_server import IN_CI, RedisServer, redis_server_path
+from tests.samples import minimal_request
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "redis-test-key"
+
+
+def _require(module: str) -> None:
+    """Skip without the Python package ``module``; fail under CI=true, never skip."""
+    try:
+        __import__(module)
+    except ImportError:
+        reason = f"the {module!r} package is not installed (pip install -e '.[dev]')"
+        if IN_CI:
+            pytest.fail(f"{reason}; CI=true, so this is an error, not a skip")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server for one test, stopped afterwards."""
+    _require("redis")
+    server = RedisServer(redis_server_path(), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A plain redis-py client on the test's server, to look at the limiter's keys."""
+    import redis.asyncio
+
+    client = redis.asyncio.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        # aclose() arrived in redis-py 5.0.1; the [redis] extra allows 5.0.0.
+        await (getattr(client, "aclose", None) or client.close)()
+
+
+def _key() -> str:
+    return f"test:{uuid.uuid4().hex[:8]}"
+
+
+def _max_in_window(stamps: list[float], period: float) -> int:
+    """The most stamps in any half-open window (t - period, t]."""
+    best = 0
+    j = 0
+    for i, t in enumerate(stamps):
+        while stamps[j] <= t - period:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+async def _stamps(limiters: list[RedisRateLimit], n: int) -> list[float]:
+    """``n`` concurrent acquires spread over ``limiters``; the sorted times they returned."""
+    loop = asyncio.get_running_loop()
+    stamps: list[float] = []
+
+    async def one(limiter: RedisRateLimit) -> None:
+        await limiter.acquire()
+        stamps.append(loop.time())
+
+    await asyncio.gather(*(one(limiters[i % len(limiters)]) for i in range(n)))
+    return sorted(stamps)
+
+
+async def _wait_for_key(client: Redis, key: str) -> None:
+    for _ in range(200):
+        if await client.exists(key):
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"{key} never appeared in Redis")
+
+
+# --- many processes, one budget ----------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_worker_processes_share_one_budget_exactly(redis_server: RedisServer) -> None:
+    rate, workers, each = 20, 3, 40
+    key = _key()
+    procs: list[asyncio.subprocess.Process] = []
+    async with FakeDumGumServer(
+        api_key=KEY, rate_limit=ServerRateLimit(rate=rate, period=1.0)
+    ) as fake:
+        try:
+            for _ in range(workers):
+                procs.append(
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "tests.redis_worker",
+                        redis_server.url,
+                        key,
+                        fake.url,
+                        KEY,
+                        str(each),
+                        str(rate),
+                        cwd=ROOT,
+                        stdout=asyncio.subprocess.PIPE,
+                        stderr=asyncio.subprocess.PIPE,
+                    )
+                )
+            outputs = await asyncio.wait_for(
+                asyncio.gather(*(p.communicate() for p in procs)), timeout=60
+            )
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+        arrivals = sorted(r.received_at for r in fake.requests)
+        stats = fake.stats
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err.decode()
+        assert json.loads(out) == {"ok": each, "failed": {}}
+    total = workers * each
+    assert stats.total == total
+    assert stats.rate_limited == 0
+    assert _max_in_window(arrivals, 1.0) <= rate
+    # Saturated: the three processes together keep the server at its limit.
+    expected = (total - 1) / rate
+    assert abs((arrivals[-1] - arrivals[0]) - expected) <= 0.05 * expected
+
+
+# --- exactness in one process -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("burst", [1, 4])
+async def test_two_limiters_on_one_key_never_exceed_the_rate(
+    redis_server: RedisServer, burst: int
+) -> None:
+    key = _key()
+    rate, period = 10, 0.5
+    async with (
+        RedisRateLimit(
+            redis_server.url, key=key, max_rate=rate, time_period=period, burst=burst
+        ) as a,
+        RedisRateLimit(
+            redis_server.url, key=key, max_rate=rate, time_period=period, burst=burst
+        ) as b,
+    ):
+        await asyncio.gather(a.acquire(), b.acquire())  # connect both before timing
+        stamps = await _stamps([a, b], 30)
+    assert _max_in_window(stamps, period) <= rate
+    gaps = [y - x for x, y in itertools.pairwise(stamps)]
+    if burst == 1:
+        # Evenly spaced: a late wake-up can shorten one gap by a few ms, never halve it.
+        assert min(gaps) >= 0.6 * period / rate
+    else:
+        assert sum(1 for g in gaps if g < 0.01) >= burst - 2  # a quick start, then the pace
+
+
+async def test_a_fresh_key_lets_the_first_request_go_at_once(redis_server: RedisServer) -> None:
+    loop = asyncio.get_running_loop()
+    async with RedisRateLimit(redis_server.url, key=_key(), max_rate=1, time_period=10) as limiter:
+        started = loop.time()
+        await limiter.acquire()
+    assert loop.time() - started < 0.5
+
+
+# --- the shared pause -------------------------------------------------------------------
+
+
+async def test_a_pause_on_one_limiter_holds_another(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    key = _key()
+    loop = asyncio.get_running_loop()
+    async with (
+        RedisRateLimit(redis_server.url, key=key, max_rate=100) as a,
+        RedisRateLimit(redis_server.url, key=key, max_rate=100) as b,
+    ):
+        await b.acquire()
+        started = loop.time()
+        a.pause(0.5)
+        await _wait_for_key(redis_client, f"{{{key}}}:pause_until")
+        await b.acquire()
+        waited = loop.time() - started
+    assert 0.45 <= waited < 1.0
+
+
+async def test_a_shorter_pause_never_cuts_a_longer_one(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    key = _key()
+    loop = asyncio.get_running_loop()
+    async with (
+        RedisRateLimit(redis_server.url, key=key, max_rate=100) as a,
+        RedisRateLimit(redis_server.url, key=key, max_rate=100) as b,
+        RedisRateLimit(redis_server.url, key=key, max_rate=100) as c,
+    ):
+        started = loop.time()
+        a.pause(0.6)
+        await _wait_for_key(redis_client, f"{{{key}}}:pause_until")
+        b.pause(0.05)
+        await c.acquire()
+        assert loop.time() - started >= 0.55
+
+
+async def test_a_pause_sends_waiting_callers_of_this_process_behind_it(
+    redis_server: RedisServer,
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with RedisRateLimit(redis_server.url, key=_key(), max_rate=2) as limiter:
+        await limiter.acquire()
+        waiting = asyncio.create_task(limiter.acquire())  # its slot is 0.5 s away
+        await asyncio.sleep(0.1)
+        started = loop.time()
+        limiter.pause(0.8)
+        await waiting
+        assert loop.time() - started >= 0.75
+
+
+async def test_a_429_seen_by_one_client_pauses_a_client_of_another_limiter(
+    redis_server: RedisServer,
+) -> None:
+    key = _key()
+    policy = dg.RetryPolicy(initial_backoff=0.01, budget=None)
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        RedisRateLimit(redis_server.url, key=key, max_rate=50) as one,
+        RedisRateLimit(redis_server.url, key=key, max_rate=50) as other,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=one, retry=policy) as a,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=other, retry=policy) as b,
+    ):
+        fake.script(ScriptedResponse(status=429, headers={"Retry-After": "1"}))
+        await a.suggest(minimal_request())  # the 429, a pause of 1 s, then the retry
+        rejected_at = fake.requests[0].received_at
+        await b.suggest(minimal_request())
+    assert fake.requests[0].status == 429
+    later = [r.received_at for r in fake.requests[1:]]
+    assert len(later) == 2
+    assert min(later) - rejected_at >= 0.95
+
+
+async def test_a_pause_given_just_before_close_still_reaches_redis(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    key = _key()
+    limiter = RedisRateLimit(redis_server.url, key=key, max_rate=10)
+    await limiter.acquire()
+    limiter.pause(30)
+    await limiter.aclose()  # awaits the write; nothing is left pending
+    ttl_ms = await cast("Awaitable[int]", redis_client.pttl(f"{{{key}}}:pause_until"))
+    assert ttl_ms > 25_000
+
+
+# --- Redis going away -------------------------------------------------------------------
+
+
+async def test_with_raise_a_killed_redis_fails_acquire_promptly(
+    redis_server: RedisServer,
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with RedisRateLimit(
+        redis_server.url, key=_key(), max_rate=100, socket_timeout=1.0
+    ) as limiter:
+        await limiter.acquire()
+        redis_server.kill()
+        for _ in range(2):  # every acquire fails, none hangs
+            started = loop.time()
+            with pytest.raises(RateLimiterUnavailableError, match="unavailable"):
+                await limiter.acquire()
+            assert loop.time() - started < 5
+
+
+async def test_with_raise_a_hung_redis_fails_within_socket_timeout(
+    redis_server: RedisServer,
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with RedisRateLimit(
+        redis_server.url, key=_key(), max_rate=100, socket_timeout=0.5
+    ) as limiter:
+        await limiter.acquire()
+        redis_server.freeze()
+        try:
+            started = loop.time()
+            with pytest.raises(RateLimiterUnavailableError, match="in time"):
+                await limiter.acquire()
+            elapsed = loop.time() - started
+        finally:
+            redis_server.thaw()
+    assert 0.4 <= elapsed < 1.5
+
+
+async def test_with_local_a_killed_redis_falls_back_with_one_warning(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="dumgum_async")
+    loop = asyncio.get_running_loop()
+    async with RedisRateLimit(
+        redis_server.url, key=_key(), max_rate=50, on_redis_error="local"
+    ) as limiter:
+        await limiter.acquire()
+        redis_server.kill()
+        started = loop.time()
+        for _ in range(10):
+            await limiter.acquire()
+        elapsed = loop.time() - started
+        assert limiter.using_fallback
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "limiting this process on its own" in warnings[0].getMessage()
+    assert 0.15 <= elapsed < 5  # still paced locally: 10 at 50/s
+
+
+async def test_with_local_the_limiter_goes_back_to_redis_once_it_answers(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_redis, "RECHECK_INTERVAL", 0.3)
+    async with RedisRateLimit(
+        redis_server.url, key=_key(), max_rate=100, on_redis_error="local"
+    ) as limiter:
+        await limiter.acquire()
+        redis_server.kill()
+        await limiter.acquire()
+        assert limiter.using_fallback
+        redis_server.start()  # the same port again
+        await limiter.acquire()
+        assert limiter.using_fallback  # not checked again before RECHECK_INTERVAL
+        await asyncio.sleep(0.35)
+        await limiter.acquire()
+        assert not limiter.using_fallback
+
+
+# --- construction -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://user:s3cret@cache:6379/0", "redis://user:***@cache:6379/0"),
+        ("rediss://:s3cret@[::1]:6380", "rediss://:***@[::1]:6380"),
+        ("unix:///run/redis.sock?password=s3cret&db=2", "unix:///run/redis.sock?password=***&db=2"),
+    ],
+)
+def test_repr_never_shows_the_password(url: str, shown: str) -> None:
+    _require("redis")
+    text = repr(RedisRateLimit(url, key="k", max_rate=5))
+    assert "s3cret" not in text
+    assert shown in text
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_rate": 0},
+        {"max_rate": 5, "burst": 6},
+        {"max_rate": 5, "time_period": -1},
+        {"max_rate": 5, "on_redis_error": "ignore"},
+        {"max_rate": 5, "socket_timeout": 0},
+        {"max_rate": 5, "margin": 2.0},
+        {"max_rate": 5, "key": ""},
+    ],
+)
+def test_bad_settings_are_refused(kwargs: dict[str, object]) -> None:
+    _require("redis")
+    settings: dict[str, object] = {"key": "k", **kwargs}
+    with pytest.raises(dg.ConfigurationError):
+        RedisRateLimit("redis://localhost", **settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("url", ["http://localhost:6379", "redis://localhost:port", "localhost"])
+def test_a_url_that_is_not_redis_is_refused(url: str) -> None:
+    _require("redis")
+    with pytest.raises(dg.ConfigurationError, match="redis://"):
+        RedisRateLimit(url, key="k", max_rate=5)
+
+
+def test_it_satisfies_the_limiter_protocol() -> None:
+    _require("redis")
+    assert isinstance(RedisRateLimit("redis://localhost", key="k", max_rate=5), Limiter)
+
+
+def test_the_package_imports_without_redis_installed() -> None:
+    import subprocess
+
+    code = (
+        "import sys; sys.modules['redis'] = None\n"  # makes `import redis` fail
+        "import dumgum_async, dumgum_async._redis as r\n"
+        "try:\n"
+        "    r.RedisRateLimit('redis://localhost', key='k', max_rate=1)\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "pip install 'dumgum-async[redis]'" in out.stdout
+
+
+# --- the job-queue example ----------------------------------------------------------------
+
+
+async def test_the_saq_example_answers_queued_conversations(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _require("saq")
+    import redis.asyncio
+    from saq import Queue, Worker
+
+    from examples import saq_worker
+
+    async with FakeDumGumServer(
+        api_key=KEY, rate_limit=ServerRateLimit(rate=10, period=1.0)
+    ) as fake:
+        monkeypatch.setenv("REDIS_URL", redis_server.url)
+        monkeypatch.setenv("DUMGUM_API_KEY", KEY)
+        monkeypatch.setenv("DUMGUM_BASE_URL", fake.url)
+        monkeypatch.setenv("DUMGUM_RATE", "10/s")
+        producer = Queue.from_url(redis_server.url, name=saq_worker.QUEUE_NAME)
+        results = redis.asyncio.from_url(redis_server.url)
+        settings = saq_worker.make_settings(redis_server.url, concurrency=4)
+        worker = Worker(
+            settings["queue"],
+            settings["functions"],
+            startup=settings.get("startup"),
+            shutdown=settings.get("shutdown"),
+            concurrency=4,
+            burst=True,  # stop once the queue is empty
+            dequeue_timeout=0.5,
+        )
+        try:
+            await producer.connect()
+            ids = await saq_worker.enqueue_conversations(producer, 6)
+            await asyncio.wait_for(worker.start(), timeout=30)
+            found = await saq_worker.wait_for_results(results, ids, timeout=5)
+        finally:
+            await worker.queue.disconnect()
+            await producer.disconnect()
+            await results.aclose()
+        stats = fake.stats
+    assert sorted(found) == sorted(ids)
+    assert all(len(suggestions) == 3 for suggestions in found.values())
+    assert stats.total == 6
+    assert stats.rate_limited == 0
+
+
+async def test_cli_batch_shares_its_rate_through_redis(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from dumgum_async import _cli
+
+    requests = tmp_path / "in.jsonl"
+    requests.write_text(
+        "".join(json.dumps({"id": i, "request": minimal_request()}) + "\n" for i in range(12))
+    )
+    output = tmp_path / "out.jsonl"
+    async with FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(rate=10)) as fake:
+        argv = ["batch", str(requests), "-o", str(output), "--api-key", KEY]
+        argv += ["--base-url", fake.url, "--rate", "10/s", "--no-progress"]
+        argv += ["--redis-url", redis_server.url, "--redis-key", _key()]
+        status = await _cli.run(argv)
+    assert status == 0
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert sorted(line["id"] for line in lines) == list(range(12))
+    assert fake.stats.rate_limited == 0
+
+
+async def test_cli_redis_url_without_a_rate_is_a_usage_error(tmp_path: Path) -> None:
+    from dumgum_async import _cli
+
+    requests = tmp_path / "in.jsonl"
+    requests.write_text(json.dumps(minimal_request()) + "\n")
+    argv = ["batch", str(requests), "-o", str(tmp_path / "out.jsonl"), "--api-key", KEY]
+    argv += ["--redis-url", "redis://127.0.0.1:1/0"]
+    status = await _cli.run(argv)
+    assert status == 2
