@@ -326,7 +326,6 @@ class Emulator:
                 path=path,
                 headers=copy,
                 body=body,
-                json=parsed,
                 received_at=now,
                 status=reply.status,
                 fault=fault,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
 
 from dumgum_async.testing._faults import FaultKind
 
 __all__ = ["RecordedRequest", "ServerStats"]
+
+_UNPARSED: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +37,25 @@ class RecordedRequest:
     path: str
     headers: Mapping[str, str]
     body: bytes
-    json: Any
     received_at: float
     status: int | None
     fault: FaultKind | None = None
     scripted: bool = False
+    # Parsed on first use: thousands of parsed bodies kept alive would make every
+    # full garbage collection of the server a pause long enough to skew the arrival
+    # times a rate-limit test measures.
+    _json: Any = field(default=_UNPARSED, repr=False, compare=False)
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON, or None if it was empty or not JSON."""
+        if self._json is _UNPARSED:
+            try:
+                parsed = orjson.loads(self.body) if self.body else None
+            except orjson.JSONDecodeError:
+                parsed = None
+            object.__setattr__(self, "_json", parsed)
+        return self._json
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """Return a request header by case-insensitive name, or ``default``."""
