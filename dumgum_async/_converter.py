@@ -425,7 +425,7 @@ def _compile_fast(cls: type, fast: dict[type, Any], lookups: dict[type, Any]) ->
             elif item in fast:
                 conv = f"tuple([{bind(fast[item])}(x) for x in _plain({var})])"
             else:
-                conv = f"_plain({var})"
+                conv = f"(tuple({var}) if {var}.__class__ is list else _plain({var}))"
             if required:
                 body.append(f"    {var} = {conv}")
             else:
@@ -436,7 +436,13 @@ def _compile_fast(cls: type, fast: dict[type, Any], lookups: dict[type, Any]) ->
         elif t in fast:
             conv = f"{bind(fast[t])}({var})"
         elif t is _dt.datetime:
-            conv = f"{bind(_structure_datetime)}({var}, None)"
+            # Python 3.11+ reads "Z" itself: call fromisoformat directly (a non-string
+            # raises, and the detailed road then explains it).
+            parse = _structure_datetime if _OLD_ISO else None
+            if parse is None:
+                conv = f"{bind(_dt.datetime.fromisoformat)}({var})"
+            else:
+                conv = f"{bind(parse)}({var}, None)"
         elif t is _dt.date:
             conv = f"{bind(_structure_date)}({var}, None)"
         else:
