@@ -279,14 +279,11 @@ class DumGumClient:
         if policy is not None and policy.deadline is not None:
             deadline_at = started + policy.deadline
 
-        async def attempt() -> SuggestionResponse:
-            return await self._attempt(body, timeout, deadline_at, batch=batch)
-
         budget = self._budget if policy is not None and policy.budget is not None else None
         if budget is not None:
             budget.record_call()
         try:
-            result = await attempt()
+            result = await self._attempt(body, timeout, deadline_at, batch=batch)
         except APIError as exc:
             if policy is None or policy.max_attempts < 2 or not is_retryable(exc):
                 raise
@@ -295,6 +292,10 @@ class DumGumClient:
             self._stats.record_success(loop.time() - started)
             return result
         assert self._limiter is not None
+
+        async def attempt() -> SuggestionResponse:
+            return await self._attempt(body, timeout, deadline_at, batch=batch)
+
         result = await retry_after_failure(
             first,
             attempt,

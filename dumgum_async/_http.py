@@ -148,7 +148,8 @@ class Transport:
         session = self._session
         if session is None:
             raise RuntimeError("Transport.post() before open()")  # a bug of ours
-        started = time.perf_counter()
+        debug = logger.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
         for _ in range(_MAX_REDIRECTS + 1):
             try:
                 async with session.post(
@@ -174,7 +175,7 @@ class Transport:
                 raise APIConnectionError(
                     f"connection to {url} failed: {type(exc).__name__}: {exc}", url=url
                 ) from cause
-            if logger.isEnabledFor(logging.DEBUG):
+            if debug:
                 logger.debug(
                     "POST %s -> %d in %.1f ms",
                     url,
