@@ -1097,11 +1097,8 @@ async def _demo(args: argparse.Namespace, interrupt: _Interrupt) -> int:
         )
         await server.start()
     except ImportError as exc:
-        print(
-            f"{PROG}: the demo needs the testing extra (pip install 'dumgum-async[testing]'): "
-            f"{exc}",
-            file=sys.stderr,
-        )
+        # The emulator's message already says what to install.
+        print(f"{PROG}: cannot run the demo: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except OSError as exc:
         print(f"{PROG}: cannot start the emulator: {exc}", file=sys.stderr)
