@@ -1,0 +1,62 @@
+"""The README's examples run as written, so the README cannot drift from the code."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def _python_blocks(section: str) -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    start = text.index(f"## {section}\n")
+    end = text.find("\n## ", start + 1)
+    body = text[start : end if end != -1 else len(text)]
+    return re.findall(r"```python\n(.*?)```", body, flags=re.DOTALL)
+
+
+def _run(code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args] if args else [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_the_client_example_prints_three_suggestions() -> None:
+    result = _run(_python_blocks("Using the client")[0])
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 3
+
+
+def test_the_typed_models_example_round_trips() -> None:
+    result = _run("import dumgum_async as dg\n" + _python_blocks("Using the client")[1])
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_testing_examples_pass_as_a_users_test_file(tmp_path: Path) -> None:
+    (tmp_path / "test_example.py").write_text("\n\n".join(_python_blocks("Testing your code")))
+    result = _run(
+        "",
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-o",
+        "asyncio_mode=auto",
+        "-o",
+        "asyncio_default_fixture_loop_scope=function",
+        "-W",
+        "error",
+        "test_example.py",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
