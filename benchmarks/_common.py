@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -171,3 +171,23 @@ def run(coro: Coroutine[Any, Any, _T], loop: str = "asyncio") -> _T:
     if loop != "asyncio":
         raise ValueError(f"unknown loop {loop!r}")
     return asyncio.run(coro)
+
+
+def print_targets(targets: Sequence[dict[str, Any]], digits: int = 2) -> None:
+    """One line per target: the figure, its value, the target, met or MISSED."""
+    for t in targets:
+        met = "met" if t["met"] else "MISSED"
+        print(f"target {t['figure']}: {t['value']:.{digits}f} (target {t['target']}) {met}")
+
+
+def publish(
+    benchmark: str,
+    args: Any,
+    results: dict[str, Any],
+    print_table: Callable[[dict[str, Any], Any], None],
+) -> int:
+    """Print a run's table and write its JSON (``--json``); the scripts' common ending."""
+    out = {"benchmark": benchmark, "params": vars(args), "machine": machine_info(), **results}
+    print_table(out, args)
+    write_json(args.json, out)
+    return 0

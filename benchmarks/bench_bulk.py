@@ -143,9 +143,7 @@ def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
             f"{e['wall_vs_evenly_spaced']:9.3f} {e['rate_limited_429']:5d} {e['failed']:6d} "
             f"{e['max_in_1s_window']:7d} {e['achieved_rate']:7.1f}"
         )
-    for t in out["targets"]:
-        met = "met" if t["met"] else "MISSED"
-        print(f"target {t['figure']}: {t['value']:.3f} (target {t['target']}) {met}")
+    _common.print_targets(out["targets"], digits=3)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -166,11 +164,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    out = bench(args)
-    out = {"benchmark": "bulk", "params": vars(args), "machine": _common.machine_info(), **out}
-    print_table(out, args)
-    _common.write_json(args.json, out)
-    return 0
+    return _common.publish("bulk", args, bench(args), print_table)
 
 
 if __name__ == "__main__":

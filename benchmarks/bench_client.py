@@ -287,9 +287,7 @@ def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
                 f"{e.get('cpu_ratio', 1.0):6.2f} {e['rps']:8.0f} {e.get('rps_ratio', 1.0):6.2f} "
                 f"{e['client_cpu_share']:10.2f} {e['server_cpu_share']:10.2f}"
             )
-    for t in out["targets"]:
-        met = "met" if t["met"] else "MISSED"
-        print(f"target {t['figure']}: {t['value']:.2f} (target {t['target']}) {met}")
+    _common.print_targets(out["targets"], digits=2)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -313,11 +311,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with _common.minimal_server(loop=args.server_loop) as server:
-        out = _common.run(bench(args, server), args.loop)
-    out = {"benchmark": "client", "params": vars(args), "machine": _common.machine_info(), **out}
-    print_table(out, args)
-    _common.write_json(args.json, out)
-    return 0
+        results = _common.run(bench(args, server), args.loop)
+    return _common.publish("client", args, results, print_table)
 
 
 if __name__ == "__main__":

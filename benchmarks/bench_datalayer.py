@@ -150,9 +150,7 @@ def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
         for name, e in by_name.items():
             ratio = f"{e['ratio']:10.2f}" if "ratio" in e else f"{'':>10}"
             print(f"{g:<10} {name:<40} {e['us_per_call']:9.1f} {ratio}")
-    for t in out["targets"]:
-        met = "met" if t["met"] else "MISSED"
-        print(f"target {t['figure']}: {t['value']:.2f} (target {t['target']}) {met}")
+    _common.print_targets(out["targets"], digits=2)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -171,11 +169,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    out = bench(args)
-    out = {"benchmark": "datalayer", "params": vars(args), "machine": _common.machine_info(), **out}
-    print_table(out, args)
-    _common.write_json(args.json, out)
-    return 0
+    return _common.publish("datalayer", args, bench(args), print_table)
 
 
 if __name__ == "__main__":

@@ -165,11 +165,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.getLogger("dumgum_async").setLevel(logging.ERROR)  # one WARNING per retry
-    out = bench(args)
-    out = {"benchmark": "faults", "params": vars(args), "machine": _common.machine_info(), **out}
-    print_table(out, args)
-    _common.write_json(args.json, out)
-    return 0
+    return _common.publish("faults", args, bench(args), print_table)
 
 
 if __name__ == "__main__":

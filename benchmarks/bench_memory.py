@@ -163,9 +163,7 @@ def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
             f"{e['rss_last_sample_mb']:8.1f} {e['peak_rss_mb']:8.1f} {e['growth_max_mb']:9.2f} "
             f"{e['rps']:7.0f} {e['cpu_us_per_req']:10.1f}"
         )
-    for t in out["targets"]:
-        met = "met" if t["met"] else "MISSED"
-        print(f"target {t['figure']}: {t['value']:.2f} (target {t['target']}) {met}")
+    _common.print_targets(out["targets"], digits=2)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -193,11 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(json.dumps(got))
         return 0
-    out = bench(args)
-    out = {"benchmark": "memory", "params": vars(args), "machine": _common.machine_info(), **out}
-    print_table(out, args)
-    _common.write_json(args.json, out)
-    return 0
+    return _common.publish("memory", args, bench(args), print_table)
 
 
 if __name__ == "__main__":

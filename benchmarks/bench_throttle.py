@@ -244,9 +244,7 @@ def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
             f"an acquire that never waits: dumgum {ctx['uncontended_dumgum_cpu_us']:.2f} us, "
             f"aiolimiter {ctx['uncontended_aiolimiter_cpu_us']:.2f} us"
         )
-    for t in out["targets"]:
-        met = "met" if t["met"] else "MISSED"
-        print(f"target {t['figure']}: {t['value']:.1f} (target {t['target']}) {met}")
+    _common.print_targets(out["targets"], digits=1)
     for lp, text in out.get("profile", {}).items():
         print(f"\ncProfile of dumgum's LocalLimiter on {lp} (by own time):\n{text}")
 
@@ -271,11 +269,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    out = bench(args)
-    out = {"benchmark": "throttle", "params": vars(args), "machine": _common.machine_info(), **out}
-    print_table(out, args)
-    _common.write_json(args.json, out)
-    return 0
+    return _common.publish("throttle", args, bench(args), print_table)
 
 
 if __name__ == "__main__":
