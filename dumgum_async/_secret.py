@@ -1,0 +1,76 @@
+"""A string that never shows itself: how the API key is held.
+
+Error trackers (Sentry, Rollbar, ``traceback.TracebackException(capture_locals=True)``)
+record the ``repr`` of every local of every frame of an exception's traceback, and
+loggers format whatever they are given. So the key is wrapped in :class:`Secret` by
+the first line of ours that sees it, and its text comes out only through
+:meth:`Secret.reveal`, called where a plain ``str`` is unavoidable (the
+``Authorization`` header). This module is at the bottom layer: it imports nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NoReturn
+
+_REDACTED: Final = "Secret('<redacted>')"
+
+
+class Secret:
+    """A value whose ``repr`` and ``str`` are redacted; :meth:`reveal` returns it.
+
+    It cannot be pickled (a pickle is a way out of the process); copies are the
+    object itself (it is immutable). Equality is identity: comparing two keys is
+    not something this library does.
+
+    Args:
+        value: The secret text. Anything else is held just as safely, so that a
+            caller's mistake (a key given as bytes, say) can be reported without
+            showing it; :attr:`is_text` tells.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    @classmethod
+    def wrap(cls, value: object) -> Secret | None:
+        """``value`` as a :class:`Secret`: None stays None, a :class:`Secret` stays itself."""
+        if value is None or isinstance(value, Secret):
+            return value
+        return cls(value)
+
+    @property
+    def is_text(self) -> bool:
+        """True if the value is a ``str``."""
+        return isinstance(self._value, str)
+
+    @property
+    def type_name(self) -> str:
+        """The name of the value's type, which is safe to show."""
+        return type(self._value).__name__
+
+    def reveal(self) -> str:
+        """The secret text itself: call it only where a plain ``str`` is required.
+
+        Raises:
+            TypeError: The value is not a ``str`` (see :attr:`is_text`).
+        """
+        # No local holds the value: this frame may be in a traceback.
+        if not isinstance(self._value, str):
+            raise TypeError(f"the secret is a {self.type_name}, not a str")
+        return self._value
+
+    def __repr__(self) -> str:
+        return _REDACTED
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Secret cannot be pickled")
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Secret:
+        return self
