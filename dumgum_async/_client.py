@@ -503,6 +503,9 @@ class DumGumClient:
         return self.prepare(item)
 
     def _interpret(self, response: Response) -> SuggestionResponse:
+        # A server or proxy may echo the request's Authorization header in its body:
+        # redacted before anything (an error, a frame of its traceback) can hold it.
+        response.body = self._api_key.redact(response.body)
         status = response.status
         if 200 <= status < 300:
             try:

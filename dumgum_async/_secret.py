@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Final, NoReturn
 
+_MASK: Final = b"<redacted>"
 _REDACTED: Final = "Secret('<redacted>')"
 
 
@@ -60,6 +61,17 @@ class Secret:
         if not isinstance(self._value, str):
             raise TypeError(f"the secret is a {self.type_name}, not a str")
         return self._value
+
+    def redact(self, data: bytes) -> bytes:
+        """``data`` with every occurrence of the value (UTF-8) replaced by ``<redacted>``.
+
+        For what a server sends back: an error page or a proxy may echo the
+        request's ``Authorization`` header.
+        """
+        value = self._value
+        if isinstance(value, str) and value:
+            return data.replace(value.encode(), _MASK)
+        return data
 
     def __repr__(self) -> str:
         return _REDACTED
