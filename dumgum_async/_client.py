@@ -32,7 +32,7 @@ from dumgum_async._http import (
 )
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
 from dumgum_async._retry import BudgetTracker, is_retryable, reason, retry_after_failure
-from dumgum_async._secret import Secret
+from dumgum_async._secret import Secret, SecretHeaders
 from dumgum_async._stats import ClientStats, StatsSnapshot
 from dumgum_async._throttle import Limiter, LocalLimiter
 from dumgum_async.exceptions import (
@@ -58,21 +58,6 @@ class _Unset:
 
 #: Marks "use the client's setting" in per-call arguments, where None means "none".
 UNSET: Final = _Unset()
-
-
-class _Headers(dict[str, str]):
-    """Request headers whose repr and str never show the Authorization value.
-
-    aiohttp needs the header as a plain ``str``, so this mapping is, with the
-    client's :class:`Secret`, one of the two places that hold the key.
-    """
-
-    def __repr__(self) -> str:
-        return repr(
-            {k: ("<redacted>" if k.lower() == "authorization" else v) for k, v in self.items()}
-        )
-
-    __str__ = __repr__
 
 
 class DumGumClient:
@@ -143,13 +128,13 @@ class DumGumClient:
         self._rate_limit = rate_limit
         self._max_concurrency = max_concurrency
         self._strict_enums = strict_enums
-        self._headers = _Headers(
+        self._headers = SecretHeaders(
+            Secret("Bearer " + self._api_key.reveal()),
             {
-                "Authorization": "Bearer " + self._api_key.reveal(),
                 "Content-Type": "application/json",
                 "Accept": "application/json",
                 "User-Agent": USER_AGENT,
-            }
+            },
         )
         self._transport = Transport(
             session=session,

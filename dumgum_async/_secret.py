@@ -5,12 +5,14 @@ record the ``repr`` of every local of every frame of an exception's traceback, a
 loggers format whatever they are given. So the key is wrapped in :class:`Secret` by
 the first line of ours that sees it, and its text comes out only through
 :meth:`Secret.reveal`, called where a plain ``str`` is unavoidable (the
-``Authorization`` header). This module is at the bottom layer: it imports nothing.
+``Authorization`` header, through :class:`SecretHeaders`). This module is at the
+bottom layer: it imports nothing of the package.
 """
 
 from __future__ import annotations
 
-from typing import Final, NoReturn
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 _MASK: Final = b"<redacted>"
 _REDACTED: Final = "Secret('<redacted>')"
@@ -86,3 +88,76 @@ class Secret:
 
     def __deepcopy__(self, memo: object) -> Secret:
         return self
+
+
+AUTHORIZATION: Final = "Authorization"
+
+if TYPE_CHECKING:
+    _HeadersBase = Mapping[str, str]
+else:
+    # Deliberately not a Mapping at run time; see SecretHeaders.
+    _HeadersBase = object
+
+
+class SecretHeaders(_HeadersBase):
+    """Request headers whose ``Authorization`` value is kept in a :class:`Secret`.
+
+    They offer the read-only mapping interface aiohttp reads (``keys``, ``items``,
+    ``[name]``, ``in``, ``len``), but are deliberately not a
+    ``collections.abc.Mapping`` (nor a dict): error trackers serialise a Mapping
+    found in a frame's locals item by item, whatever its ``repr``, and the HTTP
+    layer holds these headers in a local while it sends them. Anything that is
+    not a Mapping they show by its ``repr``, which is redacted. The key is
+    revealed only while aiohttp reads the items.
+
+    Args:
+        authorization: The whole ``Authorization`` value (``Bearer <key>``).
+        others: The other headers, none of them secret.
+    """
+
+    __slots__ = ("_authorization", "_others")
+
+    def __init__(self, authorization: Secret, others: Mapping[str, str]) -> None:
+        self._authorization = authorization
+        self._others = {k: v for k, v in others.items() if k.lower() != "authorization"}
+
+    def __getitem__(self, name: str) -> str:
+        if name == AUTHORIZATION:
+            return self._authorization.reveal()
+        return self._others[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield AUTHORIZATION
+        yield from self._others
+
+    def __len__(self) -> int:
+        return 1 + len(self._others)
+
+    def __contains__(self, name: object) -> bool:
+        return name == AUTHORIZATION or name in self._others
+
+    def keys(self) -> KeysView[str]:
+        """The header names."""
+        return KeysView(self)
+
+    def items(self) -> ItemsView[str, str]:
+        """The ``(name, value)`` pairs, the key revealed."""
+        return ItemsView(self)
+
+    def values(self) -> ValuesView[str]:
+        """The header values, the key revealed."""
+        return ValuesView(self)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of ``name``, else ``default``."""
+        if name == AUTHORIZATION:
+            return self._authorization.reveal()
+        return self._others.get(name, default)
+
+    def __repr__(self) -> str:
+        return f"SecretHeaders({ {AUTHORIZATION: '<redacted>', **self._others}!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("SecretHeaders cannot be pickled")

@@ -7,9 +7,10 @@ chain and their locals, and the exception's attributes, and record what ``repr``
 attribute and container item, a few levels deep), and every error family the client
 can raise is put through it, over real sockets on 127.0.0.1.
 
-Two objects are allowed to hold the key, and are opaque to the walk because their
-``repr`` and ``str`` are redacted: the client's :class:`Secret` (``_api_key``) and its
-request headers (``_Headers``, ``_headers``), which aiohttp needs as plain text.
+Only :class:`Secret` objects may hold the key, and they are opaque to the walk (their
+``repr`` and ``str`` are redacted): the client's ``_api_key``, and the
+``Authorization`` value inside its request headers (``_headers``, a
+:class:`SecretHeaders`, which reveals it only while aiohttp reads the items).
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from typing import Any
 import pytest
 
 import dumgum_async as dg
-from dumgum_async._client import _Headers
-from dumgum_async._secret import Secret
+from dumgum_async._secret import Secret, SecretHeaders
 from dumgum_async.testing import FakeDumGumServer, FaultKind, ScriptedResponse
 from tests.samples import minimal_request
 
@@ -65,7 +65,7 @@ _LEAVES = (
 )
 _CALLER = str(Path(__file__).parent)
 #: The documented redacting wrappers (see the module docstring).
-_WRAPPERS = (Secret, _Headers)
+_WRAPPERS = (Secret,)
 
 
 def _text(obj: object, how: Any) -> str:
@@ -278,10 +278,54 @@ def test_secret_of_a_non_str_refuses_to_reveal_without_showing_it() -> None:
     assert_no_leak(info.value)
 
 
+# --- the request headers ------------------------------------------------------------
+
+
+def _headers() -> SecretHeaders:
+    return SecretHeaders(Secret("Bearer " + KEY), {"Accept": "application/json"})
+
+
+def test_secret_headers_are_not_a_mapping_that_serialisers_would_walk() -> None:
+    # Error trackers serialise a Mapping item by item, whatever its repr.
+    headers = _headers()
+    assert not isinstance(headers, Mapping | dict)
+    assert KEY not in repr(headers)
+    assert KEY not in str(headers)
+    assert "'Accept': 'application/json'" in repr(headers)
+
+
+def test_secret_headers_read_like_a_mapping() -> None:
+    headers = _headers()
+    assert dict(headers) == {"Authorization": "Bearer " + KEY, "Accept": "application/json"}
+    assert headers["Authorization"] == "Bearer " + KEY
+    assert headers.get("Accept") == "application/json"
+    assert headers.get("X-Missing", "-") == "-"
+    assert "Authorization" in headers
+    assert len(headers) == 2
+
+
+def test_secret_headers_cannot_be_pickled() -> None:
+    with pytest.raises(TypeError, match="pickled"):
+        pickle.dumps(_headers())
+
+
+async def test_the_server_sees_the_bearer_key_and_the_other_headers(
+    server: FakeDumGumServer,
+) -> None:
+    async with _client(server.url) as client:
+        await client.suggest(minimal_request())
+    (seen,) = server.requests
+    assert seen.status == 200
+    assert seen.header("Authorization") == "Bearer " + KEY
+    assert seen.header("Accept") == "application/json"
+    assert seen.header("Content-Type") == "application/json"
+    assert (seen.header("User-Agent") or "").startswith("dumgum-async/")
+
+
 # --- where the key lives ------------------------------------------------------------
 
 
-def test_the_key_lives_only_in_the_two_redacting_wrappers() -> None:
+def test_the_key_lives_only_in_secrets() -> None:
     client = _client("http://127.0.0.1:9")
     assert client._api_key.reveal() == KEY
     assert client._headers["Authorization"] == "Bearer " + KEY
