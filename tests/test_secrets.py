@@ -380,6 +380,21 @@ def test_a_bad_key_in_the_environment_is_named_as_such(monkeypatch: pytest.Monke
     assert_no_leak(info.value)
 
 
+def test_an_empty_key_does_not_fall_back_to_the_environment_nor_show_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DUMGUM_API_KEY", KEY)
+    with pytest.raises(dg.ConfigurationError, match="no API key") as info:
+        dg.DumGumClient(api_key="")
+    assert_no_leak(info.value)
+
+
+def test_a_blank_key_in_the_environment_is_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DUMGUM_API_KEY", " \t ")
+    with pytest.raises(dg.ConfigurationError, match="no API key"):
+        dg.DumGumClient()
+
+
 def test_a_key_that_is_not_a_str_is_refused_without_showing_it() -> None:
     with pytest.raises(dg.ConfigurationError, match="must be a str, got bytes") as info:
         dg.DumGumClient(api_key=KEY.encode())  # type: ignore[arg-type]
