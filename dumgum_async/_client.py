@@ -32,6 +32,7 @@ from dumgum_async._http import (
 )
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
 from dumgum_async._retry import BudgetTracker, is_retryable, reason, retry_after_failure
+from dumgum_async._secret import Secret, SecretHeaders
 from dumgum_async._stats import ClientStats, StatsSnapshot
 from dumgum_async._throttle import Limiter, LocalLimiter
 from dumgum_async.exceptions import (
@@ -57,15 +58,6 @@ class _Unset:
 
 #: Marks "use the client's setting" in per-call arguments, where None means "none".
 UNSET: Final = _Unset()
-
-
-class _Headers(dict[str, str]):
-    """Request headers whose repr never shows the Authorization value."""
-
-    def __repr__(self) -> str:
-        return repr({k: ("<redacted>" if k == "Authorization" else v) for k, v in self.items()})
-
-    __str__ = __repr__
 
 
 class DumGumClient:
@@ -112,7 +104,11 @@ class DumGumClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
     ) -> None:
-        key = resolve_api_key(api_key)
+        # Wrapped before anything can fail, and the parameter unbound: error trackers
+        # record the locals of every frame of a traceback, this one included.
+        secret = Secret.wrap(api_key)
+        del api_key
+        self._api_key = resolve_api_key(secret)
         self._base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._url = self._base_url + SUGGESTION_PATH
         self._timeout = seconds(timeout, "timeout") or DEFAULT_TIMEOUT
@@ -132,13 +128,13 @@ class DumGumClient:
         self._rate_limit = rate_limit
         self._max_concurrency = max_concurrency
         self._strict_enums = strict_enums
-        self._headers = _Headers(
+        self._headers = SecretHeaders(
+            Secret("Bearer " + self._api_key.reveal()),
             {
-                "Authorization": f"Bearer {key}",
                 "Content-Type": "application/json",
                 "Accept": "application/json",
                 "User-Agent": USER_AGENT,
-            }
+            },
         )
         self._transport = Transport(
             session=session,
@@ -156,8 +152,17 @@ class DumGumClient:
         self._closed = False
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open" if self._transport.is_open else "new"
-        return f"<DumGumClient base_url={self._base_url!r} {state}>"
+        # Formatters call it on the frames of an __init__ that raised, where some
+        # attributes were never set: it must not raise.
+        base_url = getattr(self, "_base_url", None)
+        transport: Transport | None = getattr(self, "_transport", None)
+        if transport is None:
+            state = "not initialised"
+        elif getattr(self, "_closed", False):
+            state = "closed"
+        else:
+            state = "open" if transport.is_open else "new"
+        return f"<DumGumClient base_url={base_url!r} {state}>"
 
     @property
     def base_url(self) -> str:
@@ -483,6 +488,9 @@ class DumGumClient:
         return self.prepare(item)
 
     def _interpret(self, response: Response) -> SuggestionResponse:
+        # A server or proxy may echo the request's Authorization header in its body:
+        # redacted before anything (an error, a frame of its traceback) can hold it.
+        response.body = self._api_key.redact(response.body)
         status = response.status
         if 200 <= status < 300:
             try:

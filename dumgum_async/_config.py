@@ -10,11 +10,13 @@ import datetime as _dt
 import ipaddress
 import math
 import os
+import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
 
+from dumgum_async._secret import Secret
 from dumgum_async.exceptions import ConfigurationError
 
 DEFAULT_BASE_URL = "https://api.dumgum.com"
@@ -261,17 +263,52 @@ def resolve_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
     return url.rstrip("/")
 
 
-def resolve_api_key(api_key: str | None) -> str:
-    """The API key to use: the argument, else ``DUMGUM_API_KEY``.
+def resolve_api_key(api_key: Secret | str | None) -> Secret:
+    """The API key to use: the argument, else ``DUMGUM_API_KEY``; always a :class:`Secret`.
+
+    Neither this frame nor any it raises from holds the bare key: error trackers
+    record the locals of every frame of a traceback.
 
     Raises:
-        ConfigurationError: No key anywhere, or a key that cannot go in a header.
+        ConfigurationError: No key anywhere, a key that is not a ``str``, or one
+            that is not printable ASCII (whitespace, control characters and the
+            like cannot go in a header, and are always a copy-and-paste accident).
     """
-    key = api_key if api_key is not None else os.environ.get(ENV_API_KEY)
-    if not key or not key.strip():
+    source = "api_key" if api_key is not None else ENV_API_KEY
+    secret = Secret.wrap(api_key if api_key is not None else os.environ.get(ENV_API_KEY))
+    del api_key
+    if secret is not None and not secret.is_text:
+        raise ConfigurationError(f"api_key must be a str, got {secret.type_name}")
+    problem = None if secret is None else _key_problem(secret.reveal())
+    if secret is None or problem == "":
         raise ConfigurationError(
             f"no API key: pass api_key=... or set the {ENV_API_KEY} environment variable"
         )
-    if any(ch in key for ch in "\r\n\0") or key != key.strip():
-        raise ConfigurationError("the API key contains whitespace or control characters")
-    return key
+    if problem is not None:
+        raise ConfigurationError(
+            f"{source} has {problem}: an API key is printable ASCII, without whitespace "
+            "or control characters (check how it was copied or set)"
+        )
+    return secret
+
+
+def _key_problem(key: str) -> str | None:
+    """What is wrong with ``key``, naming no character of it; "" for no key; None if fine.
+
+    A separate function so that the bare key is a local of a frame that has
+    returned, never of one that raises.
+    """
+    if not key.strip():
+        return ""
+    for index, char in enumerate(key):
+        if "!" <= char <= "~":
+            continue
+        code = f"U+{ord(char):04X}"
+        if unicodedata.category(char) == "Cc":
+            return f"a control character ({code}) at index {index}"
+        if char.isspace():
+            return f"whitespace ({code}) at index {index}"
+        if unicodedata.category(char) == "Cf":
+            return f"an invisible formatting character ({code}) at index {index}"
+        return f"a non-ASCII character at index {index}"
+    return None
