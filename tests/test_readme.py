@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -40,8 +42,10 @@ def test_the_typed_models_example_round_trips() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_the_testing_examples_pass_as_a_users_test_file(tmp_path: Path) -> None:
-    (tmp_path / "test_example.py").write_text("\n\n".join(_python_blocks("Testing your code")))
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_the_testing_examples_pass_as_a_users_test_file(tmp_path: Path, mode: str) -> None:
+    blocks = _python_blocks("Testing your code")
+    (tmp_path / "test_example.py").write_text("\n\n".join(blocks))
     result = _run(
         "",
         "-m",
@@ -50,7 +54,7 @@ def test_the_testing_examples_pass_as_a_users_test_file(tmp_path: Path) -> None:
         "-p",
         "no:cacheprovider",
         "-o",
-        "asyncio_mode=auto",
+        f"asyncio_mode={mode}",
         "-o",
         "asyncio_default_fixture_loop_scope=function",
         "-W",
@@ -59,4 +63,6 @@ def test_the_testing_examples_pass_as_a_users_test_file(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+    tests = sum(len(re.findall(r"^async def test_", block, flags=re.MULTILINE)) for block in blocks)
+    assert tests == 5
+    assert f"{tests} passed" in result.stdout
