@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 
 
 def _python_blocks(section: str) -> list[str]:
@@ -66,3 +67,20 @@ def test_the_testing_examples_pass_as_a_users_test_file(tmp_path: Path, mode: st
     tests = sum(len(re.findall(r"^async def test_", block, flags=re.MULTILINE)) for block in blocks)
     assert tests == 5
     assert f"{tests} passed" in result.stdout
+
+
+def _code_lines(code: str) -> list[str]:
+    return [line.strip() for line in code.splitlines() if line.strip()]
+
+
+def _is_excerpt(block: list[str], source: list[str]) -> bool:
+    n = len(block)
+    return any(source[i : i + n] == block for i in range(len(source) - n + 1))
+
+
+def test_the_recipe_excerpts_are_the_examples_code() -> None:
+    blocks = _python_blocks("Using it in FastAPI / aiohttp / workers")
+    sources = [_code_lines(p.read_text(encoding="utf-8")) for p in (ROOT / "examples").glob("*.py")]
+    assert len(blocks) == 4
+    for block in blocks:
+        assert any(_is_excerpt(_code_lines(block), src) for src in sources), block
