@@ -40,7 +40,7 @@ async def _fastapi_in_process(**client_options: Any) -> AsyncIterator[httpx.Asyn
         httpx.AsyncClient(transport=transport, base_url="http://backend") as http,
     ):
         yield http
-    assert not hasattr(app.state, "dumgum") or app.state.dumgum.closed
+    assert app.state.dumgum.closed
 
 
 async def _wait_until_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
