@@ -3,46 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Iterator
 from typing import Any
-from unittest import mock
 
-import aiohttp
-import aioresponses.core
 import pytest
-from aioresponses import aioresponses as _aioresponses
+from aioresponses import aioresponses
+
+from dumgum_async.testing import mock_api as _mock_api
 
 API_KEY = "sk-test-0123456789abcdef"
 BASE_URL = "https://api.dumgum.com"
 ENDPOINT = BASE_URL + "/cs/v1/content_creation/suggestion"
 
 
-class _CompatResponse(aiohttp.ClientResponse):
-    """aiohttp 3.14 made ``stream_writer`` required; aioresponses 0.7.9 does not pass it.
-
-    Upstream: pnuckowski/aioresponses issue #289 (fix proposed in PR #288, the same
-    approach: aiohttp only reads ``stream_writer.output_size``).
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", mock.Mock(output_size=0))
-        super().__init__(*args, **kwargs)
-
-
 @pytest.fixture
-def mock_api() -> Iterator[_aioresponses]:
-    """aioresponses, patched to work with the installed aiohttp."""
-    needs_writer = "stream_writer" in inspect.signature(aiohttp.ClientResponse).parameters
-    with (
-        mock.patch.object(
-            aioresponses.core,
-            "ClientResponse",
-            _CompatResponse if needs_writer else aiohttp.ClientResponse,
-        ),
-        _aioresponses() as m,
-    ):
-        yield m
+def mock_api() -> Iterator[aioresponses]:
+    """aioresponses, patched to work with the installed aiohttp (the shipped helper)."""
+    with _mock_api() as mocked:
+        yield mocked
 
 
 @pytest.fixture(autouse=True)

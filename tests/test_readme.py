@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 
 
 def _python_blocks(section: str) -> list[str]:
@@ -40,8 +43,10 @@ def test_the_typed_models_example_round_trips() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_the_testing_examples_pass_as_a_users_test_file(tmp_path: Path) -> None:
-    (tmp_path / "test_example.py").write_text("\n\n".join(_python_blocks("Testing your code")))
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_the_testing_examples_pass_as_a_users_test_file(tmp_path: Path, mode: str) -> None:
+    blocks = _python_blocks("Testing your code")
+    (tmp_path / "test_example.py").write_text("\n\n".join(blocks))
     result = _run(
         "",
         "-m",
@@ -50,7 +55,7 @@ def test_the_testing_examples_pass_as_a_users_test_file(tmp_path: Path) -> None:
         "-p",
         "no:cacheprovider",
         "-o",
-        "asyncio_mode=auto",
+        f"asyncio_mode={mode}",
         "-o",
         "asyncio_default_fixture_loop_scope=function",
         "-W",
@@ -59,4 +64,23 @@ def test_the_testing_examples_pass_as_a_users_test_file(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "3 passed" in result.stdout
+    tests = sum(len(re.findall(r"^async def test_", block, flags=re.MULTILINE)) for block in blocks)
+    assert tests == 5
+    assert f"{tests} passed" in result.stdout
+
+
+def _code_lines(code: str) -> list[str]:
+    return [line.strip() for line in code.splitlines() if line.strip()]
+
+
+def _is_excerpt(block: list[str], source: list[str]) -> bool:
+    n = len(block)
+    return any(source[i : i + n] == block for i in range(len(source) - n + 1))
+
+
+def test_the_recipe_excerpts_are_the_examples_code() -> None:
+    blocks = _python_blocks("Using it in FastAPI / aiohttp / workers")
+    sources = [_code_lines(p.read_text(encoding="utf-8")) for p in (ROOT / "examples").glob("*.py")]
+    assert len(blocks) == 4
+    for block in blocks:
+        assert any(_is_excerpt(_code_lines(block), src) for src in sources), block

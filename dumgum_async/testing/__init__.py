@@ -18,8 +18,10 @@ Example::
         ...  # call server.endpoint_url with "Authorization: Bearer test-key"
         assert server.attempts_for(body) == 2  # the 503, then the retry
 
-With pytest (and pytest-asyncio), the ``dumgum_server`` and ``dumgum_server_factory``
-fixtures are available without any import; see :mod:`dumgum_async.testing.pytest_plugin`.
+With pytest (and pytest-asyncio), the ``dumgum_server``, ``dumgum_server_factory`` and
+``dumgum_mock_api`` fixtures are available without any import; see
+:mod:`dumgum_async.testing.pytest_plugin`.  :func:`mock_api` mocks the client's requests
+with aioresponses instead of a server, patched for the installed aiohttp.
 From a shell: ``dumgum-async serve --port 8080 --fault-503 0.1``.
 """
 
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from dumgum_async.testing._constants import DEFAULT_API_KEY, ENDPOINT_PATH, STRING_LIST_HEADER
 from dumgum_async.testing._faults import FaultKind, Faults, Latency, ScriptedResponse
+from dumgum_async.testing._mock import mock_api
 from dumgum_async.testing._rate_limit import ServerRateLimit
 from dumgum_async.testing._records import RecordedRequest, ServerStats
 from dumgum_async.testing._samples import sample_requests
@@ -51,6 +54,7 @@ __all__ = [
     "ServerFactory",
     "ServerRateLimit",
     "ServerStats",
+    "mock_api",
     "sample_requests",
     "validate_request",
 ]
