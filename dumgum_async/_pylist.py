@@ -60,10 +60,10 @@ def parse(text: str) -> list[str]:
             ``\\U00110000``, a lone surrogate) or a literal holds a bare CR or NUL.
     """
     end = len(text)
-    pos = _SPACE.match(text).end()
+    pos = _skip_space(text)
     if pos == end or text[pos] != "[":
         raise NotAListError("no opening bracket")
-    pos = _SPACE.match(text, pos + 1).end()
+    pos = _skip_space(text, pos + 1)
     items: list[str] = []
     invalid = False  # reported only if the whole text is a list, as before
     if pos < end and text[pos] != "]":
@@ -71,16 +71,16 @@ def parse(text: str) -> list[str]:
             item, pos, ok = _literal(text, pos)
             items.append(item)
             invalid = invalid or not ok
-            pos = _SPACE.match(text, pos).end()
+            pos = _skip_space(text, pos)
             if pos < end and text[pos] == ",":
-                pos = _SPACE.match(text, pos + 1).end()
+                pos = _skip_space(text, pos + 1)
                 if pos < end and text[pos] == "]":
                     break
                 continue
             break
     if pos == end or text[pos] != "]":
         raise NotAListError("no closing bracket")
-    if _SPACE.match(text, pos + 1).end() != end:
+    if _skip_space(text, pos + 1) != end:
         raise NotAListError("text after the closing bracket")
     if invalid:
         raise InvalidEscapeError("an escape or character Python refuses")
@@ -90,6 +90,12 @@ def parse(text: str) -> list[str]:
         except UnicodeEncodeError:  # a lone surrogate (\ud800) is no text
             raise InvalidEscapeError("a lone surrogate") from None
     return items
+
+
+def _skip_space(text: str, pos: int = 0) -> int:
+    match = _SPACE.match(text, pos)
+    assert match is not None  # \s* matches the empty string
+    return match.end()
 
 
 def _literal(text: str, pos: int) -> tuple[str, int, bool]:
@@ -105,6 +111,7 @@ def _literal(text: str, pos: int) -> tuple[str, int, bool]:
     # Python's tokenizer ends a line at a bare CR and refuses NUL in source: checked below.
     while True:
         run = plain.match(text, pos)
+        assert run is not None  # a starred class matches the empty string
         chunk = run.group()
         if chunk:
             if ok and ("\r" in chunk or "\x00" in chunk):

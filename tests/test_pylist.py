@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import time
 
@@ -104,8 +105,6 @@ def test_a_one_mib_crafted_suggestions_string_is_decided_in_well_under_a_second(
 ) -> None:
     body = orjson.dumps({"suggestions": text})
     started = time.perf_counter()
-    try:
+    with contextlib.suppress(BodyError):
         decode_response(body)
-    except BodyError:
-        pass
     assert time.perf_counter() - started < 0.75
