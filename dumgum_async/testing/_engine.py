@@ -85,10 +85,14 @@ _HOSTILE_LOCATION = "http://user:password@evil.example/steal"
 
 @functools.cache
 def _bomb() -> bytes:
-    """``_BOMB_SIZE`` zero bytes, gzipped (made once, on first use: about 64 KiB)."""
+    """``_BOMB_SIZE`` zero bytes, gzipped (made once, on first use: about 64 KiB).
+
+    One gzip member per MiB, all alike: a gzip body may hold several members, and
+    compressing one MiB takes milliseconds where 64 MiB would take most of a second.
+    """
     z = zlib.compressobj(9, zlib.DEFLATED, 31)
-    block = bytes(1024 * 1024)
-    return b"".join(z.compress(block) for _ in range(_BOMB_SIZE // len(block))) + z.flush()
+    member = z.compress(bytes(1024 * 1024)) + z.flush()
+    return member * (_BOMB_SIZE // (1024 * 1024))
 
 
 class Action(enum.Enum):
