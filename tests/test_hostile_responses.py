@@ -24,6 +24,8 @@ import brotli  # type: ignore[import-untyped]
 import orjson
 import pytest
 import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dumgum_async as dg
 from tests.hostile_server import HostileServer, hostile_server, replying
@@ -456,3 +458,142 @@ async def test_a_connection_error_keeps_the_cause_in_its_message() -> None:
     assert exc.__context__ is None
     assert "ClientConnectorError" in str(exc)
     assert "Connect call failed" in str(exc) or "refused" in str(exc).lower()
+
+
+# --- every other oddity: a typed error within the timeout ----------------------------
+
+_TRICKLE = "trickle"
+ODDITIES: dict[str, bytes | str] = {
+    "102-processing": head("102 Processing"),
+    "204-no-content": head("204 No Content"),
+    "599": response("599 Weird", b"?"),
+    "giant-header": head("200 OK", "X-Big: " + "a" * 100_000, "Content-Length: 2") + b"{}",
+    "many-headers": head("200 OK", *[f"X-{i}: v" for i in range(20_000)]),
+    "cut-body": head("200 OK", "Content-Length: 1000") + b'{"suggestions": [',
+    "cut-chunked": head("200 OK", "Transfer-Encoding: chunked") + b'10\r\n{"sugg',
+    "bad-chunk-size": head("200 OK", "Transfer-Encoding: chunked") + b"zz\r\n{}\r\n0\r\n\r\n",
+    "garbage-gzip": response("200 OK", b"\x1f\x8bnot gzip at all", "Content-Encoding: gzip"),
+    "garbage-br": response("200 OK", b"not brotli", "Content-Encoding: br"),
+    "not-http": b"SSH-2.0-OpenSSH_9.6\r\n",
+    "slow-trickle": _TRICKLE,
+}
+
+
+def _odd(raw: bytes | str) -> Callable[..., Any]:
+    async def respond(
+        server: HostileServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await server.read_request(reader)
+        if raw == _TRICKLE:
+            writer.write(head("200 OK", "Content-Length: 100000"))
+            for _ in range(200):
+                writer.write(b" ")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+            return
+        assert isinstance(raw, bytes)
+        writer.write(raw)
+        await writer.drain()
+
+    return respond
+
+
+@pytest.mark.parametrize("raw", list(ODDITIES.values()), ids=list(ODDITIES))
+async def test_each_oddity_is_a_typed_error_within_the_timeout(raw: bytes | str) -> None:
+    async with (
+        hostile_server(_odd(raw)) as server,
+        client_for(server.port, retry=None, timeout=0.5) as client,
+    ):
+        started = time.perf_counter()
+        with pytest.raises(dg.APIError):
+            await client.suggest(minimal_request())
+        assert time.perf_counter() - started < 1.5
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "-1",
+        "1e999",
+        "nan",
+        "inf",
+        "",
+        "soon",
+        "Wed, 21 Oct 2015 07:28:00 GMT",
+        "99999999999999999999",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "\u00e9t\u00e9",
+    ],
+)
+async def test_any_retry_after_form_ends_in_a_rate_limit_error_in_bounded_time(value: str) -> None:
+    raw = response("429 Too Many Requests", b"{}", f"Retry-After: {value}")
+    policy = dg.RetryPolicy(
+        max_attempts=2, initial_backoff=0.01, max_backoff=0.02, max_retry_after=0.2, budget=None
+    )
+    async with (
+        hostile_server(replying(raw.decode("latin-1").encode("utf-8"))) as server,
+        client_for(server.port, retry=policy) as client,
+    ):
+        started = time.perf_counter()
+        with pytest.raises(dg.RateLimitError):
+            await client.suggest(minimal_request())
+        assert time.perf_counter() - started < 1.5
+    assert 1 <= len(server.requests) <= 2
+
+
+# --- generated hostile responses -------------------------------------------------------
+
+_HEADER_VALUES = {
+    "Content-Encoding": st.sampled_from(
+        ["gzip", "deflate", "br", "zstd", "identity", "x", "gzip, br", ""]
+    ),
+    "Content-Length": st.one_of(
+        st.integers(0, 10**7).map(str), st.sampled_from(["-1", "x", "1, 2"])
+    ),
+    "Retry-After": st.one_of(st.text("0123456789.-e GMTWed,", max_size=12), st.integers().map(str)),
+    "Transfer-Encoding": st.sampled_from(["chunked", "gzip", "x"]),
+    "Content-Type": st.sampled_from(["application/json", "text/html", "", "x/y; charset=nope"]),
+}
+_HEADERS = st.lists(
+    st.sampled_from(sorted(_HEADER_VALUES)).flatmap(
+        lambda name: _HEADER_VALUES[name].map(lambda value: f"{name}: {value}")
+    ),
+    max_size=4,
+)
+_BODIES = st.one_of(
+    st.binary(max_size=512),
+    st.sampled_from([GOOD, b"", b"{}", b'{"suggestions": "[\'a\'' + b" " * 2000 + b'x"}']),
+    st.sampled_from(ENCODINGS).map(bomb),
+)
+_RESPONSES = st.one_of(
+    st.tuples(st.integers(100, 599), _HEADERS, _BODIES).map(
+        lambda t: head(f"{t[0]} X", *t[1]) + t[2]
+    ),
+    st.binary(max_size=256),  # not HTTP at all
+)
+
+
+async def _one(raw: bytes) -> None:
+    policy = dg.RetryPolicy(
+        max_attempts=2, initial_backoff=0.01, max_backoff=0.01, max_retry_after=0.05, budget=None
+    )
+    async with (
+        hostile_server(replying(raw)) as server,
+        client_for(server.port, retry=policy, timeout=0.25, max_response_bytes=CAP) as client,
+    ):
+        with contextlib.suppress(dg.DumGumError):
+            await client.suggest(minimal_request())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw=_RESPONSES)
+def test_generated_hostile_responses_give_typed_errors_in_bounded_time_and_memory(
+    raw: bytes,
+) -> None:
+    with peak_memory() as peak:
+        started = time.perf_counter()
+        asyncio.run(_one(raw))  # anything but a DumGumError propagates and fails
+        elapsed = time.perf_counter() - started
+    assert elapsed < 2.5
+    assert peak[0] < MEMORY_BOUND
