@@ -15,7 +15,6 @@ hooks here only convert, so no value is checked twice on the hot path.
 
 from __future__ import annotations
 
-import ast
 import datetime as _dt
 import re
 import sys
@@ -28,6 +27,7 @@ import orjson
 from cattrs.errors import ClassValidationError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from dumgum_async import _pylist
 from dumgum_async._enums import ALIASES, WireEnum
 from dumgum_async._models import MODELS, SuggestionRequest, SuggestionResponse, install_codec
 from dumgum_async.exceptions import Problem, RequestValidationError
@@ -520,18 +520,6 @@ class BodyError(ValueError):
     """A 2xx body that is not a suggestion response; the client adds HTTP context."""
 
 
-# A Python string literal without prefix, whose escapes are all valid (so that
-# ast.literal_eval neither warns nor can see anything but one string constant).
-# Octal escapes above \377 are left out: Python warns about them (3.11+).
-_ESC = (
-    r"""\\(?:[\\'"abfnrtv\n]|[0-3][0-7]{0,2}|[4-7][0-7]?(?![0-7])"""
-    r"""|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|N\{[A-Za-z0-9 \-]+\})"""
-)
-_PY_STR = rf"""(?:'(?:[^'\\\n]|{_ESC})*'|"(?:[^"\\\n]|{_ESC})*")"""
-_PY_LIST = re.compile(rf"\s*\[\s*(?:{_PY_STR}\s*(?:,\s*{_PY_STR}\s*)*,?\s*)?\]\s*\Z")
-_PY_STR_RE = re.compile(_PY_STR)
-
-
 def parse_string_list(text: str) -> list[str]:
     """Read a list of strings written as JSON or as a Python literal, without eval.
 
@@ -550,15 +538,12 @@ def parse_string_list(text: str) -> list[str]:
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 return value
             raise BodyError("'suggestions' string holds a list that is not all strings")
-    if not _PY_LIST.match(text):
-        raise BodyError("'suggestions' is a string but not a list of quoted strings")
     try:
-        items = [ast.literal_eval(m.group()) for m in _PY_STR_RE.finditer(text)]
-        for item in items:
-            item.encode("utf-8")  # a lone surrogate (\ud800) is no text
-    except (SyntaxError, ValueError):  # \N{unknown name}, \U beyond U+10FFFF, surrogates
+        return _pylist.parse(text)
+    except _pylist.NotAListError:
+        raise BodyError("'suggestions' is a string but not a list of quoted strings") from None
+    except _pylist.InvalidEscapeError:  # \N{unknown name}, \U beyond U+10FFFF, surrogates
         raise BodyError("'suggestions' string holds an invalid escape sequence") from None
-    return items
 
 
 def decode_response(body: bytes) -> SuggestionResponse:

@@ -12,6 +12,7 @@ import email.utils
 import logging
 import math
 import platform
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Final
@@ -23,6 +24,7 @@ from yarl import URL
 from dumgum_async._version import __version__
 from dumgum_async.exceptions import (
     APIConnectionError,
+    APIError,
     APIStatusError,
     APITimeoutError,
     ResponseDecodeError,
@@ -40,6 +42,7 @@ USER_AGENT: Final = (
 # Never copied into an exception: they carry credentials or session state.
 _SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 _MAX_REDIRECTS: Final = 3
+_CHUNK: Final = 64 * 1024
 
 #: aiohttp's session type, for callers who bring their own.
 ClientSession = aiohttp.ClientSession
@@ -139,96 +142,185 @@ class Transport:
     ) -> Response:
         """POST ``body`` to ``url``; follow same-origin 307/308 redirects only.
 
+        Every error is raised here, outside any ``except`` block, with no
+        ``__cause__`` or ``__context__``: aiohttp's exceptions and their frames hold
+        the request headers (the key), so only their class name and message travel.
+
         Raises:
             APITimeoutError: The attempt took longer than ``timeout``.
-            APIConnectionError: No usable response (refused, reset, truncated).
-            APIStatusError: A redirect we refuse to follow.
-            ResponseDecodeError: A 2xx body larger than the configured cap.
+            APIConnectionError: No usable response (refused, reset, truncated, TLS,
+                undecodable content encoding); ``retryable`` is False for TLS failures
+                that another attempt cannot cure.
+            APIStatusError: A redirect we refuse to follow (to another origin, with
+                credentials, or malformed).
+            ResponseDecodeError: A 2xx body larger than the configured cap, decoded.
         """
         session = self._session
         if session is None:
             raise RuntimeError("Transport.post() before open()")  # a bug of ours
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
+        origin = _origin(url)
         for _ in range(_MAX_REDIRECTS + 1):
-            try:
-                async with session.post(
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=self._timeout(timeout),
-                    allow_redirects=False,
-                ) as resp:
-                    status = resp.status
-                    if status in (307, 308):
-                        url = _redirect_target(url, resp)
-                        continue
-                    raw = await self._read(resp, url, strict=200 <= status < 300)
-                    result = Response(status, resp.headers, raw)
-            except TIMEOUT_ERRORS:
-                raise APITimeoutError(
-                    f"no response within {timeout:g} s from POST {url}", url=url
-                ) from None
-            except aiohttp.ClientError as exc:
-                # ClientResponseError carries the request's headers (the key): drop it.
-                cause = None if isinstance(exc, aiohttp.ClientResponseError) else exc
-                raise APIConnectionError(
-                    f"connection to {url} failed: {type(exc).__name__}: {exc}", url=url
-                ) from cause
+            outcome = await self._attempt(session, url, body, headers, timeout, origin)
+            if isinstance(outcome, str):
+                url = outcome
+                continue
+            if isinstance(outcome, APIError):
+                raise outcome
             if debug:
                 logger.debug(
                     "POST %s -> %d in %.1f ms",
                     url,
-                    result.status,
+                    outcome.status,
                     (time.perf_counter() - started) * 1000,
                 )
-            return result
+            return outcome
         raise APIConnectionError(f"more than {_MAX_REDIRECTS} redirects from {url}", url=url)
 
-    async def _read(self, resp: aiohttp.ClientResponse, url: str, *, strict: bool) -> bytes:
+    async def _attempt(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float,
+        origin: URL,
+    ) -> Response | str | APIError:
+        """One request: its response, a redirect target, or the error to raise.
+
+        Errors are returned, not raised, so that the caller raises them with a clean
+        chain; nothing aiohttp raised outlives the ``except`` clauses below.
+        """
+        try:
+            async with session.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=self._timeout(timeout),
+                allow_redirects=False,
+            ) as resp:
+                status = resp.status
+                if status in (307, 308):
+                    return _redirect_target(url, resp, origin)
+                return await self._read(resp, url, strict=200 <= status < 300)
+        except TIMEOUT_ERRORS:
+            summary = None
+        except (aiohttp.ClientError, OSError) as exc:
+            summary = _Failure(exc)
+        if summary is None:
+            return APITimeoutError(f"no response within {timeout:g} s from POST {url}", url=url)
+        error = APIConnectionError(f"connection to {url} failed: {summary.text}", url=url)
+        error.retryable = summary.retryable
+        return error
+
+    async def _read(
+        self, resp: aiohttp.ClientResponse, url: str, *, strict: bool
+    ) -> Response | ResponseDecodeError:
+        """Read the body, decoded, never past the cap.
+
+        aiohttp inflates as data arrives, in bounded steps, so a running count over
+        the chunks stops a decompression bomb early. Content-Length counts the
+        *encoded* bytes, so it settles the matter only for an unencoded body.
+        """
         limit = self._max_bytes
         length = resp.content_length
-        if length is not None and length <= limit:
-            return await resp.read()
-        if length is not None and strict:
-            raise ResponseDecodeError(
-                f"response body of {length} bytes exceeds the {limit}-byte limit",
-                status_code=resp.status,
-                url=url,
-            )
+        if length is not None and not _is_encoded(resp):
+            if length <= limit:
+                return Response(resp.status, resp.headers, await resp.read())
+            if strict:
+                return ResponseDecodeError(
+                    f"response body of {length} bytes exceeds the {limit}-byte limit",
+                    status_code=resp.status,
+                    url=url,
+                )
         chunks: list[bytes] = []
         size = 0
-        async for chunk in resp.content.iter_chunked(64 * 1024):
+        async for chunk in resp.content.iter_chunked(_CHUNK):
             chunks.append(chunk)
             size += len(chunk)
             if size > limit:
                 if strict:
-                    raise ResponseDecodeError(
-                        f"response body exceeds the {limit}-byte limit",
+                    return ResponseDecodeError(
+                        f"response body exceeds the {limit}-byte limit (decoded)",
                         body_excerpt=b"".join(chunks)[:200].decode("utf-8", "replace"),
                         status_code=resp.status,
                         url=url,
                     )
                 break  # an error page: its start is all anyone needs
-        return b"".join(chunks)[:limit]
+        return Response(resp.status, resp.headers, b"".join(chunks)[:limit])
 
 
-def _redirect_target(url: str, resp: aiohttp.ClientResponse) -> str:
+class _Failure:
+    """What may leave an ``except`` clause of an aiohttp error: text, no references."""
+
+    __slots__ = ("retryable", "text")
+
+    def __init__(self, exc: BaseException) -> None:
+        self.retryable = not _cannot_heal(exc)
+        name = type(exc).__name__
+        # A ClientResponseError's repr holds the request's headers; its message does not.
+        detail = exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
+        text = f"{name}: {detail}" if detail else name
+        if not self.retryable:
+            text += " (TLS failure; not retried)"
+        self.text = text
+
+
+def _cannot_heal(exc: BaseException) -> bool:
+    """A TLS failure another attempt will meet again: a certificate, or the protocol.
+
+    An EOF or a reset during the handshake may be a passing overload, so it is retried.
+    """
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ServerFingerprintMismatch):
+        return True
+    cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    return isinstance(cause, ssl.SSLError) and not isinstance(
+        cause, ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLSyscallError
+    )
+
+
+def _is_encoded(resp: aiohttp.ClientResponse) -> bool:
+    encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+    return encoding not in ("", "identity")
+
+
+def _origin(url: str) -> URL:
+    return URL(url).origin()
+
+
+def _redirect_target(url: str, resp: aiohttp.ClientResponse, origin: URL) -> str | APIStatusError:
+    """The URL a 307/308 points to, if it stays on ``origin`` (scheme, host, port) and
+    carries no credentials; otherwise the error that refuses it."""
     location = resp.headers.get("Location")
     if not location:
-        raise APIStatusError(
-            f"HTTP {resp.status} redirect without a Location from POST {url}",
-            status_code=resp.status,
-            headers=safe_headers(resp.headers),
-            url=url,
-        )
-    target = resp.url.join(URL(location))
-    if target.origin() != resp.url.origin():
-        raise APIStatusError(
-            f"refusing to follow a redirect from {resp.url.origin()} to {target.origin()}: "
-            "the API key must not be sent to another host",
-            status_code=resp.status,
-            headers=safe_headers(resp.headers),
-            url=url,
+        return _refused(url, resp, "without a Location")
+    try:
+        target = resp.url.join(URL(location))
+        target_origin = target.origin()
+    except ValueError:  # yarl: a bad port, an unclosed IPv6 bracket, no host
+        return _refused(url, resp, f"to a malformed Location {_shown(location)}")
+    if target.user is not None or target.password is not None:
+        return _refused(url, resp, "to a Location carrying credentials")
+    if target_origin != origin:
+        return _refused(
+            url,
+            resp,
+            f"from {origin} to {_shown(str(target_origin))}: "
+            "the API key must not be sent to another host or scheme",
         )
     return str(target)
+
+
+def _refused(url: str, resp: aiohttp.ClientResponse, why: str) -> APIStatusError:
+    return APIStatusError(
+        f"refusing to follow the HTTP {resp.status} redirect {why} from POST {url}",
+        status_code=resp.status,
+        headers=safe_headers(resp.headers),
+        url=url,
+    )
+
+
+def _shown(text: str, limit: int = 100) -> str:
+    """A server-sent value, quoted and shortened, for a message."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")

@@ -47,8 +47,10 @@ def is_retryable(exc: BaseException) -> bool:
     """True for failures another attempt may cure; never for cancellation or bad input."""
     if isinstance(exc, APIStatusError):
         return exc.status_code in RETRYABLE_STATUSES
+    if isinstance(exc, APIConnectionError):
+        return exc.retryable  # False for a TLS failure that cannot heal
     # A garbled 2xx body (a proxy's page, a cut connection) is transient too.
-    return isinstance(exc, APIConnectionError | ResponseDecodeError)
+    return isinstance(exc, ResponseDecodeError)
 
 
 def reason(exc: BaseException) -> str:

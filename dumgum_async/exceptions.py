@@ -8,7 +8,8 @@
     ├── RequestValidationError (ValueError)      the request breaks the spec; nothing was sent
     ├── RateLimiterUnavailableError              a shared (Redis) rate limiter cannot be reached
     └── APIError                                 something went wrong talking to the API
-        ├── APIConnectionError                   no usable HTTP response (DNS, refused, reset)
+        ├── APIConnectionError                   no usable HTTP response (DNS, refused, reset,
+        │   │                                    TLS; .retryable False if it cannot heal)
         │   └── APITimeoutError (TimeoutError)   an attempt or the call's deadline ran out
         ├── APIStatusError                       the API answered with a non-2xx status
         │   ├── BadRequestError                  400
@@ -173,7 +174,15 @@ class APIError(DumGumError):
 
 
 class APIConnectionError(APIError):
-    """No usable HTTP response arrived: DNS failure, refused or reset connection, TLS error."""
+    """No usable HTTP response arrived: DNS failure, refused or reset connection, TLS error.
+
+    Attributes:
+        retryable: False when another attempt would fail the same way (a certificate
+            that does not verify, a TLS protocol version the server refuses); such
+            errors are raised at once, without retries.
+    """
+
+    retryable: bool = True
 
 
 class APITimeoutError(APIConnectionError, TimeoutError):

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import functools
 import hmac
 import math
 import random
 import time
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -76,6 +78,21 @@ _HTML_200 = (
     b"</body>\n</html>\n"
 )
 _NON_JSON_200 = b"Suggestions temporarily unavailable - please try again later.\n"
+_BOMB_SIZE = 64 * 1024 * 1024
+_GIANT_HEADER_SIZE = 64 * 1024
+_HOSTILE_LOCATION = "http://user:password@evil.example/steal"
+
+
+@functools.cache
+def _bomb() -> bytes:
+    """``_BOMB_SIZE`` zero bytes, gzipped (made once, on first use: about 64 KiB).
+
+    One gzip member per MiB, all alike: a gzip body may hold several members, and
+    compressing one MiB takes milliseconds where 64 MiB would take most of a second.
+    """
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    member = z.compress(bytes(1024 * 1024)) + z.flush()
+    return member * (_BOMB_SIZE // (1024 * 1024))
 
 
 class Action(enum.Enum):
@@ -87,6 +104,10 @@ class Action(enum.Enum):
     """Close the connection without sending anything."""
     TRUNCATE = "truncate"
     """Send the headers with the full ``Content-Length``, half the body, then close."""
+    CUT = "cut"
+    """Send the headers and half the body in chunked encoding, then drop the connection."""
+    TRICKLE = "trickle"
+    """Send the headers, then one byte every ``Reply.interval`` seconds, forever."""
 
 
 @dataclass(slots=True)
@@ -98,6 +119,7 @@ class Reply:
     body: bytes = b""
     delay: float = 0.0
     action: Action = Action.SEND
+    interval: float = 0.0
 
 
 def _json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
@@ -431,6 +453,21 @@ class Emulator:
             return reply
         if fault is FaultKind.NON_JSON:
             return Reply(200, {"Content-Type": _JSON}, _NON_JSON_200)
+        if fault is FaultKind.BOMB:
+            return Reply(200, {"Content-Type": _JSON, "Content-Encoding": "gzip"}, _bomb())
+        if fault in (FaultKind.TRICKLE, FaultKind.CUT, FaultKind.GIANT_HEADER):
+            reply = self._answer(lowered, parsed, parse_error)
+            if reply.status != 200:
+                reply = self._success(parsed if isinstance(parsed, dict) else {}, lowered)
+            if fault is FaultKind.TRICKLE:
+                reply.action, reply.interval = Action.TRICKLE, faults.trickle_interval
+            elif fault is FaultKind.CUT:
+                reply.action = Action.CUT
+            else:
+                reply.headers["X-DumGum-Padding"] = "x" * _GIANT_HEADER_SIZE
+            return reply
+        if fault is FaultKind.REDIRECT:
+            return Reply(307, {"Location": _HOSTILE_LOCATION})
         return Reply(200, {"Content-Type": _HTML}, _HTML_200)
 
     def _scripted_reply(

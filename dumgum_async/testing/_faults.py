@@ -43,6 +43,21 @@ class FaultKind(str, enum.Enum):
     """200 announcing ``application/json`` whose body is not JSON."""
     HTML = "html"
     """200 with an HTML page (``text/html``), like a captive portal or maintenance page."""
+    BOMB = "bomb"
+    """200 with a small gzip body (``Content-Encoding: gzip``, about 64 KiB on the wire)
+    that inflates to 64 MiB of zeros: a decompression bomb."""
+    TRICKLE = "trickle"
+    """200 whose chunked body never ends: one space every ``trickle_interval`` seconds,
+    until the client gives up or the server closes."""
+    CUT = "cut"
+    """200 with a chunked body (no ``Content-Length``) cut in the middle: the
+    connection is dropped without the final chunk."""
+    GIANT_HEADER = "giant_header"
+    """200 with the normal body and a 64 KiB response header, beyond what HTTP clients
+    accept (aiohttp: 8 KiB)."""
+    REDIRECT = "redirect"
+    """307 to ``http://user:password@evil.example/steal``: another host, with
+    credentials in the URL; following it would send the key away."""
 
     @property
     def retry_after(self) -> bool:
@@ -73,14 +88,20 @@ class Faults:
         truncated: Probability of a 200 whose JSON body is cut in the middle.
         non_json: Probability of a 200 ``application/json`` response that is not JSON.
         html: Probability of a 200 ``text/html`` page.
+        bomb: Probability of a 200 gzip body that inflates to 64 MiB.
+        trickle: Probability of a 200 body that trickles forever.
+        cut: Probability of a 200 chunked body cut in the middle.
+        giant_header: Probability of a 200 with a 64 KiB header.
+        redirect: Probability of a 307 to another host, with credentials.
         retry_after: Seconds announced in ``Retry-After`` (rounded up to an integer).
         retry_after_http_date: Probability that a ``Retry-After`` header is written as an
             HTTP date (``Wed, 21 Oct 2026 07:28:00 GMT``) instead of seconds.
         stall_seconds: How long a stall lasts; make it longer than the client's timeout.
+        trickle_interval: Seconds between the bytes of a trickling body.
 
     Raises:
         ValueError: A probability is outside 0..1, they add up to more than 1, or a
-            duration is negative (``stall_seconds`` must be positive).
+            duration is negative (``stall_seconds`` and ``trickle_interval`` must be positive).
     """
 
     http_429: float = 0.0
@@ -93,9 +114,15 @@ class Faults:
     truncated: float = 0.0
     non_json: float = 0.0
     html: float = 0.0
+    bomb: float = 0.0
+    trickle: float = 0.0
+    cut: float = 0.0
+    giant_header: float = 0.0
+    redirect: float = 0.0
     retry_after: float = 1.0
     retry_after_http_date: float = 0.0
     stall_seconds: float = 30.0
+    trickle_interval: float = 0.5
 
     def __post_init__(self) -> None:
         for name in (*_PROBABILITY_FIELDS, "retry_after_http_date"):
@@ -108,6 +135,8 @@ class Faults:
             raise ValueError(f"Faults.retry_after must be >= 0, got {self.retry_after!r}")
         if not (math.isfinite(self.stall_seconds) and self.stall_seconds > 0):
             raise ValueError(f"Faults.stall_seconds must be > 0, got {self.stall_seconds!r}")
+        if not (math.isfinite(self.trickle_interval) and self.trickle_interval > 0):
+            raise ValueError(f"Faults.trickle_interval must be > 0, got {self.trickle_interval!r}")
 
     @classmethod
     def only(cls, kind: FaultKind | str, probability: float = 1.0, **options: Any) -> Faults:

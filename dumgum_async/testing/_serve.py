@@ -32,6 +32,11 @@ _FAULT_FLAGS = (
     ("truncated", "truncated", "200 whose JSON body is cut in the middle"),
     ("non-json", "non_json", "200 application/json whose body is not JSON"),
     ("html", "html", "200 text/html page"),
+    ("bomb", "bomb", "200 gzip body that inflates to 64 MiB (a decompression bomb)"),
+    ("trickle", "trickle", "200 body that trickles forever, a byte per --trickle-interval"),
+    ("cut", "cut", "200 chunked body cut in the middle"),
+    ("giant-header", "giant_header", "200 with a 64 KiB response header"),
+    ("redirect", "redirect", "307 to another host with credentials in the URL"),
 )
 
 
@@ -123,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="length of a stall (default: %(default)s)",
     )
 
+    faults.add_argument(
+        "--trickle-interval",
+        type=_seconds,
+        default=0.5,
+        help="seconds between the bytes of a trickling body (default: %(default)s)",
+    )
+
     parser.add_argument(
         "--latency",
         type=_latency,
@@ -204,6 +216,7 @@ def main(argv: Sequence[str]) -> int:
             retry_after=args.retry_after,
             retry_after_http_date=args.retry_after_http_date,
             stall_seconds=args.stall_seconds,
+            trickle_interval=args.trickle_interval,
         )
         loopback_host(args.host)
     except ValueError as exc:

@@ -316,6 +316,10 @@ class FakeDumGumServer:
                 return self._drop(request)
             if reply.action is Action.TRUNCATE:
                 return await self._truncated(request, reply)
+            if reply.action is Action.CUT:
+                return await self._cut(request, reply)
+            if reply.action is Action.TRICKLE:
+                return await self._trickle(request, reply)
             assert reply.status is not None
             return web.Response(status=reply.status, headers=reply.headers, body=reply.body)
         finally:
@@ -330,6 +334,31 @@ class FakeDumGumServer:
         transport = request.transport
         if transport is not None:
             transport.close()  # flushes what was written, then closes
+        return response
+
+    @staticmethod
+    async def _cut(request: web.BaseRequest, reply: Reply) -> web.StreamResponse:
+        response = web.StreamResponse(status=reply.status or 200, headers=reply.headers)
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(reply.body[: len(reply.body) // 2])
+        transport = request.transport
+        if transport is not None:
+            transport.close()  # flushes the first chunk; the last one never comes
+        return response
+
+    async def _trickle(self, request: web.BaseRequest, reply: Reply) -> web.StreamResponse:
+        response = web.StreamResponse(status=reply.status or 200, headers=reply.headers)
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        transport = request.transport
+        # Until the client leaves (the handler is cancelled) or the server closes.
+        while transport is not None and not transport.is_closing():
+            await response.write(b" ")
+            if not await self._pause(reply.interval):
+                break
+        if transport is not None:
+            transport.abort()
         return response
 
 
