@@ -26,9 +26,18 @@ import signal
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import IO, TYPE_CHECKING, Any, Final
 
 import dumgum_async as dg
@@ -1015,36 +1024,53 @@ class _BatchRun:
         for number, raw in enumerate(lines, 1):
             if self.fatal is not None:
                 return
-            if number == 1:
-                raw = raw.removeprefix(_BOM)
-            if not raw.strip():
-                continue
-            problem: _BadLine | None = None
-            try:
-                item_id, body = _parse_line(raw, number)
-            except _BadLine as exc:
-                item_id, body, problem = exc.item_id, {}, exc
-            key = _id_key(item_id)
-            first = self._seen.setdefault(key, number)
-            if first != number:
-                # Sending it would answer one id twice, and --resume could not tell
-                # the two apart; the first line's answer stands.
-                self._bad_line(number, item_id, f"duplicate id {key}, first on line {first}")
-                continue
-            if key in self.answered:
-                if problem is None:
-                    self.tally.skipped += 1
-                continue
-            if problem is not None:
-                self._bad_line(number, item_id, str(problem))
-                continue
-            request = self._request(number, item_id, body)
-            if request is None:
-                continue
+            request = self._line(number, raw)
+            if request is not None:
+                yield request
+
+    async def arequests(self, lines: AsyncGenerator[bytes]) -> AsyncGenerator[dg.SuggestionRequest]:
+        """Like :meth:`requests`, for lines that arrive asynchronously (a pipe)."""
+        async with contextlib.aclosing(lines):
+            number = 0
+            async for raw in lines:
+                number += 1
+                if self.fatal is not None:
+                    return
+                request = self._line(number, raw)
+                if request is not None:
+                    yield request
+
+    def _line(self, number: int, raw: bytes) -> dg.SuggestionRequest | None:
+        """The request of one input line, to send; None if there is nothing to send."""
+        if number == 1:
+            raw = raw.removeprefix(_BOM)
+        if not raw.strip():
+            return None
+        problem: _BadLine | None = None
+        try:
+            item_id, body = _parse_line(raw, number)
+        except _BadLine as exc:
+            item_id, body, problem = exc.item_id, {}, exc
+        key = _id_key(item_id)
+        first = self._seen.setdefault(key, number)
+        if first != number:
+            # Sending it would answer one id twice, and --resume could not tell
+            # the two apart; the first line's answer stands.
+            self._bad_line(number, item_id, f"duplicate id {key}, first on line {first}")
+            return None
+        if key in self.answered:
+            if problem is None:
+                self.tally.skipped += 1
+            return None
+        if problem is not None:
+            self._bad_line(number, item_id, str(problem))
+            return None
+        request = self._request(number, item_id, body)
+        if request is not None:
             # suggest_many numbers the items it pulls 0, 1, 2...: that index finds the id.
             self.pending[self._next] = item_id
             self._next += 1
-            yield request
+        return request
 
     def _request(
         self, number: int, item_id: Any, body: dict[str, Any]
@@ -1099,6 +1125,92 @@ class _BatchRun:
         self._write_error(
             item_id, type(error).__name__, str(error), status if isinstance(status, int) else None
         )
+
+
+class _PipeReader:
+    """The lines of a pipe or terminal, read by a daemon thread.
+
+    Reading them in the event loop would stall every request in flight (and the
+    progress line) until the producer writes its next line. The thread reads at
+    most ``ahead`` lines ahead; being a daemon, it never holds up the exit after a
+    Ctrl-C while the producer is silent.
+    """
+
+    def __init__(self, source: IO[bytes], *, ahead: int = 64) -> None:
+        self._source = source
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        self._room = threading.Semaphore(ahead)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._read, name=f"{PROG} input", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        # os.read on the descriptor, not the file object: a daemon thread blocked
+        # inside a buffered reader holds its lock, and the interpreter's exit would
+        # then abort trying to close stdin.
+        fd = self._source.fileno()
+        item: bytes | BaseException | None = None
+        pending = b""
+        try:
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                if not chunk:
+                    lines = [pending] if pending else []
+                for line in lines:
+                    if not self._hand_over(line if not chunk else line + b"\n"):
+                        return
+                if not chunk:
+                    break
+        except Exception as exc:  # handed to the event loop, raised there
+            item = exc
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    def _hand_over(self, line: bytes) -> bool:
+        self._room.acquire()
+        if self._stopped.is_set():
+            return False
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+        except RuntimeError:  # the loop is already closed
+            return False
+        return True
+
+    async def lines(self) -> AsyncGenerator[bytes]:
+        """The lines, as they arrive.
+
+        Raises:
+            OSError: Reading failed.
+        """
+        while True:
+            item = await self._queue.get()
+            self._room.release()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        """Let the thread end after the read it is blocked in, if any."""
+        self._stopped.set()
+        self._room.release()
+
+    @property
+    def reading(self) -> bool:
+        """True while the thread is still blocked reading."""
+        return self._thread.is_alive()
+
+
+def _may_block(source: IO[bytes]) -> bool:
+    """True for a pipe, a FIFO or a terminal: reading may wait for a producer."""
+    try:
+        return not stat.S_ISREG(os.fstat(source.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False  # not a file at all (an in-memory stream): never waits
 
 
 def _open_input(path: str) -> IO[bytes]:
@@ -1169,6 +1281,8 @@ async def _batch_with(
     _check_paths(args)
     console: _Console = args.console
     source = _open_input(args.input)
+    reader: _PipeReader | None = None
+    piped: AsyncGenerator[dg.SuggestionRequest] | None = None
     try:
         rate: dg.RateLimit | dg.Limiter | None = shared if shared is not None else args.rate
         client = _client(args, key, rate=rate, concurrency=args.concurrency)
@@ -1200,15 +1314,25 @@ async def _batch_with(
                 answered=resumed.answered,
                 client=client,
             )
+            requests: Iterator[dg.SuggestionRequest] | AsyncGenerator[dg.SuggestionRequest]
+            if _may_block(source):
+                reader = _PipeReader(source)
+                requests = piped = job.arequests(reader.lines())
+            else:
+                requests = job.requests(source)
             started = time.monotonic()
-            status, epilogue = await _drive(
-                client, job, job.requests(source), args, console, total, interrupt
-            )
+            status, epilogue = await _drive(client, job, requests, args, console, total, interrupt)
             wall = time.monotonic() - started
         finally:
+            if reader is not None:
+                reader.stop()
+            if piped is not None:
+                await piped.aclose()
             writer.close()
     finally:
-        if source is not sys.stdin.buffer:
+        # A FIFO whose writer is silent: the thread is still in its read(); the fd
+        # goes with the process.
+        if source is not sys.stdin.buffer and not (reader is not None and reader.reading):
             source.close()
     lines = _summary(
         tally, client.stats, wall, logs=args.logs, resumed=args.resume, refused=job.refused
@@ -1229,7 +1353,7 @@ def _rerun_hint(args: argparse.Namespace) -> str:
 async def _drive(
     client: dg.DumGumClient,
     job: _BatchRun,
-    requests: Iterator[dg.SuggestionRequest],
+    requests: Iterator[dg.SuggestionRequest] | AsyncIterator[dg.SuggestionRequest],
     args: argparse.Namespace,
     console: _Console,
     total: int | None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import re
@@ -29,6 +30,8 @@ from dumgum_async.testing import FakeDumGumServer, ScriptedResponse, sample_requ
 
 KEY = "pipeline-key"
 _TIMEOUT = 20.0
+# Long enough for a process start on a busy machine; a stalled loop waits forever.
+_ANSWER_TIMEOUT = 10.0
 
 
 @pytest.fixture
@@ -88,6 +91,7 @@ async def _run_process(
 # --- -o - -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_dash_output_writes_the_jsonl_to_stdout_and_the_summary_to_stderr(
     server: FakeDumGumServer, tmp_path: Path
 ) -> None:
@@ -120,21 +124,70 @@ async def test_resume_with_dash_output_is_a_usage_error_saying_why(
     assert server.requests == []
 
 
+@pytest.mark.slow
+async def test_a_slow_producer_on_stdin_does_not_hold_back_the_answers_in_flight(
+    server: FakeDumGumServer,
+) -> None:
+    first, second = sample_requests(2, seed=12)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "dumgum_async",
+        *("batch", "-", "-o", "-", "--base-url", server.url, "--no-progress"),
+        env={**os.environ, "DUMGUM_API_KEY": KEY},
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.write(json.dumps(first).encode() + b"\n")
+        await proc.stdin.drain()
+        # The producer has not written its next line: the answer comes anyway.
+        line = await asyncio.wait_for(proc.stdout.readline(), _ANSWER_TIMEOUT)
+        assert json.loads(line)["id"] == 1
+        proc.stdin.write(json.dumps(second).encode() + b"\n")
+        proc.stdin.close()
+        rest, _ = await asyncio.wait_for(proc.communicate(), _TIMEOUT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0
+    assert [json.loads(x)["id"] for x in rest.splitlines()] == [2]
+
+
+async def test_batch_reads_an_in_memory_stdin_when_embedded(
+    server: FakeDumGumServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = "".join(json.dumps(b) + "\n" for b in sample_requests(3, seed=13)).encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    out = tmp_path / "out.jsonl"
+    assert (
+        await _cli.run(["batch", "-", "-o", str(out), "--api-key", KEY, "--base-url", server.url])
+        == 0
+    )
+    assert sorted(line["id"] for line in _parse_jsonl(out.read_bytes())) == [1, 2, 3]
+    assert len(server.requests) == 3
+
+
 # --- progress when stderr is not a terminal -------------------------------------------------
 
 _PLAIN = re.compile(
-    r"dumgum-async: (\d+)/30 \(\d+%\)  \d+\.\d/s  ETA [^ ]+( s| min [0-9]+ s)?  "
+    r"dumgum-async: (\d+)/20 \(\d+%\)  \d+\.\d/s  ETA [^ ]+( s| min [0-9]+ s)?  "
     r"ok \d+  failed (\d+)  retries \d+"
 )
 
 
+@pytest.mark.slow
 async def test_piped_stderr_gets_a_plain_progress_line_every_interval(tmp_path: Path) -> None:
     inp = tmp_path / "in.jsonl"
-    _write_jsonl(inp, sample_requests(30, seed=2))
-    async with FakeDumGumServer(api_key=KEY, latency=0.05) as fake:
+    _write_jsonl(inp, sample_requests(20, seed=2))
+    async with FakeDumGumServer(api_key=KEY, latency=0.04) as fake:
         args = _batch_args(fake, inp, tmp_path / "out.jsonl", "--concurrency", "1")
         started = time.monotonic()
-        status, _, err = await _run_process(*args, "--progress-interval", "0.25")
+        status, _, err = await _run_process(*args, "--progress-interval", "0.15")
         elapsed = time.monotonic() - started
     text = err.decode()
     assert status == 0, text
@@ -145,20 +198,23 @@ async def test_piped_stderr_gets_a_plain_progress_line_every_interval(tmp_path: 
     assert len(progress) >= 3, text
     done = [int(m.group(1)) for m in progress]
     assert done == sorted(done)
-    assert done[0] < 30
+    assert done[0] < 20
     # About one line per interval, not one per item.
-    assert len(progress) <= elapsed / 0.25 + 1
+    assert len(progress) <= elapsed / 0.15 + 1
 
 
-async def test_no_progress_means_no_progress_lines_on_piped_stderr(tmp_path: Path) -> None:
+async def test_no_progress_means_no_progress_lines_off_a_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inp = tmp_path / "in.jsonl"
     _write_jsonl(inp, sample_requests(8, seed=3))
-    async with FakeDumGumServer(api_key=KEY, latency=0.05) as fake:
+    async with FakeDumGumServer(api_key=KEY, latency=0.03) as fake:
         args = _batch_args(fake, inp, tmp_path / "out.jsonl", "--concurrency", "1")
-        status, _, err = await _run_process(*args, "--progress-interval", "0.05", "--no-progress")
-    assert status == 0
-    assert b"/8 (" not in err
-    assert b"Summary" in err
+        assert await _cli.run([*args, "--progress-interval", "0.02", "--no-progress"]) == 0
+        assert len(fake.requests) == 8
+    err = capsys.readouterr().err
+    assert "/8 (" not in err
+    assert "Summary" in err
 
 
 # --- duplicate ids ------------------------------------------------------------------------
@@ -359,6 +415,7 @@ def test_help_documents_every_exit_status(
     assert "143" in text
 
 
+@pytest.mark.slow
 async def test_sigterm_exits_143_and_says_to_rerun_with_resume(tmp_path: Path) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     _write_jsonl(inp, sample_requests(200, seed=11))
