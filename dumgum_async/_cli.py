@@ -66,7 +66,7 @@ _EXIT_STATUSES: Final = (
 #: whose id an earlier line already has.
 INPUT_LINE_ERROR: Final = "InputLineError"
 #: Seconds between the plain progress lines written when stderr is not a terminal.
-DEFAULT_PROGRESS_INTERVAL: Final = 5.0
+_PLAIN_INTERVAL: Final = 5.0
 #: Bad input lines reported one by one on stderr; the rest are only counted.
 _MAX_REPORTED_LINES: Final = 20
 _LIVE_INTERVAL: Final = 0.1
@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--progress-interval",
         type=_positive_float,
-        default=DEFAULT_PROGRESS_INTERVAL,
+        default=_PLAIN_INTERVAL,
         metavar="S",
         help="seconds between progress lines when stderr is not a terminal "
         "(logs of CI, Kubernetes...; default: %(default)s)",
@@ -1483,7 +1483,7 @@ async def _demo(args: argparse.Namespace, interrupt: _Interrupt) -> int:
             f"up to {dg.DEFAULT_MAX_ATTEMPTS} attempts per conversation"
         )
         print(flush=True)
-        interval = DEFAULT_PROGRESS_INTERVAL if args.shows_progress else None
+        interval = _PLAIN_INTERVAL if args.shows_progress else None
         progress = _Progress(console, tally, client, args.n, interval=interval)
         started = time.monotonic()
         try:
