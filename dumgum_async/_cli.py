@@ -6,7 +6,8 @@ with Ctrl-C handling; :func:`run` runs one inside a loop that is already running
 (tests, embedding), without touching signal handlers.
 
 Exit statuses: 0 success; 1 a request (or some item of a batch) failed; 2 usage or
-configuration error; 128 + the signal number (130 for Ctrl-C) when interrupted.
+configuration error; 3 the API refused the key (401 or 403), so a batch stopped;
+128 + the signal number (130 for Ctrl-C, 143 for SIGTERM) when interrupted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -24,9 +26,18 @@ import signal
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import IO, TYPE_CHECKING, Any, Final
 
 import dumgum_async as dg
@@ -41,12 +52,26 @@ ENV_BASE_URL: Final = "DUMGUM_BASE_URL"
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
+#: The API refused the key (401/403): every further request would fail the same way.
+EXIT_FATAL: Final = 3
+_EXIT_STATUSES: Final = (
+    "Exit status: 0 every item answered; 1 some item failed (its error line is in the "
+    "output); 2 usage or configuration error; 3 the API refused the key (HTTP 401/403): "
+    "the batch stopped, unsent lines have no output line (--resume with the right key "
+    "completes them); 130 interrupted by Ctrl-C (SIGINT), 143 by SIGTERM (128 + the "
+    "signal number)."
+)
 
-#: ``type`` of the error line written for an input line that is not a request.
+#: ``type`` of the error line written for an input line that is not a request, or
+#: whose id an earlier line already has.
 INPUT_LINE_ERROR: Final = "InputLineError"
+#: Seconds between the plain progress lines written when stderr is not a terminal.
+_PLAIN_INTERVAL: Final = 5.0
 #: Bad input lines reported one by one on stderr; the rest are only counted.
 _MAX_REPORTED_LINES: Final = 20
-_PROGRESS_INTERVAL: Final = 0.1
+_LIVE_INTERVAL: Final = 0.1
+#: The API refused the key: stop the batch rather than fail every item the same way.
+_FATAL_ERRORS: Final = (dg.AuthenticationError, dg.PermissionDeniedError)
 _DEMO_FAULTS: Final = (
     "http_429",
     "http_500",
@@ -128,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Suggestions from the DumGum API, one conversation or a JSONL file "
         "of them; a local emulator of the API; a demo.",
         epilog=f"The API key and base URL default to ${ENV_API_KEY} and ${ENV_BASE_URL}; "
-        f"flags win. Start with: {PROG} demo",
+        f"flags win. Start with: {PROG} demo. {_EXIT_STATUSES}",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {dg.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -167,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="attempts per request, the first included; 1 disables retries (default: %(default)s)",
     )
+    group.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow a plain http:// base URL to a host other than loopback "
+        "(the key then travels in clear)",
+    )
 
     suggest = commands.add_parser(
         "suggest",
@@ -187,11 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
         '{"id": ..., "request": {...}} (a bare body\'s id is its line number). Each '
         'output line is {"id": ..., "suggestions": [...]} or {"id": ..., "error": '
         '{"type": ..., "message": ..., "status": ...}}, written whole as soon as the '
-        "item is done, in completion order.",
+        "item is done, in completion order. Progress and the summary go to stderr: "
+        "a line redrawn in place on a terminal, else a plain line every few seconds.",
+        epilog=_EXIT_STATUSES,
     )
     batch.add_argument("input", metavar="CONVERSATIONS.jsonl", help="the input; - reads stdin")
     batch.add_argument(
-        "-o", "--output", required=True, metavar="SUGGESTIONS.jsonl", help="the output file"
+        "-o",
+        "--output",
+        required=True,
+        metavar="SUGGESTIONS.jsonl",
+        help="the output file; - writes the lines to stdout (not with --resume)",
     )
     batch.add_argument(
         "--concurrency",
@@ -227,6 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     mode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     batch.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    batch.add_argument(
+        "--progress-interval",
+        type=_positive_float,
+        default=_PLAIN_INTERVAL,
+        metavar="S",
+        help="seconds between progress lines when stderr is not a terminal "
+        "(logs of CI, Kubernetes...; default: %(default)s)",
+    )
 
     serve = commands.add_parser(
         "serve",
@@ -364,17 +409,21 @@ async def _execute(args: argparse.Namespace, interrupt: _Interrupt) -> int:
         "batch": _batch,
         "demo": _demo,
     }
-    shows_progress = args.command != "suggest" and not args.no_progress
+    args.shows_progress = args.command != "suggest" and not args.no_progress
     # One console for the progress line and the log lines, so they never overwrite
     # each other.
-    args.console = _Console(sys.stderr, live=shows_progress and sys.stderr.isatty())
+    args.console = _Console(sys.stderr, live=args.shows_progress and sys.stderr.isatty())
     try:
         with _library_logs(args.console if args.verbose else None) as logs:
             args.logs = logs
             status: int = await commands[args.command](args, interrupt)
             return status
     except (UsageError, dg.ConfigurationError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        message = str(exc)
+        if "allow_insecure_http" in message:
+            # The library's message names its argument; say what the flag is here.
+            message += " (on the command line: --allow-insecure-http)"
+        print(f"{PROG}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
 
 
@@ -411,6 +460,19 @@ class _Console:
         if self._status:
             self.stream.write(self._status)
         self.stream.flush()
+
+    @contextlib.contextmanager
+    def cleared(self) -> Iterator[None]:
+        """Erase the status line for the duration (to write to the same terminal)."""
+        if self._status:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+        try:
+            yield
+        finally:
+            if self._status:
+                self.stream.write(self._status)
+                self.stream.flush()
 
     def clear(self) -> None:
         """Erase the status line for good."""
@@ -501,7 +563,12 @@ class _Tally:
 
 
 class _Progress:
-    """The status line of a run: done/total, rate, ETA, ok/failed, retries."""
+    """The status line of a run: done/total, rate, ETA, ok/failed, retries.
+
+    On a live console it is redrawn in place; elsewhere (a log file, a CI job, a
+    container's stderr) it is printed as a plain line every ``interval`` seconds, or
+    not at all when ``interval`` is None.
+    """
 
     def __init__(
         self,
@@ -509,11 +576,14 @@ class _Progress:
         tally: _Tally,
         client: dg.DumGumClient,
         total: int | None,
+        *,
+        interval: float | None,
     ) -> None:
         self.console = console
         self.tally = tally
         self.client = client
         self.total = total
+        self.interval = interval
         self.started = time.monotonic()
 
     def render(self) -> str:
@@ -538,15 +608,24 @@ class _Progress:
 
     @contextlib.asynccontextmanager
     async def shown(self) -> AsyncIterator[None]:
-        """Redraw the line every 100 ms for the duration (on a live console only)."""
-        if not self.console.live:
+        """Show the progress for the duration: redrawn every 100 ms on a live console,
+        else a plain line every ``interval`` seconds (the first after one interval)."""
+        live = self.console.live
+        if not live and self.interval is None:
             yield
             return
+        period = _LIVE_INTERVAL if live else self.interval
+        assert period is not None
 
         async def tick() -> None:
+            if not live:
+                await asyncio.sleep(period)
             while True:
-                self.console.status(self.render())
-                await asyncio.sleep(_PROGRESS_INTERVAL)
+                if live:
+                    self.console.status(self.render())
+                else:
+                    self.console.say(f"{PROG}: {self.render()}")
+                await asyncio.sleep(period)
 
         ticker = asyncio.create_task(tick())
         try:
@@ -556,8 +635,15 @@ class _Progress:
             # wait() rather than awaiting the task: a cancellation of ours (a second
             # Ctrl-C) must propagate, not be mistaken for the ticker's own.
             await asyncio.wait([ticker])
-            self.console.status(self.render())
-            self.console.clear()
+            if live:
+                self.console.status(self.render())
+                self.console.clear()
+
+
+def _percentiles(p50: float | None, p95: float | None, p99: float | None) -> str:
+    if p50 is None or p95 is None or p99 is None:
+        return ""
+    return f"p50 {1000 * p50:.0f} ms   p95 {1000 * p95:.0f} ms   p99 {1000 * p99:.0f} ms"
 
 
 def _summary(
@@ -567,27 +653,35 @@ def _summary(
     *,
     logs: _LogCounter,
     resumed: bool,
+    refused: int = 0,
 ) -> list[str]:
     failed = sum(tally.failed.values())
     rows = [("ok", str(tally.ok), "")]
     rows.append(("failed", str(failed), _by_count(tally.failed)))
+    if refused:
+        rows.append(("refused", str(refused), "the API refused the key; no line written"))
     if resumed:
         rows.append(("skipped", str(tally.skipped), "already answered in the output"))
     rows.append(("retries", str(stats.total_retries), _by_count(stats.retries)))
     rows.append(("429s", str(stats.rate_limited), ""))
-    p50, p95, p99 = stats.latency_p50, stats.latency_p95, stats.latency_p99
-    if p50 is not None and p95 is not None and p99 is not None:
-        latency = f"p50 {1000 * p50:.0f} ms   p95 {1000 * p95:.0f} ms   p99 {1000 * p99:.0f} ms"
-        rows.append(("latency", latency, ""))
-    else:
-        rows.append(("latency", "n/a", "no successful call"))
+    # The API's own latency, per attempt; queueing for a slot or a token is shown
+    # apart, or a client-side --rate would read as a slow API.
+    latency = _percentiles(
+        stats.attempt_latency_p50, stats.attempt_latency_p95, stats.attempt_latency_p99
+    )
+    rows.append(
+        ("latency", latency or "n/a", "per attempt, on the wire" if latency else "no answer")
+    )
+    waited = _percentiles(stats.wait_p50, stats.wait_p95, stats.wait_p99)
+    if waited:
+        rows.append(("waiting", waited, "per attempt, for a slot and a rate-limit token"))
     rows.append(("wall time", _duration(wall), ""))
     if logs.count and logs.console is None:
         plural = "s" if logs.count != 1 else ""
         rows.append(("log", f"{logs.count} warning{plural}", "not shown; -v shows them"))
     lines = ["Summary"]
     for name, value, detail in rows:
-        lines.append(f"  {name:<10} {value:<6} {detail}".rstrip())
+        lines.append(f"  {name:<10} {value:<6}  {detail}".rstrip())
     if tally.examples:
         lines.append("  first error of each type:")
         for kind, message in tally.examples.items():
@@ -619,6 +713,7 @@ def _client(
         retry=dg.RetryPolicy(max_attempts=args.max_attempts),
         rate_limit=rate,
         max_concurrency=max(dg.DEFAULT_MAX_CONCURRENCY, concurrency),
+        allow_insecure_http=args.allow_insecure_http,
     )
 
 
@@ -675,7 +770,7 @@ async def _suggest(args: argparse.Namespace, interrupt: _Interrupt) -> int:
             response = await client.suggest(body)
         except dg.DumGumError as exc:
             print(_describe(exc), file=sys.stderr)
-            return EXIT_FAILED
+            return EXIT_FATAL if isinstance(exc, _FATAL_ERRORS) else EXIT_FAILED
     if args.json:
         print(json.dumps(list(response.suggestions), ensure_ascii=False))
     else:
@@ -733,38 +828,90 @@ def _json_type(value: Any) -> str:
 
 
 class _LineWriter:
-    """Appends JSON lines to a file, each in one ``write`` call of the whole line.
+    """Appends JSON lines to a file descriptor, each in one ``write`` call of the whole line.
 
-    The file is opened with ``O_APPEND`` and nothing is buffered in the process: a
-    crash or a kill loses no finished item and cannot leave half a line mid-file.
+    Nothing is buffered in the process: a crash or a kill loses no finished item, and
+    a file opened with ``O_APPEND`` cannot be left with half a line mid-file.
     """
 
-    def __init__(self, path: str, *, truncate: bool) -> None:
+    def __init__(
+        self,
+        sink: Callable[[bytes], None],
+        *,
+        close: Callable[[], None] | None = None,
+        around: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
+    ) -> None:
+        self._sink = sink
+        self._close = close
+        self._around = around
+
+    @classmethod
+    def open(cls, path: str, *, truncate: bool) -> _LineWriter:
+        """A writer appending to the file ``path`` (created if missing).
+
+        Raises:
+            UsageError: The file cannot be opened.
+        """
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
         if truncate:
             flags |= os.O_TRUNC
         try:
-            self.fd = os.open(path, flags, 0o644)
+            fd = os.open(path, flags, 0o644)
         except OSError as exc:
             raise UsageError(f"cannot open {path} for writing: {exc.strerror or exc}") from None
+        return cls(functools.partial(_write_all, fd), close=functools.partial(os.close, fd))
+
+    @classmethod
+    def stdout(cls, console: _Console) -> _LineWriter:
+        """A writer to standard output (``-o -``), never closing it.
+
+        When stdout and the progress line share a terminal, the line is erased
+        while a record is written, so the two never mix.
+        """
+        stream = sys.stdout
+        stream.flush()
+        around = console.cleared if console.live and stream.isatty() else None
+        try:
+            fd = stream.fileno()
+        except (AttributeError, OSError, ValueError):
+            # Not a real file (a test's capture, an embedding application): text it is.
+            def sink(data: bytes) -> None:
+                stream.write(data.decode())
+                stream.flush()
+
+            return cls(sink, around=around)
+        return cls(functools.partial(_write_all, fd), around=around)
 
     def write(self, record: Mapping[str, Any]) -> None:
-        """Append ``record`` as one line."""
+        """Append ``record`` as one line.
+
+        Raises:
+            OSError: The line could not be written (a full disk, a closed pipe).
+        """
         try:
             data = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
         except UnicodeEncodeError:
             # A lone surrogate (from a "\ud800" escape in the input) has no UTF-8 form;
             # the escaped form keeps the line valid JSON.
             data = json.dumps(record, separators=(",", ":")).encode()
-        view = memoryview(data + b"\n")
-        # Regular files take the whole buffer at once; the loop is for the odd short write.
-        while view:
-            written = os.write(self.fd, view)
-            view = view[written:]
+        if self._around is None:
+            self._sink(data + b"\n")
+            return
+        with self._around():
+            self._sink(data + b"\n")
 
     def close(self) -> None:
-        """Close the file."""
-        os.close(self.fd)
+        """Close the file (standard output stays open)."""
+        if self._close is not None:
+            self._close()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    # Regular files take the whole buffer at once; the loop is for pipes and odd short writes.
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 class _Resumed:
@@ -772,16 +919,23 @@ class _Resumed:
 
     def __init__(self) -> None:
         self.answered: set[str] = set()
-        self.failed = 0
+        self.failed: set[str] = set()
+        self.dropped = 0
         self.torn = 0
+
+    @property
+    def to_retry(self) -> int:
+        """Ids with an error line and no answer: this run tries them again."""
+        return len(self.failed - self.answered)
 
 
 def _compact_output(path: str) -> _Resumed:
     """Keep only the answered lines of ``path``, rewriting it atomically if needed.
 
-    Failed lines are dropped because those ids are about to be retried (their new
+    Error lines are dropped because those ids are about to be retried (their new
     line would otherwise duplicate the id), and so is anything that is not a whole
-    JSON line (a torn last line, a stray fragment).
+    JSON line (a torn last line, a stray fragment). An answered line is never
+    dropped, not even a second one for the same id.
     """
     found = _Resumed()
     if not os.path.exists(path):
@@ -799,14 +953,15 @@ def _compact_output(path: str) -> _Resumed:
                     found.torn += 1
                     continue
                 key = _id_key(record["id"])
-                if not isinstance(record.get("suggestions"), list) or key in found.answered:
-                    found.failed += 1
+                if not isinstance(record.get("suggestions"), list):
+                    found.failed.add(key)
+                    found.dropped += 1
                     continue
                 found.answered.add(key)
                 target.write(raw)
             target.flush()
             os.fsync(target.fileno())
-        if found.failed or found.torn:
+        if found.dropped or found.torn:
             os.chmod(temp, stat.S_IMODE(os.stat(path).st_mode))
             os.replace(temp, path)
         else:
@@ -832,7 +987,12 @@ def _count_items(path: str) -> int | None:
 
 
 class _BatchRun:
-    """Feeds input lines to ``suggest_many`` and writes each result as it comes."""
+    """Feeds input lines to ``suggest_many`` and writes each result as it comes.
+
+    Lines that cannot become a request (not JSON, invalid, a duplicate id, strings
+    with no UTF-8 form) get their error line here and are never sent. Once the API
+    refuses the key (401/403) no new line is read: ``fatal`` holds that error.
+    """
 
     def __init__(
         self,
@@ -842,75 +1002,215 @@ class _BatchRun:
         console: _Console,
         tally: _Tally,
         answered: set[str],
+        client: dg.DumGumClient,
     ) -> None:
         self.name = name
         self.writer = writer
         self.console = console
         self.tally = tally
         self.answered = answered
+        self.client = client
         # Only items in flight are here: the batch keeps at most `concurrency` of them.
         self.pending: dict[int, Any] = {}
         self._next = 0
+        # The line number of the first line with each id.
+        self._seen: dict[str, int] = {}
+        self.fatal: dg.DumGumError | None = None
+        #: Items refused with the key (401/403): no line written, --resume sends them.
+        self.refused = 0
 
-    def requests(self, lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
-        """Request bodies of the input, lazily; bad lines are written as errors here."""
+    def requests(self, lines: Iterable[bytes]) -> Iterator[dg.SuggestionRequest]:
+        """Requests of the input, lazily; lines that are not requests are written here."""
         for number, raw in enumerate(lines, 1):
-            if number == 1:
-                raw = raw.removeprefix(_BOM)
-            if not raw.strip():
-                continue
-            try:
-                item_id, body = _parse_line(raw, number)
-            except _BadLine as exc:
-                self._bad_line(number, exc)
-                continue
-            if _id_key(item_id) in self.answered:
+            if self.fatal is not None:
+                return
+            request = self._line(number, raw)
+            if request is not None:
+                yield request
+
+    async def arequests(self, lines: AsyncGenerator[bytes]) -> AsyncGenerator[dg.SuggestionRequest]:
+        """Like :meth:`requests`, for lines that arrive asynchronously (a pipe)."""
+        async with contextlib.aclosing(lines):
+            number = 0
+            async for raw in lines:
+                number += 1
+                if self.fatal is not None:
+                    return
+                request = self._line(number, raw)
+                if request is not None:
+                    yield request
+
+    def _line(self, number: int, raw: bytes) -> dg.SuggestionRequest | None:
+        """The request of one input line, to send; None if there is nothing to send."""
+        if number == 1:
+            raw = raw.removeprefix(_BOM)
+        if not raw.strip():
+            return None
+        problem: _BadLine | None = None
+        try:
+            item_id, body = _parse_line(raw, number)
+        except _BadLine as exc:
+            item_id, body, problem = exc.item_id, {}, exc
+        key = _id_key(item_id)
+        first = self._seen.setdefault(key, number)
+        if first != number:
+            # Sending it would answer one id twice, and --resume could not tell
+            # the two apart; the first line's answer stands.
+            self._bad_line(number, item_id, f"duplicate id {key}, first on line {first}")
+            return None
+        if key in self.answered:
+            if problem is None:
                 self.tally.skipped += 1
-                continue
+            return None
+        if problem is not None:
+            self._bad_line(number, item_id, str(problem))
+            return None
+        request = self._request(number, item_id, body)
+        if request is not None:
             # suggest_many numbers the items it pulls 0, 1, 2...: that index finds the id.
             self.pending[self._next] = item_id
             self._next += 1
-            yield body
+        return request
 
-    def _bad_line(self, number: int, exc: _BadLine) -> None:
+    def _request(
+        self, number: int, item_id: Any, body: dict[str, Any]
+    ) -> dg.SuggestionRequest | None:
+        """The validated request of a line, or None once its error line is written."""
+        try:
+            request = dg.SuggestionRequest.from_dict(body)
+            # The exact bytes are built again when it is sent (a few microseconds):
+            # a line that cannot be encoded must fail here, as that line's error.
+            self.client.prepare(request)
+        except dg.RequestValidationError as exc:
+            self._write_error(item_id, type(exc).__name__, str(exc), None)
+            return None
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+            # Bad data the data layer did not turn into a RequestValidationError: still
+            # this line's failure, never the whole batch's (nor every --resume's).
+            self._bad_line(number, item_id, f"cannot be sent: {type(exc).__name__}: {exc}")
+            return None
+        return request
+
+    def _bad_line(self, number: int, item_id: Any, problem: str) -> None:
         tally = self.tally
         tally.bad_lines += 1
-        if _id_key(exc.item_id) in self.answered:
-            return
-        message = f"line {number}: {exc}"
-        self.writer.write(
-            {
-                "id": exc.item_id,
-                "error": {"type": INPUT_LINE_ERROR, "message": message, "status": None},
-            }
-        )
-        tally.failure(INPUT_LINE_ERROR, message)
+        self._write_error(item_id, INPUT_LINE_ERROR, f"line {number}: {problem}", None)
         if tally.bad_lines <= _MAX_REPORTED_LINES:
-            self.console.say(f"{self.name}:{number}: {exc}; written as an error line")
+            self.console.say(f"{self.name}:{number}: {problem}; written as an error line")
         elif tally.bad_lines == _MAX_REPORTED_LINES + 1:
             self.console.say(f"{self.name}: more bad lines; they are counted, not shown")
 
-    def record(self, result: dg.BatchResult[Mapping[str, Any]]) -> None:
-        """Write the line of one finished item."""
+    def _write_error(self, item_id: Any, kind: str, message: str, status: int | None) -> None:
+        self.writer.write(
+            {"id": item_id, "error": {"type": kind, "message": message, "status": status}}
+        )
+        self.tally.failure(kind, message)
+
+    def record(self, result: dg.BatchResult[dg.SuggestionRequest]) -> None:
+        """Write the line of one finished item (none for an item refused with the key)."""
         item_id = self.pending.pop(result.index)
         error = result.error
         if error is None:
             self.writer.write({"id": item_id, "suggestions": list(result.suggestions)})
             self.tally.ok += 1
             return
+        if isinstance(error, _FATAL_ERRORS):
+            # The key was refused, not the item: an error line would make --resume
+            # think it answered. No line, so --resume with the right key sends it.
+            self.refused += 1
+            if self.fatal is None:
+                self.fatal = error
+            return
         status = getattr(error, "status_code", None)
-        kind = type(error).__name__
-        self.writer.write(
-            {
-                "id": item_id,
-                "error": {
-                    "type": kind,
-                    "message": str(error),
-                    "status": status if isinstance(status, int) else None,
-                },
-            }
+        self._write_error(
+            item_id, type(error).__name__, str(error), status if isinstance(status, int) else None
         )
-        self.tally.failure(kind, str(error))
+
+
+class _PipeReader:
+    """The lines of a pipe or terminal, read by a daemon thread.
+
+    Reading them in the event loop would stall every request in flight (and the
+    progress line) until the producer writes its next line. The thread reads at
+    most ``ahead`` lines ahead; being a daemon, it never holds up the exit after a
+    Ctrl-C while the producer is silent.
+    """
+
+    def __init__(self, source: IO[bytes], *, ahead: int = 64) -> None:
+        self._source = source
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue()
+        self._room = threading.Semaphore(ahead)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._read, name=f"{PROG} input", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        # os.read on the descriptor, not the file object: a daemon thread blocked
+        # inside a buffered reader holds its lock, and the interpreter's exit would
+        # then abort trying to close stdin.
+        fd = self._source.fileno()
+        item: bytes | BaseException | None = None
+        pending = b""
+        try:
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()
+                if not chunk:
+                    lines = [pending] if pending else []
+                for line in lines:
+                    if not self._hand_over(line if not chunk else line + b"\n"):
+                        return
+                if not chunk:
+                    break
+        except Exception as exc:  # handed to the event loop, raised there
+            item = exc
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+
+    def _hand_over(self, line: bytes) -> bool:
+        self._room.acquire()
+        if self._stopped.is_set():
+            return False
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, line)
+        except RuntimeError:  # the loop is already closed
+            return False
+        return True
+
+    async def lines(self) -> AsyncGenerator[bytes]:
+        """The lines, as they arrive.
+
+        Raises:
+            OSError: Reading failed.
+        """
+        while True:
+            item = await self._queue.get()
+            self._room.release()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def stop(self) -> None:
+        """Let the thread end after the read it is blocked in, if any."""
+        self._stopped.set()
+        self._room.release()
+
+    @property
+    def reading(self) -> bool:
+        """True while the thread is still blocked reading."""
+        return self._thread.is_alive()
+
+
+def _may_block(source: IO[bytes]) -> bool:
+    """True for a pipe, a FIFO or a terminal: reading may wait for a producer."""
+    try:
+        return not stat.S_ISREG(os.fstat(source.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False  # not a file at all (an in-memory stream): never waits
 
 
 def _open_input(path: str) -> IO[bytes]:
@@ -924,6 +1224,14 @@ def _open_input(path: str) -> IO[bytes]:
 
 def _check_paths(args: argparse.Namespace) -> None:
     output = args.output
+    if output == "-":
+        if args.resume:
+            raise UsageError(
+                "--resume reads back the output file to skip answered ids, and -o - "
+                "writes to stdout, which cannot be read back: write to a file "
+                "(-o SUGGESTIONS.jsonl) to be able to resume"
+            )
+        return
     if os.path.isdir(output):
         raise UsageError(f"{output} is a directory")
     if args.input != "-" and os.path.exists(output):
@@ -973,6 +1281,8 @@ async def _batch_with(
     _check_paths(args)
     console: _Console = args.console
     source = _open_input(args.input)
+    reader: _PipeReader | None = None
+    piped: AsyncGenerator[dg.SuggestionRequest] | None = None
     try:
         rate: dg.RateLimit | dg.Limiter | None = shared if shared is not None else args.rate
         client = _client(args, key, rate=rate, concurrency=args.concurrency)
@@ -980,67 +1290,110 @@ async def _batch_with(
             resumed = _compact_output(args.output) if args.resume else _Resumed()
         except OSError as exc:
             raise UsageError(f"cannot prepare {args.output} for --resume: {exc}") from None
-        if args.resume and (resumed.answered or resumed.failed or resumed.torn):
+        if args.resume and (resumed.answered or resumed.dropped or resumed.torn):
             note = f"resuming {args.output}: {len(resumed.answered)} answered"
-            note += f", {resumed.failed} failed to retry"
+            note += f", {resumed.to_retry} failed to retry"
             if resumed.torn:
                 note += f", {resumed.torn} torn or unreadable line(s) dropped"
             console.say(note)
-        total = _count_items(args.input) if console.live else None
+        total = _count_items(args.input) if args.shows_progress else None
         if total is not None:
             total = max(total - len(resumed.answered), 0)
-        writer = _LineWriter(args.output, truncate=args.overwrite)
+        if args.output == "-":
+            writer = _LineWriter.stdout(console)
+        else:
+            writer = _LineWriter.open(args.output, truncate=args.overwrite)
         try:
             tally = _Tally()
             name = "stdin" if args.input == "-" else args.input
             job = _BatchRun(
-                name=name, writer=writer, console=console, tally=tally, answered=resumed.answered
+                name=name,
+                writer=writer,
+                console=console,
+                tally=tally,
+                answered=resumed.answered,
+                client=client,
             )
+            requests: Iterator[dg.SuggestionRequest] | AsyncGenerator[dg.SuggestionRequest]
+            if _may_block(source):
+                reader = _PipeReader(source)
+                requests = piped = job.arequests(reader.lines())
+            else:
+                requests = job.requests(source)
             started = time.monotonic()
-            status = await _drive(
-                client, job, job.requests(source), args, console, total, interrupt
-            )
+            status, epilogue = await _drive(client, job, requests, args, console, total, interrupt)
             wall = time.monotonic() - started
         finally:
+            if reader is not None:
+                reader.stop()
+            if piped is not None:
+                await piped.aclose()
             writer.close()
     finally:
-        if source is not sys.stdin.buffer:
+        # A FIFO whose writer is silent: the thread is still in its read(); the fd
+        # goes with the process.
+        if source is not sys.stdin.buffer and not (reader is not None and reader.reading):
             source.close()
-    lines = _summary(tally, client.stats, wall, logs=args.logs, resumed=args.resume)
-    for line in lines:
+    lines = _summary(
+        tally, client.stats, wall, logs=args.logs, resumed=args.resume, refused=job.refused
+    )
+    for line in [*lines, *epilogue]:
         console.say(line)
     if status is not None:
         return status
     return EXIT_OK if not tally.failed else EXIT_FAILED
 
 
+def _rerun_hint(args: argparse.Namespace) -> str:
+    if args.output == "-":
+        return "the lines not written need a new run (--resume needs -o FILE)"
+    return f"run the same command with --resume to complete {args.output}"
+
+
 async def _drive(
     client: dg.DumGumClient,
     job: _BatchRun,
-    requests: Iterator[dict[str, Any]],
+    requests: Iterator[dg.SuggestionRequest] | AsyncIterator[dg.SuggestionRequest],
     args: argparse.Namespace,
     console: _Console,
     total: int | None,
     interrupt: _Interrupt,
-) -> int | None:
-    """Run the batch; None when it ran to the end, else the exit status to use."""
-    progress = _Progress(console, job.tally, client, total)
+) -> tuple[int | None, list[str]]:
+    """Run the batch: (None when it ran to the end, else the exit status to use;
+    the lines to print after the summary)."""
+    interval = args.progress_interval if args.shows_progress else None
+    progress = _Progress(console, job.tally, client, total, interval=interval)
+    where = "stdout" if args.output == "-" else args.output
     try:
         async with client, progress.shown():
             results = client.suggest_many(requests, concurrency=args.concurrency)
             async with contextlib.aclosing(results):
                 async for result in results:
                     job.record(result)
+    except _FATAL_ERRORS as exc:  # raised by a batch that stops on them itself
+        if job.fatal is None:
+            job.fatal = exc
     except asyncio.CancelledError:
         if interrupt.signum is None:
             raise
         _uncancel()
-        console.say(f"{PROG}: interrupted; finished items are in {args.output}")
-        return 128 + interrupt.signum
+        name = signal.Signals(interrupt.signum).name
+        return 128 + interrupt.signum, [
+            f"{PROG}: interrupted by {name}; finished items are in {where}; {_rerun_hint(args)}"
+        ]
     except OSError as exc:  # reading the input or writing the output
-        console.say(f"{PROG}: stopped: {exc}")
-        return EXIT_FAILED
-    return None
+        if isinstance(exc, BrokenPipeError) and args.output == "-":
+            return EXIT_FAILED, [f"{PROG}: stopped: stdout was closed (broken pipe)"]
+        return EXIT_FAILED, [f"{PROG}: stopped: {exc}"]
+    if job.fatal is None:
+        return None, []
+    error = job.fatal
+    return EXIT_FATAL, [
+        f"{PROG}: stopped: the API refused the key: {type(error).__name__}: "
+        f"{_one_line(str(error), 300)}",
+        f"{PROG}: check --api-key or ${ENV_API_KEY}; no line was written for the refused "
+        f"and unsent items: with the right key, {_rerun_hint(args)}",
+    ]
 
 
 # --- demo -----------------------------------------------------------------------------
@@ -1130,7 +1483,8 @@ async def _demo(args: argparse.Namespace, interrupt: _Interrupt) -> int:
             f"up to {dg.DEFAULT_MAX_ATTEMPTS} attempts per conversation"
         )
         print(flush=True)
-        progress = _Progress(console, tally, client, args.n)
+        interval = _PLAIN_INTERVAL if args.shows_progress else None
+        progress = _Progress(console, tally, client, args.n, interval=interval)
         started = time.monotonic()
         try:
             async with client, progress.shown():

@@ -324,15 +324,19 @@ class DumGumClient:
             raise ClientClosedError("this DumGumClient is closed; create a new one")
         self._stats.attempts += 1
         acquire = self._acquire_for_batch if batch else limiter.acquire
+        loop = asyncio.get_running_loop()
+        # Three instants split the attempt into waiting (slot, token) and the wire.
+        queued = loop.time()
         if deadline_at is None:
             # The common path: no deadline arithmetic, no extra tasks.
             async with slots:
                 await acquire()
+                sent = loop.time()
                 response = await self._transport.post(
                     self._url, body, self._headers, timeout=timeout
                 )
+            self._stats.record_attempt(sent - queued, loop.time() - sent)
             return self._interpret(response)
-        loop = asyncio.get_running_loop()
         try:
             await asyncio.wait_for(slots.acquire(), self._left(deadline_at, loop))
         except TIMEOUT_ERRORS:
@@ -342,6 +346,7 @@ class DumGumClient:
                 await asyncio.wait_for(acquire(), self._left(deadline_at, loop))
             except TIMEOUT_ERRORS:
                 raise self._deadline_error("waiting for a rate-limit token") from None
+            sent = loop.time()
             left = self._left(deadline_at, loop)
             try:
                 response = await self._transport.post(
@@ -353,6 +358,7 @@ class DumGumClient:
                 raise
         finally:
             slots.release()
+        self._stats.record_attempt(sent - queued, loop.time() - sent)
         return self._interpret(response)
 
     async def _acquire_for_batch(self) -> None:

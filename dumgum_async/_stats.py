@@ -22,9 +22,21 @@ class StatsSnapshot:
         attempts: HTTP attempts made, retries included.
         retries: Retries made, by reason (``HTTP 503``, ``timeout``, ...).
         rate_limited: 429 answers received.
-        latency_p50: Median seconds of a successful call (retries included), or None.
+        latency_p50: Median seconds of a successful call, from its start to its
+            answer: retries, backoff sleeps and waiting for a slot or a rate-limit
+            token included; None before the first success.
         latency_p95: 95th percentile, or None.
         latency_p99: 99th percentile, or None.
+        attempt_latency_p50: Median seconds one HTTP attempt spent on the wire, from
+            sending the request to having the whole response (any status); waiting
+            for a slot or a token is not part of it. None before the first answer.
+        attempt_latency_p95: 95th percentile, or None.
+        attempt_latency_p99: 99th percentile, or None.
+        wait_p50: Median seconds one HTTP attempt waited, before it was sent, for a
+            concurrency slot and a rate-limit token (counted for attempts that got
+            an answer, like ``attempt_latency_*``); None before the first answer.
+        wait_p95: 95th percentile, or None.
+        wait_p99: 99th percentile, or None.
     """
 
     calls: int
@@ -36,6 +48,12 @@ class StatsSnapshot:
     latency_p50: float | None
     latency_p95: float | None
     latency_p99: float | None
+    attempt_latency_p50: float | None
+    attempt_latency_p95: float | None
+    attempt_latency_p99: float | None
+    wait_p50: float | None
+    wait_p95: float | None
+    wait_p99: float | None
 
     @property
     def total_failed(self) -> int:
@@ -53,6 +71,8 @@ class ClientStats:
 
     __slots__ = (
         "_latencies",
+        "_waits",
+        "_wire",
         "attempts",
         "calls",
         "failed",
@@ -69,15 +89,25 @@ class ClientStats:
         self.failed: collections.Counter[str] = collections.Counter()
         self.retries: collections.Counter[str] = collections.Counter()
         self._latencies: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
+        self._wire: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
+        self._waits: collections.deque[float] = collections.deque(maxlen=LATENCY_WINDOW)
 
     def record_success(self, seconds: float) -> None:
         """A call returned suggestions after ``seconds``."""
         self.succeeded += 1
         self._latencies.append(seconds)
 
+    def record_attempt(self, waited: float, wire: float) -> None:
+        """An HTTP attempt got an answer: it waited ``waited`` s for a slot and a
+        token, then spent ``wire`` s on the wire."""
+        self._waits.append(waited)
+        self._wire.append(wire)
+
     def snapshot(self) -> StatsSnapshot:
         """Copy the counters and compute latency percentiles."""
         ordered = sorted(self._latencies)
+        wire = sorted(self._wire)
+        waits = sorted(self._waits)
         return StatsSnapshot(
             calls=self.calls,
             succeeded=self.succeeded,
@@ -88,6 +118,12 @@ class ClientStats:
             latency_p50=_percentile(ordered, 0.50),
             latency_p95=_percentile(ordered, 0.95),
             latency_p99=_percentile(ordered, 0.99),
+            attempt_latency_p50=_percentile(wire, 0.50),
+            attempt_latency_p95=_percentile(wire, 0.95),
+            attempt_latency_p99=_percentile(wire, 0.99),
+            wait_p50=_percentile(waits, 0.50),
+            wait_p95=_percentile(waits, 0.95),
+            wait_p99=_percentile(waits, 0.99),
         )
 
 

@@ -138,7 +138,7 @@ async def test_the_key_flag_wins_over_the_environment(
     assert await _cli.run(["suggest", str(request), "--api-key", KEY]) == 0
 
 
-async def test_a_refused_key_is_reported_without_printing_it(
+async def test_a_refused_key_exits_3_and_is_reported_without_printing_it(
     server: FakeDumGumServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -148,7 +148,7 @@ async def test_a_refused_key_is_reported_without_printing_it(
     monkeypatch.setenv("DUMGUM_API_KEY", secret)
     request = tmp_path / "request.json"
     request.write_text(json.dumps(next(sample_requests(1))), encoding="utf-8")
-    assert await _cli.run(["suggest", str(request), "--base-url", server.url]) == 1
+    assert await _cli.run(["suggest", str(request), "--base-url", server.url]) == _cli.EXIT_FATAL
     captured = capsys.readouterr()
     assert "AuthenticationError" in captured.err
     assert secret not in captured.err + captured.out
