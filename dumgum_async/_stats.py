@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 
@@ -25,6 +25,9 @@ class StatsSnapshot:
         latency_p50: Median seconds of a successful call (retries included), or None.
         latency_p95: 95th percentile, or None.
         latency_p99: 99th percentile, or None.
+        breaker_state: The circuit breaker's state, ``"closed"``, ``"open"`` or
+            ``"half_open"``; None when the client has none.
+        breaker_openings: How many times the circuit breaker opened.
     """
 
     calls: int
@@ -36,6 +39,8 @@ class StatsSnapshot:
     latency_p50: float | None
     latency_p95: float | None
     latency_p99: float | None
+    breaker_state: str | None = None
+    breaker_openings: int = 0
 
     @property
     def total_failed(self) -> int:
@@ -48,10 +53,22 @@ class StatsSnapshot:
         return sum(self.retries.values())
 
 
+class _BreakerView(Protocol):
+    @property
+    def state(self) -> str: ...
+
+    openings: int
+
+
 class ClientStats:
-    """Live counters of one client; read them with :meth:`snapshot`."""
+    """Live counters of one client; read them with :meth:`snapshot`.
+
+    Args:
+        breaker: The client's circuit breaker, whose state the snapshot reports.
+    """
 
     __slots__ = (
+        "_breaker",
         "_latencies",
         "attempts",
         "calls",
@@ -61,7 +78,8 @@ class ClientStats:
         "succeeded",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, breaker: _BreakerView | None = None) -> None:
+        self._breaker = breaker
         self.calls = 0
         self.succeeded = 0
         self.attempts = 0
@@ -78,6 +96,7 @@ class ClientStats:
     def snapshot(self) -> StatsSnapshot:
         """Copy the counters and compute latency percentiles."""
         ordered = sorted(self._latencies)
+        breaker = self._breaker
         return StatsSnapshot(
             calls=self.calls,
             succeeded=self.succeeded,
@@ -88,6 +107,8 @@ class ClientStats:
             latency_p50=_percentile(ordered, 0.50),
             latency_p95=_percentile(ordered, 0.95),
             latency_p99=_percentile(ordered, 0.99),
+            breaker_state=breaker.state if breaker is not None else None,
+            breaker_openings=breaker.openings if breaker is not None else 0,
         )
 
 
