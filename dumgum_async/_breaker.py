@@ -117,10 +117,9 @@ class Breaker:
         outcomes.append(failed)
         if failed:
             self._failures += 1
-            if (
-                len(outcomes) == outcomes.maxlen
-                and self._failures >= self.policy.failure_ratio * len(outcomes)
-            ):
+            if len(
+                outcomes
+            ) == outcomes.maxlen and self._failures >= self.policy.failure_ratio * len(outcomes):
                 self._cooldown = self.policy.cooldown
                 self._open()
 

@@ -163,6 +163,16 @@ class RetryPolicy:
             raise ConfigurationError(f"jitter must be between 0 and 1, got {value!r}")
 
 
+def _count(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+
+
+def _share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigurationError(f"{attribute.name} must be in (0, 1], got {value!r}")
+
+
 #: Outcomes the circuit breaker remembers (the last N attempts, counted not timed).
 DEFAULT_BREAKER_WINDOW = 20
 #: Share of failures among them that opens the breaker.
@@ -208,36 +218,20 @@ class CircuitBreaker:
         ConfigurationError: A value out of range.
     """
 
-    window: int = attrs.field(default=DEFAULT_BREAKER_WINDOW)
-    failure_ratio: float = attrs.field(default=DEFAULT_BREAKER_FAILURE_RATIO)
+    window: int = attrs.field(default=DEFAULT_BREAKER_WINDOW, validator=_count)
+    failure_ratio: float = attrs.field(default=DEFAULT_BREAKER_FAILURE_RATIO, validator=_share)
     cooldown: float = attrs.field(
         default=DEFAULT_BREAKER_COOLDOWN, converter=_timedelta_to_seconds, validator=_positive
     )
     max_cooldown: float = attrs.field(
         default=DEFAULT_BREAKER_MAX_COOLDOWN, converter=_timedelta_to_seconds, validator=_positive
     )
-    probes: int = attrs.field(default=DEFAULT_BREAKER_PROBES)
+    probes: int = attrs.field(default=DEFAULT_BREAKER_PROBES, validator=_count)
 
-    @window.validator
-    def _check_window(self, _: Any, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"window must be an integer >= 1, got {value!r}")
-
-    @probes.validator
-    def _check_probes(self, _: Any, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"probes must be an integer >= 1, got {value!r}")
-
-    @failure_ratio.validator
-    def _check_ratio(self, _: Any, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-            raise ConfigurationError(f"failure_ratio must be in (0, 1], got {value!r}")
-
-    @max_cooldown.validator
-    def _check_max_cooldown(self, _: Any, value: float) -> None:
-        if value < self.cooldown:
+    def __attrs_post_init__(self) -> None:
+        if self.max_cooldown < self.cooldown:
             raise ConfigurationError(
-                f"max_cooldown ({value}) must be at least cooldown ({self.cooldown})"
+                f"max_cooldown ({self.max_cooldown}) must be at least cooldown ({self.cooldown})"
             )
 
 

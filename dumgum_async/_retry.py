@@ -148,9 +148,7 @@ class _Plan:
         if exc is None or not is_retryable(exc):
             return False
         if state.attempt_number >= self.policy.max_attempts:
-            logger.warning(
-                "giving up after %d attempts: %s", state.attempt_number, reason(exc)
-            )
+            logger.warning("giving up after %d attempts: %s", state.attempt_number, reason(exc))
             return False
         policy = self.policy
         retry_after = getattr(exc, "retry_after", None)

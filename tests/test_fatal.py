@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -23,6 +24,14 @@ def _requests(n: int) -> list[dict[str, Any]]:
     return out
 
 
+async def _collect(
+    stream: AsyncGenerator[dg.BatchResult[Any], None], into: list[dg.BatchResult[Any]]
+) -> None:
+    async with contextlib.aclosing(stream) as results:
+        async for result in results:
+            into.append(result)
+
+
 @pytest.mark.parametrize("ordered", [False, True])
 async def test_a_wrong_key_stops_the_batch_after_the_requests_in_flight(ordered: bool) -> None:
     yielded: list[dg.BatchResult[Any]] = []
@@ -30,12 +39,9 @@ async def test_a_wrong_key_stops_the_batch_after_the_requests_in_flight(ordered:
         FakeDumGumServer(api_key=KEY) as fake,
         dg.DumGumClient(api_key="wrong-key", base_url=fake.url) as client,
     ):
+        stream = client.suggest_many(_requests(200), concurrency=8, ordered=ordered)
         with pytest.raises(dg.AuthenticationError) as info:
-            async with contextlib.aclosing(
-                client.suggest_many(_requests(200), concurrency=8, ordered=ordered)
-            ) as results:
-                async for result in results:
-                    yielded.append(result)
+            await _collect(stream, yielded)
     assert fake.stats.total <= 8
     assert info.value.status_code == 401
     # Every item that was started is yielded, the fatal one included, all failed.
@@ -55,8 +61,7 @@ async def test_a_403_stops_the_batch_and_the_items_in_flight_still_succeed() -> 
         # The first request is refused; the seven others in flight are answered.
         fake.script(ScriptedResponse(status=403, json={"error": "forbidden"}))
         with pytest.raises(dg.PermissionDeniedError):
-            async for result in client.suggest_many(_requests(200), concurrency=8):
-                yielded.append(result)
+            await _collect(client.suggest_many(_requests(200), concurrency=8), yielded)
     assert fake.stats.total <= 8 + 2
     assert len(yielded) == fake.stats.total
     assert sum(not r.ok for r in yielded) == 1

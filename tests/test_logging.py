@@ -135,4 +135,3 @@ def test_breaker_changes_are_logged_at_warning(caplog: pytest.LogCaptureFixture)
     assert [level for level, _ in messages] == [logging.WARNING, logging.WARNING]
     assert "circuit breaker open" in messages[0][1]
     assert "circuit breaker closed" in messages[1][1]
-
