@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import dumgum_async as dg
-from dumgum_async.testing import FakeDumGumServer, ScriptedResponse
+from dumgum_async.testing import FakeDumGumServer, Faults, ScriptedResponse
 from tests.conftest import no_client_tasks_left
 from tests.samples import minimal_request
 
@@ -185,6 +185,26 @@ def test_a_client_never_closed_leaves_no_session_open_when_its_loop_ends() -> No
         del client
         gc.collect()
     assert fake.stats.total == 2
+
+
+def test_an_open_circuit_breaker_stays_open_in_the_next_loop() -> None:
+    with _server_in_a_thread(faults=Faults(http_503=1.0, retry_after=0.0)) as fake:
+        client = dg.DumGumClient(
+            api_key=KEY, base_url=fake.url, circuit_breaker=dg.CircuitBreaker(cooldown=30.0)
+        )
+
+        async def fail_until_open() -> None:
+            for _ in range(dg.DEFAULT_BREAKER_WINDOW):
+                with pytest.raises(dg.InternalServerError):
+                    await client.suggest(minimal_request(), retry=None)
+
+        asyncio.run(fail_until_open())
+        seen = fake.stats.total
+        with pytest.raises(dg.CircuitOpenError):
+            asyncio.run(client.suggest(minimal_request()))
+        asyncio.run(client.aclose())
+    assert fake.stats.total == seen == dg.DEFAULT_BREAKER_WINDOW
+    assert client.stats.breaker_state == "open"
 
 
 def test_two_running_loops_sharing_one_client_get_a_clear_error() -> None:

@@ -317,6 +317,8 @@ async def test_soak_through_a_30_percent_fault_mix_every_request_succeeds_and_ma
     assert responses == clean
     assert len(set(responses)) > 250  # each answer belongs to its own request
     assert fake.stats.total > 600
+    # The default circuit breaker takes a 30% random fault mix for an API that is up.
+    assert client.stats.breaker_openings == 0
 
 
 async def test_waiting_for_a_slot_is_not_part_of_the_attempt_timeout() -> None:
