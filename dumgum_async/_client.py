@@ -333,20 +333,24 @@ class DumGumClient:
             self._bound = None
             self._transport.forget()
             return
-        if bound is not None and bound.guard is not None:
-            await bound.guard.aclose()  # closes the session
+        guard = bound.guard if bound is not None else None
+        if bound is not None and guard is not None:
+            bound.guard = None  # a second aclose() meanwhile must not re-enter it
+            await guard.aclose()  # closes the session
         self._bound = None
         await self._transport.close()
 
     async def _wait_idle(self, timeout: float | None) -> None:
-        idle = self._idle = asyncio.get_running_loop().create_future()
+        # One future for every closer waiting at once (aclose may be called twice);
+        # shielded, so that one closer's timeout does not cancel it for the others.
+        idle = self._idle
+        if idle is None or idle.done():
+            idle = self._idle = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(timeout):
-                await idle
+                await asyncio.shield(idle)
         except TimeoutError:
             pass
-        finally:
-            self._idle = None
 
     # --- calls ----------------------------------------------------------------------
 

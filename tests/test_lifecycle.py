@@ -101,6 +101,17 @@ async def test_drain_cancels_what_is_still_running_when_it_ends() -> None:
     assert 0.25 <= elapsed < 2.0
 
 
+async def test_two_closes_at_once_both_return() -> None:
+    async with FakeDumGumServer(api_key=KEY, latency=10.0) as fake:
+        client = dg.DumGumClient(api_key=KEY, base_url=fake.url)
+        task = asyncio.create_task(client.suggest(minimal_request()))
+        await _until(lambda: fake.stats.total == 1)
+        async with asyncio.timeout(5):
+            await asyncio.gather(client.aclose(drain=0.2), client.aclose(drain=0.5))
+        with pytest.raises(dg.ClientClosedError):
+            await task
+
+
 async def test_the_callers_own_cancel_stays_a_cancel_when_the_client_closes() -> None:
     async with FakeDumGumServer(api_key=KEY, latency=10.0) as fake:
         client = dg.DumGumClient(api_key=KEY, base_url=fake.url)
