@@ -48,6 +48,21 @@ def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None
         raise ConfigurationError(f"{attribute.name} must be zero or more, got {value!r}")
 
 
+def _count(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+
+
+def _share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigurationError(f"{attribute.name} must be in (0, 1], got {value!r}")
+
+
+def _fraction(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigurationError(f"{attribute.name} must be between 0 and 1, got {value!r}")
+
+
 def seconds(value: float | _dt.timedelta | None, name: str) -> float | None:
     """Normalise a duration given as seconds or a ``timedelta``; None stays None.
 
@@ -141,36 +156,16 @@ class RetryPolicy:
         ConfigurationError: A value out of range.
     """
 
-    max_attempts: int = attrs.field(default=DEFAULT_MAX_ATTEMPTS)
+    max_attempts: int = attrs.field(default=DEFAULT_MAX_ATTEMPTS, validator=_count)
     initial_backoff: float = attrs.field(default=0.5, validator=_positive)
     max_backoff: float = attrs.field(default=8.0, validator=_positive)
-    jitter: float = attrs.field(default=0.5)
+    jitter: float = attrs.field(default=0.5, validator=_fraction)
     deadline: float | None = attrs.field(
         default=None, converter=_timedelta_to_seconds, validator=_positive
     )
     respect_retry_after: bool = True
     max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
     budget: RetryBudget | None = attrs.field(factory=RetryBudget)
-
-    @max_attempts.validator
-    def _check_attempts(self, _: Any, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"max_attempts must be an integer >= 1, got {value!r}")
-
-    @jitter.validator
-    def _check_jitter(self, _: Any, value: float) -> None:
-        if not 0 <= value <= 1:
-            raise ConfigurationError(f"jitter must be between 0 and 1, got {value!r}")
-
-
-def _count(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{attribute.name} must be an integer >= 1, got {value!r}")
-
-
-def _share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise ConfigurationError(f"{attribute.name} must be in (0, 1], got {value!r}")
 
 
 #: Outcomes the circuit breaker remembers (the last N attempts, counted not timed).
