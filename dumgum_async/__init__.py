@@ -14,14 +14,21 @@ Public names live here; submodules whose name starts with ``_`` are private.
 
 # The converter attaches from_dict()/to_dict() to the models: import it first.
 from dumgum_async import _converter  # noqa: F401  (isort: skip)
+from dumgum_async import _log
 from dumgum_async._batch import BatchResult
 from dumgum_async._client import DumGumClient
 from dumgum_async._config import (
     DEFAULT_BASE_URL,
+    DEFAULT_BREAKER_COOLDOWN,
+    DEFAULT_BREAKER_FAILURE_RATIO,
+    DEFAULT_BREAKER_MAX_COOLDOWN,
+    DEFAULT_BREAKER_PROBES,
+    DEFAULT_BREAKER_WINDOW,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
+    CircuitBreaker,
     RateLimit,
     RetryBudget,
     RetryPolicy,
@@ -76,6 +83,7 @@ from dumgum_async.exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    CircuitOpenError,
     ClientClosedError,
     ConfigurationError,
     ConflictError,
@@ -93,6 +101,11 @@ from dumgum_async.exceptions import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_BREAKER_COOLDOWN",
+    "DEFAULT_BREAKER_FAILURE_RATIO",
+    "DEFAULT_BREAKER_MAX_COOLDOWN",
+    "DEFAULT_BREAKER_PROBES",
+    "DEFAULT_BREAKER_WINDOW",
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -107,6 +120,8 @@ __all__ = [
     "BdsmInterest",
     "BodyShape",
     "Child",
+    "CircuitBreaker",
+    "CircuitOpenError",
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
@@ -161,3 +176,5 @@ __all__ = [
     "WireEnum",
     "__version__",
 ]
+
+_log.configure()

@@ -5,6 +5,11 @@ conversations is never materialised. A window semaphore is taken before an item
 is pulled and given back only when its result has been handed to the caller:
 at most ``window`` items exist at once (in flight, or finished and waiting),
 whatever the input size and however slow the consumer.
+
+A *fatal* error (one that every further item would meet too: a rejected key, a
+closed client) stops the batch without burning the rest of the input: no new
+item is started, the items in flight finish and are yielded, then the error is
+raised.
 """
 
 from __future__ import annotations
@@ -72,12 +77,18 @@ async def stream(
     ordered: bool,
     stop_on_error: bool,
     progress: ProgressCallback | None,
+    fatal: tuple[type[DumGumError], ...] = (),
 ) -> AsyncGenerator[BatchResult[_In], None]:
     """Run ``call`` over ``requests``; yield each :class:`BatchResult` as it is ready.
 
+    After the first error that is an instance of one of ``fatal``, no new item is
+    started; the items in flight finish and are yielded (the fatal one included),
+    then that error is raised. Items never started are never yielded.
+
     Raises:
         ConfigurationError: ``concurrency`` below 1.
-        DumGumError: The first failure, when ``stop_on_error`` is set.
+        DumGumError: The first failure, when ``stop_on_error`` is set; the first
+            ``fatal`` one, after the items in flight.
         Exception: Whatever the source raised while being iterated.
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -89,13 +100,17 @@ async def stream(
     pull_lock = asyncio.Lock()
     next_index = 0
     running = concurrency
+    stopped_by: DumGumError | None = None
 
     async def worker() -> None:
-        nonlocal next_index, running
+        nonlocal next_index, running, stopped_by
         try:
             while True:
                 await window.acquire()
                 async with pull_lock:
+                    if stopped_by is not None:
+                        window.release()
+                        return
                     try:
                         item = await pull()
                     except StopAsyncIteration:
@@ -111,6 +126,8 @@ async def stream(
                     result = BatchResult(index, item, await call(item))
                 except DumGumError as exc:
                     result = BatchResult(index, item, error=exc)
+                    if stopped_by is None and isinstance(exc, fatal):
+                        stopped_by = exc
                 except Exception as exc:  # a bug, not an API failure: stop the batch
                     results.put_nowait(_SourceFailed(exc))
                     return
@@ -128,6 +145,8 @@ async def stream(
         while True:
             got = await results.get()
             if got is _DONE:
+                if stopped_by is not None:
+                    raise stopped_by
                 break
             if isinstance(got, _SourceFailed):
                 raise got.exc

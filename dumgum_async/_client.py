@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
 from dumgum_async import _batch, _converter
 from dumgum_async._batch import BatchResult, ProgressCallback
+from dumgum_async._breaker import CLOSED, Breaker, Ticket
 from dumgum_async._config import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     SUGGESTION_PATH,
+    CircuitBreaker,
     RateLimit,
     RetryPolicy,
     resolve_api_key,
@@ -22,7 +24,6 @@ from dumgum_async._config import (
     seconds,
 )
 from dumgum_async._http import (
-    TIMEOUT_ERRORS,
     USER_AGENT,
     ClientSession,
     Response,
@@ -31,7 +32,13 @@ from dumgum_async._http import (
     safe_headers,
 )
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
-from dumgum_async._retry import BudgetTracker, is_retryable, reason, retry_after_failure
+from dumgum_async._retry import (
+    BudgetTracker,
+    is_outage,
+    is_retryable,
+    reason,
+    retry_after_failure,
+)
 from dumgum_async._secret import Secret, SecretHeaders
 from dumgum_async._stats import ClientStats, StatsSnapshot
 from dumgum_async._throttle import Limiter, LocalLimiter
@@ -39,9 +46,12 @@ from dumgum_async.exceptions import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    AuthenticationError,
+    CircuitOpenError,
     ClientClosedError,
     ConfigurationError,
     DumGumError,
+    PermissionDeniedError,
     Problem,
     RequestValidationError,
     ResponseDecodeError,
@@ -49,6 +59,9 @@ from dumgum_async.exceptions import (
 )
 
 _In = TypeVar("_In", SuggestionRequest, Mapping[str, Any])
+
+#: Errors after which every further call of a batch would fail the same way.
+_FATAL: Final = (AuthenticationError, PermissionDeniedError, ClientClosedError)
 
 
 class _Unset:
@@ -60,12 +73,39 @@ class _Unset:
 UNSET: Final = _Unset()
 
 
+class _LoopState:
+    """What belongs to one event loop: the loop itself and the primitives bound to it."""
+
+    __slots__ = ("batch_gate", "guard", "guard_started", "loop", "slots")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        max_concurrency: int,
+        guard: AsyncGenerator[None, None] | None,
+    ) -> None:
+        self.loop = loop
+        self.slots = asyncio.Semaphore(max_concurrency)
+        # Batch workers queue for a token one at a time, behind interactive calls.
+        self.batch_gate = asyncio.Lock()
+        self.guard = guard
+        self.guard_started = False
+
+
 class DumGumClient:
     """An asyncio client for the DumGum suggestion API.
 
     Use it as an async context manager, or call :meth:`aclose` when done. It opens
     its aiohttp session inside the running loop on first use; once closed it
     cannot be reopened.
+
+    A client that owns its session may be used from one event loop after another
+    (``asyncio.run()`` per task, a module-level client): when its loop ends (through
+    ``asyncio.run`` or ``asyncio.Runner``) its session is closed inside that loop, and
+    the next loop gets a fresh one; the rate-limit schedule, retry budget, circuit
+    breaker and stats carry over. They keep time with ``time.monotonic()``, which is
+    what CPython's event loops use too. Two loops running at once may not share one
+    client.
 
     Args:
         api_key: The API key; defaults to ``DUMGUM_API_KEY`` from the environment.
@@ -85,6 +125,8 @@ class DumGumClient:
             given as mappings; False passes them through untouched.
         max_response_bytes: Larger response bodies are an error, never read whole.
         allow_insecure_http: Allow plain http to a non-loopback host.
+        circuit_breaker: When the API keeps failing, stop sending for a while (see
+            :class:`CircuitBreaker`; on by default); None disables it.
 
     Raises:
         ConfigurationError: No API key, a bad URL, or a setting out of range.
@@ -103,6 +145,7 @@ class DumGumClient:
         strict_enums: bool = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
+        circuit_breaker: CircuitBreaker | None = CircuitBreaker(),  # noqa: B008 - frozen
     ) -> None:
         # Wrapped before anything can fail, and the parameter unbound: error trackers
         # record the locals of every frame of a traceback, this one included.
@@ -124,6 +167,10 @@ class DumGumClient:
             raise ConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}")
         if max_response_bytes < 1024:
             raise ConfigurationError("max_response_bytes must be at least 1024")
+        if circuit_breaker is not None and not isinstance(circuit_breaker, CircuitBreaker):
+            raise ConfigurationError(
+                f"circuit_breaker must be a CircuitBreaker or None, got {circuit_breaker!r}"
+            )
         self._retry = retry
         self._rate_limit = rate_limit
         self._max_concurrency = max_concurrency
@@ -144,11 +191,16 @@ class DumGumClient:
         self._budget = (
             BudgetTracker(retry.budget) if retry is not None and retry.budget is not None else None
         )
-        self._slots: asyncio.Semaphore | None = None
-        self._limiter: Limiter | None = None
-        # Batch workers queue for a token one at a time, behind interactive calls.
-        self._batch_gate: asyncio.Lock | None = None
-        self._stats = ClientStats()
+        # Loop-agnostic state lives on the client; what binds to a loop, in _LoopState.
+        self._limiter: Limiter = (
+            rate_limit if isinstance(rate_limit, Limiter) else LocalLimiter(rate_limit)
+        )
+        self._breaker = Breaker(circuit_breaker) if circuit_breaker is not None else None
+        self._bound: _LoopState | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._cancelled_by_close: set[asyncio.Task[Any]] = set()
+        self._idle: asyncio.Future[None] | None = None
+        self._stats = ClientStats(self._breaker)
         self._closed = False
 
     def __repr__(self) -> str:
@@ -183,7 +235,7 @@ class DumGumClient:
     # --- lifecycle ------------------------------------------------------------------
 
     async def __aenter__(self) -> DumGumClient:
-        self._open()
+        await self._bind()
         return self
 
     async def __aexit__(
@@ -194,20 +246,116 @@ class DumGumClient:
     ) -> None:
         await self.aclose()
 
-    def _open(self) -> None:
+    def _open(self) -> _LoopState:
+        """The state for the running loop; a new session when the loop is a new one.
+
+        Raises:
+            ClientClosedError: The client is closed.
+            DumGumError: Another event loop is using the client right now, or the
+                caller's session belongs to a loop that has ended.
+        """
         if self._closed:
             raise ClientClosedError("this DumGumClient is closed; create a new one")
-        if self._slots is None:
-            self._transport.open()
-            rate = self._rate_limit
-            self._limiter = rate if isinstance(rate, Limiter) else LocalLimiter(rate)
-            self._batch_gate = asyncio.Lock()
-            self._slots = asyncio.Semaphore(self._max_concurrency)
+        loop = asyncio.get_running_loop()
+        bound = self._bound
+        if bound is not None:
+            if bound.loop is loop:
+                return bound
+            old = bound.loop
+            if not old.is_closed() and old.is_running():
+                raise DumGumError(
+                    "this DumGumClient is in use by another running event loop; "
+                    "create one client per loop (per thread)"
+                )
+            if not self._transport.owns_session:
+                raise DumGumError(
+                    "the aiohttp session given to this DumGumClient belongs to an event loop "
+                    "that has ended; give it a session of the running loop, or none"
+                )
+            # The old loop ended without closing our session (it was closed without
+            # asyncio.run's clean-up): it cannot be closed from here, only dropped.
+            self._transport.forget()
+        self._transport.open()
+        guard = self._session_guard(loop) if self._transport.owns_session else None
+        self._bound = bound = _LoopState(loop, self._max_concurrency, guard)
+        return bound
 
-    async def aclose(self) -> None:
-        """Close the client and its own session; safe to call more than once."""
+    async def _session_guard(self, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+        # An async generator, because asyncio.run() and asyncio.Runner close every
+        # one still suspended in their loop before closing the loop: this closes our
+        # session in the loop it belongs to, even if aclose() is never called.
+        try:
+            yield
+        finally:
+            bound = self._bound
+            if bound is not None and bound.loop is loop:
+                self._bound = None
+                await self._transport.close()
+
+    async def _bind(self) -> _LoopState:
+        bound = self._bound
+        if bound is not None and bound.loop is asyncio.get_running_loop() and not self._closed:
+            return bound
+        bound = self._open()
+        if bound.guard is not None and not bound.guard_started:
+            bound.guard_started = True
+            await anext(bound.guard)  # run it up to its yield
+        return bound
+
+    async def aclose(self, *, drain: float | _dt.timedelta | None = None) -> None:
+        """Close the client and its own session; safe to call more than once.
+
+        New calls are refused from the start (:class:`ClientClosedError`). Calls in
+        flight are given ``drain`` seconds to finish; those still running then (all
+        of them, without ``drain``) are cancelled and raise
+        :class:`ClientClosedError` (a batch stops: see :meth:`suggest_many`).
+        A cancellation of the caller's own is never turned into that error.
+
+        Args:
+            drain: Seconds (or a ``timedelta``) in-flight calls may take to finish.
+
+        Raises:
+            ConfigurationError: ``drain`` is not a positive duration.
+        """
+        grace = seconds(drain, "drain")
         self._closed = True
+        bound = self._bound
+        here = bound is not None and bound.loop is asyncio.get_running_loop()
+        if here and self._inflight:
+            if grace is not None:
+                await self._wait_idle(grace)
+            if self._inflight:
+                for task in self._inflight:
+                    self._cancelled_by_close.add(task)
+                    task.cancel()
+                # They unwind at once: nothing in a call shields itself.
+                await self._wait_idle(None)
+            self._cancelled_by_close.clear()
+        if bound is not None and not here:
+            old = bound.loop
+            if not old.is_closed() and old.is_running():
+                raise DumGumError("close this DumGumClient from the event loop that uses it")
+            self._bound = None
+            self._transport.forget()
+            return
+        guard = bound.guard if bound is not None else None
+        if bound is not None and guard is not None:
+            bound.guard = None  # a second aclose() meanwhile must not re-enter it
+            await guard.aclose()  # closes the session
+        self._bound = None
         await self._transport.close()
+
+    async def _wait_idle(self, timeout: float | None) -> None:
+        # One future for every closer waiting at once (aclose may be called twice);
+        # shielded, so that one closer's timeout does not cancel it for the others.
+        idle = self._idle
+        if idle is None or idle.done():
+            idle = self._idle = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(idle)
+        except TimeoutError:
+            pass
 
     # --- calls ----------------------------------------------------------------------
 
@@ -252,9 +400,12 @@ class DumGumClient:
             APIStatusError: The API answered with an error status (a subclass per
                 status; see :mod:`dumgum_async.exceptions`).
             APITimeoutError: An attempt timed out.
+            CircuitOpenError: The circuit breaker is open after repeated failures:
+                raised at once, nothing sent (``retry_after`` says when it probes).
             APIConnectionError: The API could not be reached.
             ResponseDecodeError: The API answered 2xx with a body we cannot read.
-            ClientClosedError: The client was closed.
+            ClientClosedError: The client was closed, before or during the call.
+            DumGumError: The client is in use by another running event loop.
         """
         policy = self._policy(retry)
         attempt_timeout = self._timeout if timeout is None else seconds(timeout, "timeout")
@@ -277,18 +428,50 @@ class DumGumClient:
     async def _call(
         self, body: bytes, policy: RetryPolicy | None, timeout: float, *, batch: bool
     ) -> SuggestionResponse:
-        self._open()
-        loop = asyncio.get_running_loop()
+        bound = await self._bind()
+        task = asyncio.current_task()
+        assert task is not None
+        inflight = self._inflight
+        inflight.add(task)
+        try:
+            return await self._run(bound, body, policy, timeout, batch=batch)
+        except asyncio.CancelledError:
+            if task in self._cancelled_by_close:
+                self._cancelled_by_close.discard(task)
+                # Only our own cancel becomes an error; anyone else's is passed on.
+                if task.uncancel() == 0:
+                    raise ClientClosedError(
+                        "the DumGumClient was closed while this call was in flight"
+                    ) from None
+            raise
+        finally:
+            inflight.discard(task)
+            idle = self._idle
+            if not inflight and idle is not None and not idle.done():
+                idle.set_result(None)
+
+    async def _run(
+        self,
+        bound: _LoopState,
+        body: bytes,
+        policy: RetryPolicy | None,
+        timeout: float,
+        *,
+        batch: bool,
+    ) -> SuggestionResponse:
+        loop = bound.loop
         started = loop.time()
         deadline_at = None
         if policy is not None and policy.deadline is not None:
             deadline_at = started + policy.deadline
+        # A batch outlasts an outage (waiting on the breaker) only if it may retry at all.
+        patient = batch and policy is not None and policy.max_attempts > 1
 
         budget = self._budget if policy is not None and policy.budget is not None else None
         if budget is not None:
             budget.record_call()
         try:
-            result = await self._attempt(body, timeout, deadline_at, batch=batch)
+            result = await self._attempt(bound, body, timeout, deadline_at, batch, patient)
         except APIError as exc:
             if policy is None or policy.max_attempts < 2 or not is_retryable(exc):
                 raise
@@ -296,10 +479,9 @@ class DumGumClient:
         else:
             self._stats.record_success(loop.time() - started)
             return result
-        assert self._limiter is not None
 
         async def attempt() -> SuggestionResponse:
-            return await self._attempt(body, timeout, deadline_at, batch=batch)
+            return await self._attempt(bound, body, timeout, deadline_at, batch, patient)
 
         result = await retry_after_failure(
             first,
@@ -317,62 +499,118 @@ class DumGumClient:
         self._stats.retries[reason(exc)] += 1
 
     async def _attempt(
-        self, body: bytes, timeout: float, deadline_at: float | None, *, batch: bool
+        self,
+        bound: _LoopState,
+        body: bytes,
+        timeout: float,
+        deadline_at: float | None,
+        batch: bool,
+        patient: bool,
     ) -> SuggestionResponse:
-        slots, limiter = self._slots, self._limiter
-        if slots is None or limiter is None:
-            raise ClientClosedError("this DumGumClient is closed; create a new one")
-        self._stats.attempts += 1
-        acquire = self._acquire_for_batch if batch else limiter.acquire
-        loop = asyncio.get_running_loop()
-        # Three instants split the attempt into waiting (slot, token) and the wire.
-        queued = loop.time()
-        if deadline_at is None:
-            # The common path: no deadline arithmetic, no extra tasks.
-            async with slots:
-                await acquire()
-                sent = loop.time()
-                response = await self._transport.post(
-                    self._url, body, self._headers, timeout=timeout
-                )
-            self._stats.record_attempt(sent - queued, loop.time() - sent)
-            return self._interpret(response)
-        try:
-            await asyncio.wait_for(slots.acquire(), self._left(deadline_at, loop))
-        except TIMEOUT_ERRORS:
-            raise self._deadline_error("waiting for a concurrency slot") from None
-        try:
+        breaker = self._breaker
+        if breaker is None:
+            return await self._exchange(bound, body, timeout, deadline_at, batch, None)
+        while True:
+            ticket = await self._admit(breaker, deadline_at, wait=batch)
             try:
-                await asyncio.wait_for(acquire(), self._left(deadline_at, loop))
-            except TIMEOUT_ERRORS:
-                raise self._deadline_error("waiting for a rate-limit token") from None
-            sent = loop.time()
-            left = self._left(deadline_at, loop)
-            try:
-                response = await self._transport.post(
-                    self._url, body, self._headers, timeout=min(timeout, left)
-                )
-            except APITimeoutError:
-                if left < timeout:
-                    raise self._deadline_error("waiting for the response") from None
-                raise
-        finally:
-            slots.release()
-        self._stats.record_attempt(sent - queued, loop.time() - sent)
-        return self._interpret(response)
+                return await self._exchange(bound, body, timeout, deadline_at, batch, ticket)
+            except APIError as exc:
+                if not (patient and is_outage(exc) and breaker.state != CLOSED):
+                    raise
+                # The outage is the breaker's to handle: wait for it to let a request
+                # through again instead of spending one of this item's attempts.
+                self._stats.retries["circuit open"] += 1
 
-    async def _acquire_for_batch(self) -> None:
+    async def _admit(self, breaker: Breaker, deadline_at: float | None, *, wait: bool) -> Ticket:
+        while True:
+            admitted = breaker.admit()
+            if isinstance(admitted, Ticket):
+                return admitted
+            left = None if deadline_at is None else deadline_at - asyncio.get_running_loop().time()
+            if not wait or (left is not None and admitted >= left):
+                raise CircuitOpenError(
+                    "the circuit breaker is open after repeated failures of the API; "
+                    f"next probe in {admitted:.2f} s",
+                    retry_after=admitted,
+                    retry_at=breaker.retry_at or 0.0,
+                    url=self._url,
+                    attempts=0,
+                )
+            await asyncio.sleep(admitted)
+
+    async def _exchange(
+        self,
+        bound: _LoopState,
+        body: bytes,
+        timeout: float,
+        deadline_at: float | None,
+        batch: bool,
+        ticket: Ticket | None,
+    ) -> SuggestionResponse:
+        """One attempt: a slot, a token, the POST and its reading; the breaker is told
+        how the API did (not how long we queued: that is no evidence about it)."""
+        slots = bound.slots
+        verdict: bool | None = None  # for the breaker: stays None unless the API answered
+        # Three instants split the attempt into waiting (slot, token) and the wire.
+        queued = bound.loop.time()
+        try:
+            if deadline_at is None:
+                await slots.acquire()
+            else:
+                await self._within(deadline_at, slots.acquire(), "waiting for a concurrency slot")
+            try:
+                post_timeout = timeout
+                token = self._acquire_for_batch(bound) if batch else self._limiter.acquire()
+                if deadline_at is None:
+                    await token
+                else:
+                    await self._within(deadline_at, token, "waiting for a rate-limit token")
+                    left = deadline_at - bound.loop.time()
+                    if left <= 0:
+                        raise self._deadline_error("waiting for a rate-limit token")
+                    post_timeout = min(timeout, left)
+                self._stats.attempts += 1
+                sent = bound.loop.time()
+                try:
+                    response = await self._transport.post(
+                        self._url, body, self._headers, timeout=post_timeout
+                    )
+                except APITimeoutError:
+                    if post_timeout < timeout:
+                        # Cut short by our own deadline: no verdict on the API.
+                        raise self._deadline_error("waiting for the response") from None
+                    verdict = True
+                    raise
+                except APIError as exc:
+                    verdict = is_outage(exc)
+                    raise
+            finally:
+                slots.release()
+            self._stats.record_attempt(sent - queued, bound.loop.time() - sent)
+            try:
+                result = self._interpret(response)
+            except APIError as exc:
+                verdict = is_outage(exc)
+                raise
+            verdict = False
+            return result
+        finally:
+            if ticket is not None:
+                assert self._breaker is not None
+                self._breaker.record(ticket, verdict)
+
+    async def _within(self, deadline_at: float, wait: Awaitable[Any], during: str) -> None:
+        try:
+            async with asyncio.timeout_at(deadline_at):
+                await wait
+        except TimeoutError:
+            raise self._deadline_error(during) from None
+
+    async def _acquire_for_batch(self, bound: _LoopState) -> None:
         # One batch worker at a time waits in the limiter, so an interactive call
         # arriving meanwhile is at most one batch request behind, not a whole batch.
-        gate, limiter = self._batch_gate, self._limiter
-        assert gate is not None
-        assert limiter is not None
-        async with gate:
-            await limiter.acquire()
-
-    @staticmethod
-    def _left(deadline_at: float, loop: asyncio.AbstractEventLoop) -> float:
-        return max(deadline_at - loop.time(), 0.0)
+        async with bound.batch_gate:
+            await self._limiter.acquire()
 
     def _deadline_error(self, during: str) -> APITimeoutError:
         return APITimeoutError(f"the call's deadline passed while {during}", url=self._url)
@@ -400,6 +638,19 @@ class DumGumClient:
         should use a ``concurrency`` below the client's ``max_concurrency`` (the
         default 32 leaves half of the default 64 slots to interactive calls).
 
+        A rejected key (:class:`AuthenticationError`, 401), a forbidden endpoint
+        (:class:`PermissionDeniedError`, 403) or a closed client
+        (:class:`ClientClosedError`) would fail every further item, so after the
+        first of them no new item is started: the items already in flight finish
+        and are yielded as usual (the fatal one included, as a failed result), then
+        the iterator raises that error. Items never started are never yielded.
+
+        While the client's circuit breaker is open, items wait for the API to come
+        back instead of failing, within their retry policy's ``deadline`` if it has
+        one (without one they wait as long as the outage lasts); that wait spends
+        neither their attempts nor the retry budget. With ``retry=None`` an item
+        still waits for the breaker, but a failure is final.
+
         Breaking out of the loop, an exception in its body or cancelling the task
         stops the batch: in-flight calls are cancelled, no task is left behind.
         Cleanup runs when the iterator is closed; wrap it in
@@ -420,6 +671,9 @@ class DumGumClient:
             ``error``, ``ok``.
 
         Raises:
+            AuthenticationError: The API rejected the key; after the items in flight.
+            PermissionDeniedError: The key may not use the endpoint; likewise.
+            ClientClosedError: The client was closed during the batch; likewise.
             DumGumError: The first failure, only with ``stop_on_error``.
             ConfigurationError: A bad ``concurrency`` or ``retry``.
         """
@@ -443,6 +697,7 @@ class DumGumClient:
             ordered=ordered,
             stop_on_error=stop_on_error,
             progress=progress,
+            fatal=_FATAL,
         )
 
     async def suggest_all(
@@ -461,6 +716,9 @@ class DumGumClient:
         inputs.
 
         Raises:
+            AuthenticationError: As for :meth:`suggest_many`; the results are lost.
+            PermissionDeniedError: Likewise.
+            ClientClosedError: Likewise.
             DumGumError: The first failure, only with ``stop_on_error``.
         """
         results: list[BatchResult[_In]] = []

@@ -111,6 +111,16 @@ class Transport:
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     @property
+    def owns_session(self) -> bool:
+        """True when the session is ours to create and close."""
+        return self._owns_session
+
+    def forget(self) -> None:
+        """Drop our session unclosed: its event loop has ended, so it cannot be closed."""
+        if self._owns_session:
+            self._session = None
+
+    @property
     def is_open(self) -> bool:
         """True once a session exists and is not closed."""
         return self._session is not None and not self._session.closed

@@ -26,6 +26,7 @@ from dumgum_async.exceptions import (
     APIError,
     APIStatusError,
     APITimeoutError,
+    CircuitOpenError,
     ResponseDecodeError,
 )
 
@@ -44,13 +45,27 @@ _PAUSING_STATUSES: Final = frozenset({429})
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for failures another attempt may cure; never for cancellation or bad input."""
+    """True for failures another attempt may cure; never for cancellation, bad input or
+    an open circuit breaker (failing fast is its point)."""
     if isinstance(exc, APIStatusError):
         return exc.status_code in RETRYABLE_STATUSES
+    if isinstance(exc, CircuitOpenError):
+        return False
     if isinstance(exc, APIConnectionError):
         return exc.retryable  # False for a TLS failure that cannot heal
     # A garbled 2xx body (a proxy's page, a cut connection) is transient too.
     return isinstance(exc, ResponseDecodeError)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True for failures that count against the API's health in the circuit breaker:
+    no usable answer (connection errors, timeouts, a garbled 2xx body) or a 5xx. Any
+    4xx, 429 included, shows the API is up and answering."""
+    if isinstance(exc, APIStatusError):
+        return exc.status_code >= 500
+    if isinstance(exc, CircuitOpenError):
+        return False
+    return isinstance(exc, APIConnectionError | ResponseDecodeError)
 
 
 def reason(exc: BaseException) -> str:
@@ -59,6 +74,8 @@ def reason(exc: BaseException) -> str:
         return f"HTTP {exc.status_code}"
     if isinstance(exc, APITimeoutError):
         return "timeout"
+    if isinstance(exc, CircuitOpenError):
+        return "circuit open"
     if isinstance(exc, APIConnectionError):
         return "connection error"
     if isinstance(exc, ResponseDecodeError):
@@ -130,7 +147,10 @@ class _Plan:
         if outcome is None or not outcome.failed:
             return False
         exc = outcome.exception()
-        if exc is None or not is_retryable(exc) or state.attempt_number >= self.policy.max_attempts:
+        if exc is None or not is_retryable(exc):
+            return False
+        if state.attempt_number >= self.policy.max_attempts:
+            logger.warning("giving up after %d attempts: %s", state.attempt_number, reason(exc))
             return False
         policy = self.policy
         retry_after = getattr(exc, "retry_after", None)
@@ -171,7 +191,8 @@ class _Plan:
     def log(self, state: _t.RetryCallState) -> None:
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
-        logger.warning(
+        # INFO, as openai-python does: a retry that then succeeds is routine.
+        logger.info(
             "attempt %d/%d failed (%s); retrying in %.2f s",
             state.attempt_number,
             self.policy.max_attempts,

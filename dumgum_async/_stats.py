@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 
@@ -37,6 +37,9 @@ class StatsSnapshot:
             an answer, like ``attempt_latency_*``); None before the first answer.
         wait_p95: 95th percentile, or None.
         wait_p99: 99th percentile, or None.
+        breaker_state: The circuit breaker's state, ``"closed"``, ``"open"`` or
+            ``"half_open"``; None when the client has none.
+        breaker_openings: How many times the circuit breaker opened.
     """
 
     calls: int
@@ -54,6 +57,8 @@ class StatsSnapshot:
     wait_p50: float | None
     wait_p95: float | None
     wait_p99: float | None
+    breaker_state: str | None = None
+    breaker_openings: int = 0
 
     @property
     def total_failed(self) -> int:
@@ -66,10 +71,22 @@ class StatsSnapshot:
         return sum(self.retries.values())
 
 
+class _BreakerView(Protocol):
+    @property
+    def state(self) -> str: ...
+
+    openings: int
+
+
 class ClientStats:
-    """Live counters of one client; read them with :meth:`snapshot`."""
+    """Live counters of one client; read them with :meth:`snapshot`.
+
+    Args:
+        breaker: The client's circuit breaker, whose state the snapshot reports.
+    """
 
     __slots__ = (
+        "_breaker",
         "_latencies",
         "_waits",
         "_wire",
@@ -81,7 +98,8 @@ class ClientStats:
         "succeeded",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, breaker: _BreakerView | None = None) -> None:
+        self._breaker = breaker
         self.calls = 0
         self.succeeded = 0
         self.attempts = 0
@@ -108,6 +126,7 @@ class ClientStats:
         ordered = sorted(self._latencies)
         wire = sorted(self._wire)
         waits = sorted(self._waits)
+        breaker = self._breaker
         return StatsSnapshot(
             calls=self.calls,
             succeeded=self.succeeded,
@@ -124,6 +143,8 @@ class ClientStats:
             wait_p50=_percentile(waits, 0.50),
             wait_p95=_percentile(waits, 0.95),
             wait_p99=_percentile(waits, 0.99),
+            breaker_state=breaker.state if breaker is not None else None,
+            breaker_openings=breaker.openings if breaker is not None else 0,
         )
 
 

@@ -4,13 +4,14 @@
 
     DumGumError
     ├── ConfigurationError (ValueError)          bad client settings, found at construction
-    ├── ClientClosedError (RuntimeError)         the client was used after aclose()
+    ├── ClientClosedError (RuntimeError)         the client was closed (before or during the call)
     ├── RequestValidationError (ValueError)      the request breaks the spec; nothing was sent
     ├── RateLimiterUnavailableError              a shared (Redis) rate limiter cannot be reached
     └── APIError                                 something went wrong talking to the API
         ├── APIConnectionError                   no usable HTTP response (DNS, refused, reset,
         │   │                                    TLS; .retryable False if it cannot heal)
-        │   └── APITimeoutError (TimeoutError)   an attempt or the call's deadline ran out
+        │   ├── APITimeoutError (TimeoutError)   an attempt or the call's deadline ran out
+        │   └── CircuitOpenError                 the circuit breaker is open: nothing was sent
         ├── APIStatusError                       the API answered with a non-2xx status
         │   ├── BadRequestError                  400
         │   ├── AuthenticationError              401
@@ -42,6 +43,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CircuitOpenError",
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
@@ -70,7 +72,9 @@ class ConfigurationError(DumGumError, ValueError):
 
 
 class ClientClosedError(DumGumError, RuntimeError):
-    """The client was used after it was closed; a closed client cannot be reopened."""
+    """The client was closed: used after :meth:`~dumgum_async.DumGumClient.aclose`, or
+    a call still in flight when it closed (cancelled by it); a closed client cannot
+    be reopened."""
 
 
 class Problem:
@@ -187,6 +191,32 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError, TimeoutError):
     """An attempt took longer than the configured timeout, or the call's deadline ran out."""
+
+
+class CircuitOpenError(APIConnectionError):
+    """The client's circuit breaker is open after repeated failures: nothing was sent.
+
+    Args:
+        message: Human-readable description.
+        retry_after: Seconds until the breaker lets a probe through (0 when a probe is
+            in flight already).
+        retry_at: The same moment on the ``time.monotonic()`` clock.
+        **kwargs: As for :class:`APIError`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        retry_at: float,
+        method: str = "POST",
+        url: str = "",
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, method=method, url=url, attempts=attempts)
+        self.retry_after = retry_after
+        self.retry_at = retry_at
 
 
 class APIStatusError(APIError):

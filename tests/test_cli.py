@@ -334,10 +334,12 @@ async def test_library_logs_are_counted_not_shown_without_verbose(
 ) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     _write_jsonl(inp, sample_requests(1))
-    server.script(ScriptedResponse(status=503, headers={"Retry-After": "0"}, json={}))
-    assert await _cli.run(_batch_args(server, inp, out)) == 0
+    # A retry is INFO (not counted); giving up after the last attempt is a WARNING.
+    server.script(*[ScriptedResponse(status=503, headers={"Retry-After": "0"}, json={})] * 2)
+    assert await _cli.run(_batch_args(server, inp, out, "--max-attempts", "2")) != 0
     err = capsys.readouterr().err
     assert "retrying" not in err
+    assert "giving up" not in err
     assert re.search(r"log +1 warning +not shown", err), err
 
 
@@ -348,7 +350,7 @@ async def test_verbose_shows_library_logs_on_stderr(
     _write_jsonl(inp, sample_requests(1))
     server.script(ScriptedResponse(status=503, headers={"Retry-After": "0"}, json={}))
     assert await _cli.run(_batch_args(server, inp, out, "-v")) == 0
-    assert "WARNING dumgum_async: attempt 1/4 failed (HTTP 503)" in capsys.readouterr().err
+    assert "INFO dumgum_async: attempt 1/4 failed (HTTP 503)" in capsys.readouterr().err
 
 
 async def test_a_bad_rate_is_a_usage_error(

@@ -274,7 +274,7 @@ async def test_rate_limit_error_carries_retry_after_in_seconds(mock_api: aioresp
 async def test_rate_limit_error_carries_retry_after_from_an_http_date(
     mock_api: aioresponses,
 ) -> None:
-    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30)
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
     mock_api.post(
         ENDPOINT, status=429, headers={"Retry-After": email.utils.format_datetime(when, True)}
     )

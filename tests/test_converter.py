@@ -23,7 +23,7 @@ import dumgum_async as dg
 from dumgum_async import _converter
 from tests.samples import full_request, minimal_request
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 

@@ -13,7 +13,7 @@ import pytest
 import dumgum_async as dg
 from tests.samples import full_request, minimal_request
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 WHEN = dt.datetime(2025, 4, 25, 10, 0, tzinfo=UTC)
 INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)

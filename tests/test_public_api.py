@@ -9,6 +9,11 @@ from dumgum_async import exceptions
 
 EXPECTED = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_BREAKER_COOLDOWN",
+    "DEFAULT_BREAKER_FAILURE_RATIO",
+    "DEFAULT_BREAKER_MAX_COOLDOWN",
+    "DEFAULT_BREAKER_PROBES",
+    "DEFAULT_BREAKER_WINDOW",
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -23,6 +28,8 @@ EXPECTED = [
     "BdsmInterest",
     "BodyShape",
     "Child",
+    "CircuitBreaker",
+    "CircuitOpenError",
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",

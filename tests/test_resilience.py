@@ -21,11 +21,17 @@ QUICK = dg.RetryPolicy(initial_backoff=0.01, max_backoff=0.05, budget=None)
 
 @contextlib.asynccontextmanager
 async def _pair(
-    *, retry: dg.RetryPolicy | None = QUICK, timeout: float = 5.0, **server: Any
+    *,
+    retry: dg.RetryPolicy | None = QUICK,
+    timeout: float = 5.0,
+    breaker: dg.CircuitBreaker | None = dg.CircuitBreaker(),  # noqa: B008 - frozen
+    **server: Any,
 ) -> AsyncIterator[tuple[FakeDumGumServer, dg.DumGumClient]]:
     async with (
         FakeDumGumServer(api_key=KEY, **server) as fake,
-        dg.DumGumClient(api_key=KEY, base_url=fake.url, retry=retry, timeout=timeout) as client,
+        dg.DumGumClient(
+            api_key=KEY, base_url=fake.url, retry=retry, timeout=timeout, circuit_breaker=breaker
+        ) as client,
     ):
         yield fake, client
 
@@ -239,7 +245,8 @@ async def test_retry_budget_stops_a_storm() -> None:
     policy = dg.RetryPolicy(
         initial_backoff=0.001, max_backoff=0.001, budget=dg.RetryBudget(ratio=0.1, min_per_second=0)
     )
-    async with _pair(retry=policy) as (fake, client):
+    # Without the circuit breaker, which would stop this storm even sooner.
+    async with _pair(retry=policy, breaker=None) as (fake, client):
         fake.faults = Faults(http_503=1.0, retry_after=0.0)
         results = await asyncio.gather(
             *(client.suggest(full_request()) for _ in range(40)), return_exceptions=True
@@ -310,6 +317,8 @@ async def test_soak_through_a_30_percent_fault_mix_every_request_succeeds_and_ma
     assert responses == clean
     assert len(set(responses)) > 250  # each answer belongs to its own request
     assert fake.stats.total > 600
+    # The default circuit breaker takes a 30% random fault mix for an API that is up.
+    assert client.stats.breaker_openings == 0
 
 
 async def test_waiting_for_a_slot_is_not_part_of_the_attempt_timeout() -> None:

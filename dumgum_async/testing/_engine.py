@@ -403,7 +403,7 @@ class Emulator:
         seconds = math.ceil(faults.retry_after)
         http_date = faults.retry_after_http_date
         if http_date and (http_date >= 1.0 or self._fault_rng.random() < http_date):
-            when = _dt.datetime.fromtimestamp(math.ceil(time.time()) + seconds, _dt.timezone.utc)
+            when = _dt.datetime.fromtimestamp(math.ceil(time.time()) + seconds, _dt.UTC)
             return format_datetime(when, usegmt=True)
         return str(seconds)
 

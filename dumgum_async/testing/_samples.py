@@ -422,7 +422,7 @@ _NICKNAMES = ("sunny", "moonlight", "wanderer", "pixel", "velvet", "breeze", "ma
 _WOMEN = (Gender.WOMAN, Gender.TRANS_WOMAN, Gender.TRANSFEMININE)
 _MEN = (Gender.MAN, Gender.TRANS_MAN, Gender.TRANSMASCULINE)
 # Conversations start somewhere in the first half of 2025, whatever the day it is run.
-_EPOCH = _dt.datetime(2025, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(2025, 1, 1, tzinfo=_dt.UTC)
 
 
 def _phrases(language: str) -> _Phrases:

@@ -6,6 +6,7 @@ import asyncio
 import email.utils
 import json
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -25,7 +26,7 @@ SHORT = aiohttp.ClientTimeout(total=0.5)
 
 
 async def _post(
-    http: aiohttp.ClientSession, server: FakeDumGumServer, **kwargs: object
+    http: aiohttp.ClientSession, server: FakeDumGumServer, **kwargs: Any
 ) -> tuple[int, dict[str, str], bytes]:
     async with http.post(
         server.endpoint_url, json=minimal_request(), headers=AUTH, **kwargs

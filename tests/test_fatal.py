@@ -1,0 +1,90 @@
+"""Fatal errors stop a batch: a rejected key or a forbidden endpoint, seen by the server."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import pytest
+
+import dumgum_async as dg
+from dumgum_async.testing import FakeDumGumServer, ScriptedResponse
+from tests.samples import minimal_request
+
+KEY = "emulator-key"
+
+
+def _requests(n: int) -> list[dict[str, Any]]:
+    out = []
+    for i in range(n):
+        r = minimal_request()
+        r["messages"][0]["text"] = f"message number {i}"
+        out.append(r)
+    return out
+
+
+async def _collect(
+    stream: AsyncGenerator[dg.BatchResult[Any], None], into: list[dg.BatchResult[Any]]
+) -> None:
+    async with contextlib.aclosing(stream) as results:
+        async for result in results:
+            into.append(result)
+
+
+@pytest.mark.parametrize("ordered", [False, True])
+async def test_a_wrong_key_stops_the_batch_after_the_requests_in_flight(ordered: bool) -> None:
+    yielded: list[dg.BatchResult[Any]] = []
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key="wrong-key", base_url=fake.url) as client,
+    ):
+        stream = client.suggest_many(_requests(200), concurrency=8, ordered=ordered)
+        with pytest.raises(dg.AuthenticationError) as info:
+            await _collect(stream, yielded)
+    assert fake.stats.total <= 8
+    assert info.value.status_code == 401
+    # Every item that was started is yielded, the fatal one included, all failed.
+    assert 1 <= len(yielded) == fake.stats.total
+    assert all(isinstance(r.error, dg.AuthenticationError) for r in yielded)
+    assert info.value in [r.error for r in yielded]
+    if ordered:
+        assert [r.index for r in yielded] == list(range(len(yielded)))
+
+
+async def test_a_403_stops_the_batch_and_the_items_in_flight_still_succeed() -> None:
+    yielded: list[dg.BatchResult[Any]] = []
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
+    ):
+        # The first request is refused; the seven others in flight are answered.
+        fake.script(ScriptedResponse(status=403, json={"error": "forbidden"}))
+        with pytest.raises(dg.PermissionDeniedError):
+            await _collect(client.suggest_many(_requests(200), concurrency=8), yielded)
+    assert fake.stats.total <= 8 + 2
+    assert len(yielded) == fake.stats.total
+    assert sum(not r.ok for r in yielded) == 1
+    assert sum(r.ok for r in yielded) == len(yielded) - 1
+
+
+async def test_suggest_all_raises_the_fatal_error() -> None:
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key="wrong-key", base_url=fake.url) as client,
+    ):
+        with pytest.raises(dg.AuthenticationError):
+            await client.suggest_all(_requests(100), concurrency=4)
+    assert fake.stats.total <= 4
+
+
+async def test_other_client_errors_do_not_stop_the_batch() -> None:
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
+    ):
+        fake.script(*[ScriptedResponse(status=422, json={"error": "no"})] * 5)
+        results = await client.suggest_all(_requests(30), concurrency=4)
+    assert len(results) == 30
+    assert sum(not r.ok for r in results) == 5
+    assert fake.stats.total == 30
