@@ -51,7 +51,6 @@ from saq import Queue, Worker
 from saq.types import Context, SettingsDict
 
 import dumgum_async as dg
-from dumgum_async._redis import RedisRateLimit
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -68,7 +67,7 @@ class WorkerContext(Context, total=False):
     """What every job of one worker process shares: opened at startup, closed at shutdown."""
 
     dumgum: dg.DumGumClient
-    limiter: RedisRateLimit
+    limiter: dg.RedisRateLimit
     results: Redis
 
 
@@ -83,7 +82,7 @@ async def startup(ctx: WorkerContext) -> None:
 
     url = redis_url()
     rate = dg.RateLimit.parse(os.environ.get("DUMGUM_RATE", "20/s"))
-    ctx["limiter"] = RedisRateLimit(
+    ctx["limiter"] = dg.RedisRateLimit(
         url,
         key=LIMIT_KEY,
         max_rate=rate.max_rate,
