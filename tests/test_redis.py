@@ -8,19 +8,20 @@ never pass by skipping them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
+import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import pytest
 
 import dumgum_async as dg
-from dumgum_async import _redis
 from dumgum_async._redis import RedisRateLimit
 from dumgum_async._throttle import Limiter
 from dumgum_async.exceptions import RateLimiterUnavailableError
@@ -99,6 +100,14 @@ async def _stamps(limiters: list[RedisRateLimit], n: int) -> list[float]:
     return sorted(stamps)
 
 
+async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + timeout
+    while not condition():
+        assert loop.time() < give_up, "the condition never came true"
+        await asyncio.sleep(0.01)
+
+
 async def _wait_for_key(client: Redis, key: str) -> None:
     for _ in range(200):
         if await client.exists(key):
@@ -153,9 +162,10 @@ async def test_worker_processes_share_one_budget_exactly(redis_server: RedisServ
     assert stats.total == total
     assert stats.rate_limited == 0
     assert _max_in_window(arrivals, 1.0) <= rate
-    # Saturated: the three processes together keep the server at its limit.
+    # Saturated: the three processes together keep the server at its limit (a busy
+    # machine may slow them down, never speed them up).
     expected = (total - 1) / rate
-    assert abs((arrivals[-1] - arrivals[0]) - expected) <= 0.05 * expected
+    assert 0.95 * expected <= arrivals[-1] - arrivals[0] <= 1.5 * expected
 
 
 # --- exactness in one process -----------------------------------------------------------
@@ -341,11 +351,14 @@ async def test_with_local_a_killed_redis_falls_back_with_one_warning(
 
 
 async def test_with_local_the_limiter_goes_back_to_redis_once_it_answers(
-    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+    redis_server: RedisServer,
 ) -> None:
-    monkeypatch.setattr(_redis, "RECHECK_INTERVAL", 0.3)
     async with RedisRateLimit(
-        redis_server.url, key=_key(), max_rate=100, on_redis_error="local"
+        redis_server.url,
+        key=_key(),
+        max_rate=100,
+        on_redis_error="local",
+        recheck_interval=0.3,
     ) as limiter:
         await limiter.acquire()
         redis_server.kill()
@@ -353,10 +366,214 @@ async def test_with_local_the_limiter_goes_back_to_redis_once_it_answers(
         assert limiter.using_fallback
         redis_server.start()  # the same port again
         await limiter.acquire()
-        assert limiter.using_fallback  # not checked again before RECHECK_INTERVAL
+        assert limiter.using_fallback  # not checked again before recheck_interval
         await asyncio.sleep(0.35)
+        await limiter.acquire()  # starts the check, and does not wait for it
+        await _until(lambda: limiter.redis_available)
         await limiter.acquire()
         assert not limiter.using_fallback
+
+
+# --- a hung Redis, the breaker, the fallback's window ---------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _hung_redis() -> AsyncIterator[tuple[int, list[int]]]:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers.
+
+    Yields its port and a list that grows by one per connection accepted.
+    """
+    accepted: list[int] = []
+    handlers: list[asyncio.Task[None]] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        accepted.append(1)
+        writers.append(writer)
+        with contextlib.suppress(ConnectionError):
+            await reader.read()  # whatever comes, until the client goes
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port: int = server.sockets[0].getsockname()[1]
+    try:
+        yield port, accepted
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await asyncio.wait_for(asyncio.gather(*handlers, return_exceptions=True), 5)
+        await server.wait_closed()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port  # nothing listens there once the socket is closed
+
+
+def _requests(n: int) -> list[dict[str, object]]:
+    return [minimal_request() for _ in range(n)]
+
+
+async def test_with_raise_a_hung_redis_fails_a_batch_after_one_timeout() -> None:
+    loop = asyncio.get_running_loop()
+    async with (
+        _hung_redis() as (port, accepted),
+        FakeDumGumServer(api_key=KEY) as fake,
+        RedisRateLimit(
+            f"redis://127.0.0.1:{port}/0", key=_key(), max_rate=100, socket_timeout=0.5
+        ) as limiter,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=limiter) as client,
+    ):
+        started = loop.time()
+        results = await client.suggest_all(_requests(30), concurrency=8)
+        elapsed = loop.time() - started
+        assert not limiter.redis_available
+    assert [type(r.error) for r in results] == [RateLimiterUnavailableError] * 30
+    assert fake.stats.total == 0  # nothing was sent without the shared budget
+    assert 1 <= len(accepted) <= 3  # one connection tried, not one per item
+    # Was one socket_timeout per item, one after another behind the batch gate (15 s).
+    assert 0.4 <= elapsed < 2.5
+
+
+async def test_with_local_a_hung_redis_falls_back_after_one_timeout() -> None:
+    loop = asyncio.get_running_loop()
+    rate = 50
+    async with (
+        _hung_redis() as (port, _),
+        FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(rate=rate)) as fake,
+        RedisRateLimit(
+            f"redis://127.0.0.1:{port}/0",
+            key=_key(),
+            max_rate=rate,
+            socket_timeout=0.5,
+            on_redis_error="local",
+        ) as limiter,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=limiter) as client,
+    ):
+        started = loop.time()
+        results = await client.suggest_all(_requests(30), concurrency=8)
+        elapsed = loop.time() - started
+        assert limiter.using_fallback
+        arrivals = sorted(r.received_at for r in fake.requests)
+    assert all(r.ok for r in results)
+    assert fake.stats.rate_limited == 0
+    assert _max_in_window(arrivals, 1.0) <= rate
+    # One timeout, then paced locally: 30 at 50/s.
+    assert 0.5 + 0.5 <= elapsed < 0.5 + 0.6 + 2.0
+
+
+async def test_with_raise_a_frozen_redis_fails_fast_until_a_check_finds_it_back(
+    redis_server: RedisServer,
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with RedisRateLimit(
+        redis_server.url, key=_key(), max_rate=100, socket_timeout=0.4, recheck_interval=0.6
+    ) as limiter:
+        await limiter.acquire()
+        redis_server.freeze()
+        try:
+            started = loop.time()
+            with pytest.raises(RateLimiterUnavailableError, match="in time"):
+                await limiter.acquire()
+            first = loop.time() - started
+            started = loop.time()
+            for _ in range(20):
+                with pytest.raises(RateLimiterUnavailableError, match="checking again in"):
+                    await limiter.acquire()
+            rest = loop.time() - started
+        finally:
+            redis_server.thaw()
+        await asyncio.sleep(0.6)
+        with pytest.raises(RateLimiterUnavailableError, match="checking again now"):
+            await limiter.acquire()  # starts the check, does not wait for it
+        await _until(lambda: limiter.redis_available)
+        await limiter.acquire()
+    assert 0.3 <= first < 1.5
+    assert rest < 0.2  # 20 acquires, none waited on the frozen Redis
+
+
+async def test_with_local_a_frozen_redis_falls_back_at_once_and_comes_back(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    loop = asyncio.get_running_loop()
+    key = _key()
+    async with RedisRateLimit(
+        redis_server.url,
+        key=key,
+        max_rate=100,
+        socket_timeout=0.4,
+        recheck_interval=0.6,
+        on_redis_error="local",
+    ) as limiter:
+        await limiter.acquire()
+        redis_server.freeze()
+        try:
+            started = loop.time()
+            await limiter.acquire()  # waits out one timeout, then local
+            first = loop.time() - started
+            started = loop.time()
+            for _ in range(10):
+                await limiter.acquire()
+            rest = loop.time() - started
+            assert limiter.using_fallback
+        finally:
+            redis_server.thaw()
+        await redis_client.delete(f"{{{key}}}:tat")
+        await asyncio.sleep(0.6)
+        await limiter.acquire()  # starts the check, and goes locally meanwhile
+        await _until(lambda: limiter.redis_available)
+        await limiter.acquire()
+        assert not limiter.using_fallback
+        assert await redis_client.exists(f"{{{key}}}:tat")  # reserved in Redis again
+    assert 0.3 <= first < 1.5
+    assert rest < 0.5  # 10 at 100/s, none waiting on the frozen Redis
+
+
+@pytest.mark.parametrize("burst", [1, 3])
+async def test_switching_to_local_and_back_never_overruns_a_window(
+    redis_server: RedisServer, burst: int
+) -> None:
+    rate, period = 20, 0.5
+    loop = asyncio.get_running_loop()
+    async with (
+        FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(rate=rate, period=period)) as fake,
+        RedisRateLimit(
+            redis_server.url,
+            key=_key(),
+            max_rate=rate,
+            time_period=period,
+            burst=burst,
+            margin=0.05,  # the server shares this busy loop: its arrival stamps jitter
+            on_redis_error="local",
+            recheck_interval=0.3,
+        ) as limiter,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=limiter) as client,
+    ):
+        # 24 callers at once: each holds a slot reserved up to 0.6 s ahead in Redis
+        # when it is killed.
+        async def caller() -> None:
+            while loop.time() < stop_at:
+                await client.suggest(minimal_request())
+
+        stop_at = loop.time() + 1.8
+        callers = asyncio.gather(*(caller() for _ in range(24)))
+        await asyncio.sleep(0.5)
+        redis_server.kill()
+        await _until(lambda: limiter.using_fallback)
+        await asyncio.sleep(0.3)
+        redis_server.start()  # empty: only the seeds tell it about the local slots
+        await _until(lambda: limiter.redis_available)
+        await callers
+        arrivals = sorted(r.received_at for r in fake.requests)
+        stats = fake.stats
+    assert stats.rate_limited == 0
+    assert _max_in_window(arrivals, period) <= rate
+    assert stats.total >= 2 * rate  # it kept going through both switches
 
 
 # --- construction -----------------------------------------------------------------------
