@@ -376,19 +376,18 @@ class _SecretURL:
         locals, so every failure becomes a message that names the problem only.
         """
         url = self._url
+        bad = "url must be a redis://, rediss:// or unix:// URL with a valid port"
         if not isinstance(url, str):
             return {}, None, "url must be a string"
         try:
             parts = urlsplit(url)
-            scheme = parts.scheme
             parts.port  # noqa: B018 - raises ValueError for a port that is not one
         except ValueError:
-            scheme = ""
-        if scheme not in ("redis", "rediss", "unix"):
-            return {}, None, "url must be a redis://, rediss:// or unix:// URL with a valid port"
+            return {}, None, bad
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            return {}, None, bad
         from redis.asyncio.connection import Connection, parse_url
 
-        problem: str | None = None
         try:
             options: dict[str, Any] = dict(parse_url(url))
             username, password = options.pop("username", None), options.pop("password", None)
@@ -401,9 +400,8 @@ class _SecretURL:
             # connection URL.", "unexpected keyword argument 'foo'"), not its value;
             # the password is scrubbed all the same.
             problem = f"url: {type(exc).__name__}: {exc}"
-        if problem is not None:
             raw = parts.password
-            return {}, None, _Credentials(None, raw).scrub(problem) if raw else problem
+            return {}, None, _Credentials(None, unquote(raw)).scrub(problem) if raw else problem
         options["connection_class"] = connection_class
         credentials = _Credentials(username, password) if username or password else None
         return options, credentials, None
@@ -502,6 +500,7 @@ class RedisRateLimit:
         # raised below, frame locals included, cannot show the password.
         secret = _SecretURL(url)
         del url
+        self._where = secret.shown()
         try:
             import redis  # noqa: F401 - only to fail here, early, with the fix in the message
         except ImportError as exc:
@@ -534,7 +533,6 @@ class RedisRateLimit:
         self.margin = float(margin)
         self.on_redis_error = on_redis_error
         self.socket_timeout = float(socket_timeout)
-        self._where = secret.shown()
         self._options = options
         self._credentials = credentials
         self._keys = [f"{{{key}}}:tat", f"{{{key}}}:pause_until", f"{{{key}}}:log"]
@@ -581,6 +579,8 @@ class RedisRateLimit:
         self._closed = False
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_closed"):  # in a traceback of __init__'s own errors
+            return f"<RedisRateLimit {getattr(self, '_where', '?')} (not set up)>"
         if self._closed:
             mode = "closed"
         elif not self._breaker.down:
@@ -845,6 +845,7 @@ class RedisRateLimit:
         sent_at = 0.0
         was_down = self._breaker.down
         failure: str | None = None
+        answer: Any = None
         timeout = asyncio.timeout(self.socket_timeout)
         try:
             async with timeout:
@@ -867,7 +868,7 @@ class RedisRateLimit:
                         copy = copies[seed] = copies.get(seed, -1) + 1
                         member = f"{self._seed_tag}:{seed!r}:{copy}"
                         args += [round((seed - sent_at) * 1e6), member]
-                    now_us, value_us = await script(keys=self._keys, args=args)
+                    answer = await script(keys=self._keys, args=args)
                 finally:
                     self._inflight.discard(timeout)
         except self._errors as exc:
@@ -880,6 +881,7 @@ class RedisRateLimit:
                 f"rate limiter {self.key!r}: Redis at {self._where} is unavailable: {failure}"
             )
         answered_at = loop.time()
+        now_us, value_us = answer
         self._clock.update(sent_at, answered_at, int(now_us))
         if pause_us > 0:
             self._pause_written = max(self._pause_written, deadline)
