@@ -441,13 +441,14 @@ class RedisRateLimit:
     ``acquire`` waits on it. The first ``acquire`` after ``recheck_interval``
     starts one check in the background, and acquires use Redis again as soon as it
     answers. Calls already waiting on Redis when it fails give up at once. So a
-    hung Redis costs one ``socket_timeout``, not one per request. Meanwhile
-    ``on_redis_error`` decides:
+    hung Redis costs one ``socket_timeout``, not one per request. One WARNING is
+    logged when Redis is found unreachable, one INFO when it answers again.
+    Meanwhile ``on_redis_error`` decides:
 
     * ``"raise"`` (default): ``acquire`` raises :class:`RateLimiterUnavailableError`
       at once. The budget is shared, so sending without it could overrun the API
       for everyone; failing loudly is the safe default.
-    * ``"local"``: log one WARNING and carry on with an in-process limit of the
+    * ``"local"``: carry on with an in-process limit of the
       same rate, which continues this process's schedule: the slots it was granted
       through Redis count, so the switch never lets more than ``max_rate`` through
       in a window, and the slots granted locally are written back into Redis when

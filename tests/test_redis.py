@@ -538,6 +538,48 @@ async def test_with_local_a_frozen_redis_falls_back_at_once_and_comes_back(
     assert rest < 0.5  # 10 at 100/s, none waiting on the frozen Redis
 
 
+async def test_calls_waiting_on_a_hung_redis_give_up_with_the_first_to_time_out() -> None:
+    loop = asyncio.get_running_loop()
+    async with (
+        _hung_redis() as (port, _),
+        RedisRateLimit(
+            f"redis://127.0.0.1:{port}/0", key=_key(), max_rate=100, socket_timeout=0.6
+        ) as limiter,
+    ):
+
+        async def failed_at() -> float:
+            with pytest.raises(RateLimiterUnavailableError):
+                await limiter.acquire()
+            return loop.time()
+
+        first = asyncio.create_task(failed_at())
+        await asyncio.sleep(0.3)
+        second = await failed_at()  # would wait until 0.3 + 0.6 on its own
+        assert abs(second - await first) < 0.2
+
+
+async def test_a_pause_taken_while_redis_is_down_reaches_it_when_it_returns(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    key = _key()
+    async with RedisRateLimit(
+        redis_server.url, key=key, max_rate=100, on_redis_error="local", recheck_interval=0.2
+    ) as limiter:
+        await limiter.acquire()
+        redis_server.kill()
+        await limiter.acquire()
+        assert limiter.using_fallback
+        limiter.pause(30)
+        redis_server.start()
+        await asyncio.sleep(0.25)
+        with contextlib.suppress(asyncio.TimeoutError):
+            # Starts the check; the acquire itself is held by the pause.
+            await asyncio.wait_for(limiter.acquire(), 0.1)
+        await _until(lambda: limiter.redis_available)
+        ttl_ms = await cast("Awaitable[int]", redis_client.pttl(f"{{{key}}}:pause_until"))
+    assert ttl_ms > 25_000
+
+
 async def test_switching_to_local_and_back_never_overruns_a_window(
     redis_server: RedisServer,
 ) -> None:
@@ -852,6 +894,7 @@ def test_repr_never_shows_the_password(url: str, shown: str) -> None:
         {"max_rate": 5, "time_period": -1},
         {"max_rate": 5, "on_redis_error": "ignore"},
         {"max_rate": 5, "socket_timeout": 0},
+        {"max_rate": 5, "recheck_interval": 0},
         {"max_rate": 5, "margin": 2.0},
         {"max_rate": 5, "key": ""},
     ],
