@@ -407,6 +407,13 @@ class _SecretURL:
         return options, credentials, None
 
 
+def _settle_question(task: asyncio.Task[tuple[int, int]]) -> None:
+    # A question nobody waits for any more: its failure is recorded by _run
+    # (the breaker); retrieving it here keeps asyncio from reporting it.
+    if not task.cancelled():
+        task.exception()
+
+
 class RedisRateLimit:
     """A rate limit and a pause shared through Redis by every process using ``key``.
 
@@ -574,6 +581,8 @@ class RedisRateLimit:
         self._pause_seen = 0.0
         self._pause_task: asyncio.Task[None] | None = None
         self._check_task: asyncio.Task[None] | None = None
+        # Sleepers' questions for the shared pause, still running past their slot.
+        self._questions: set[asyncio.Task[tuple[int, int]]] = set()
         # Resolved by pause() to wake this process's sleepers, whose slot may now
         # fall inside the pause: they give it up and reserve a new one.
         self._pause_signal: asyncio.Future[None] | None = None
@@ -700,7 +709,10 @@ class RedisRateLimit:
         if check is not None and not check.done():
             check.cancel()
         task, self._pause_task = self._pause_task, None
-        tasks = [t for t in (check, task) if t is not None]
+        questions = list(self._questions)
+        for question in questions:
+            question.cancel()
+        tasks: list[asyncio.Future[Any]] = [t for t in (check, task, *questions) if t is not None]
         # Bounded: each exchange gives up after socket_timeout, and no new one
         # starts once closed.
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -725,7 +737,9 @@ class RedisRateLimit:
         """Sleep until ``release_at``; False if a pause means the slot must be given up.
 
         A caller holding a slot from Redis that sleeps long enough for another
-        process to have paused meanwhile asks Redis, a little before its slot.
+        process to have paused meanwhile asks Redis, a little before its slot. It
+        waits for the answer no later than its slot: a slow or hung Redis never
+        makes it late (the question, still running, records any failure).
         """
         wait = release_at - loop.time()
         if wait <= 0:
@@ -735,12 +749,18 @@ class RedisRateLimit:
             done, _ = await asyncio.wait({signal}, timeout=wait - lead)
             if done:
                 return False
-            if not self._breaker.down:
-                try:
-                    _, pause_until_us = await self._run("sync")
-                except RateLimiterUnavailableError:
-                    pass  # the slot was granted: it stands
-                else:
+            if not (self._breaker.down or self._closed):  # closed: no new connection
+                question = loop.create_task(self._run("sync"))
+                self._questions.add(question)
+                question.add_done_callback(_settle_question)
+                question.add_done_callback(self._questions.discard)
+                left = max(release_at - loop.time(), 0.0)
+                either: set[asyncio.Future[Any]] = {signal, question}
+                await asyncio.wait(either, timeout=left)
+                if signal.done():
+                    return False
+                if question.done() and not question.cancelled() and not question.exception():
+                    _, pause_until_us = question.result()
                     if pause_until_us > slot_us:
                         return False  # another process paused everyone meanwhile
             wait = release_at - loop.time()

@@ -580,6 +580,26 @@ async def test_a_pause_taken_while_redis_is_down_reaches_it_when_it_returns(
     assert ttl_ms > 25_000
 
 
+async def test_a_caller_holding_a_slot_goes_at_it_though_redis_then_hangs(
+    redis_server: RedisServer,
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with RedisRateLimit(
+        redis_server.url, key=_key(), max_rate=2, socket_timeout=1.0
+    ) as limiter:
+        await limiter.acquire()
+        started = loop.time()
+        holder = asyncio.create_task(limiter.acquire())  # its slot is 0.5 s away
+        await asyncio.sleep(0.2)
+        redis_server.freeze()  # its question for the pause, before its slot, hangs
+        try:
+            await holder
+            waited = loop.time() - started
+        finally:
+            redis_server.thaw()
+    assert 0.45 <= waited < 0.5 + 0.3  # at its slot, not after a 1 s timeout
+
+
 async def test_switching_to_local_and_back_never_overruns_a_window(
     redis_server: RedisServer,
 ) -> None:
