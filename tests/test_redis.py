@@ -600,6 +600,25 @@ async def test_a_caller_holding_a_slot_goes_at_it_though_redis_then_hangs(
     assert 0.45 <= waited < 0.5 + 0.3  # at its slot, not after a 1 s timeout
 
 
+async def test_acquires_cancelled_at_any_point_leave_no_task_behind(
+    redis_server: RedisServer,
+) -> None:
+    limiter = RedisRateLimit(redis_server.url, key=_key(), max_rate=20)
+    before = asyncio.all_tasks()
+    # Deadlines spread over every await: the connect, the script, the sleep, the
+    # question for the pause.
+    outcomes = await asyncio.gather(
+        *(asyncio.wait_for(limiter.acquire(), 0.013 * i) for i in range(1, 30)),
+        return_exceptions=True,
+    )
+    await limiter.aclose()
+    assert any(o is None for o in outcomes)
+    assert any(isinstance(o, TimeoutError) for o in outcomes)
+    assert all(o is None or isinstance(o, TimeoutError) for o in outcomes)
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() - before == set()
+
+
 async def test_switching_to_local_and_back_never_overruns_a_window(
     redis_server: RedisServer,
 ) -> None:
