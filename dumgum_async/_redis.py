@@ -9,7 +9,7 @@ machines, pass it as ``rate_limit=`` and share one budget and one pause::
         ...
 
 This is the only module that imports ``redis`` (``pip install 'dumgum-async[redis]'``),
-and only when a limiter first talks to Redis: ``import dumgum_async`` never needs it.
+and only when a limiter is created: ``import dumgum_async`` never needs it.
 
 Why a Lua GCRA and not the ``limits`` library (checked: limits 5.8): ``limits``
 answers "may I, now?" (``hit``/``test``) and cannot make a caller wait for its
@@ -29,21 +29,30 @@ it. To sleep until a time of Redis's clock, each process maps that clock onto it
 own loop clock from the answers' round trips, as NTP does (:class:`_RedisClock`):
 the mapping is as good as the quickest round trip, a fraction of a millisecond on
 a LAN, and a slow answer (a busy loop, a new connection) does not disturb it.
+
+Each process also keeps :class:`_Schedule`, the same algorithm in Python over the
+slots *it* was granted. It is the fallback limiter when Redis is lost (so the
+slots already granted through Redis count against the first local window), and
+its recent slots are written back into Redis with the first acquire after Redis
+returns (so the slots granted locally count against the first shared window).
+:class:`_Breaker` remembers that Redis is unreachable, so that a hung Redis costs
+one timeout, not one per request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import math
+import secrets
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from dumgum_async._config import RateLimit
-from dumgum_async._throttle import LocalLimiter
 from dumgum_async.exceptions import (
     ClientClosedError,
     ConfigurationError,
@@ -51,23 +60,30 @@ from dumgum_async.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    from redis.asyncio import ConnectionPool, Redis
     from redis.commands.core import AsyncScript
 
 __all__ = ["RedisRateLimit"]
 
 logger: Final = logging.getLogger("dumgum_async")
 
-#: Seconds between two attempts to go back to Redis while running on the local fallback.
+#: Seconds between two checks of whether an unreachable Redis answers again.
 RECHECK_INTERVAL: Final = 5.0
 #: Slots one acquire may give up for being woken too late, before it goes anyway.
 _MAX_FORFEITS: Final = 3
+#: Seconds before its slot that a caller that slept asks Redis whether another
+#: process paused meanwhile: ahead of the slot, so that the round trip does not
+#: make it late; a pause set in this last sliver is missed.
+_CHECK_LEAD: Final = 0.02
 
 # KEYS[1] tat: the GCRA "theoretical arrival time" (µs, Redis clock) of the next slot.
 # KEYS[2] pause_until: no slot before this time (µs, Redis clock).
 # KEYS[3] log: sorted set of the last `window_n` reserved slots (only when window_n > 0).
 # ARGV: interval, tolerance, window_n, window (µs except window_n), pause_for (µs, 0 for
-# none), mode ("acquire" or "pause").  Returns {now, slot}, both µs of Redis's clock.
+# none), mode ("acquire" or "sync"), then pairs (offset from now in µs, member) of
+# slots this process granted while Redis was away ("seeds").
+# "acquire" returns {now, slot}; "sync" only extends the pause and returns
+# {now, pause_until}; all µs of Redis's clock.
 #
 # Times go through string.format('%.17g'): Redis turns Lua numbers into strings with
 # 14 significant digits, which would round a µs epoch (16 digits) to 100 µs.
@@ -89,12 +105,21 @@ if pause_for > 0 and now + pause_for > pause_until then
     redis.call('SET', KEYS[2], string.format('%.17g', pause_until),
                'PX', math.ceil(pause_for / 1000) + 1000)
 end
-if ARGV[6] == 'pause' then
-    return {now, now}
+if ARGV[6] == 'sync' then
+    return {now, math.ceil(pause_until)}
 end
 
 raw = redis.call('GET', KEYS[1])
 local tat = raw and tonumber(raw) or now
+-- Seeds are offsets from the moment the caller sent this script: Redis reads `now`
+-- a little later, so they land a little late, which errs on the safe side.
+for i = 7, #ARGV, 2 do
+    local seed = now + tonumber(ARGV[i])
+    tat = math.max(tat, seed + interval)
+    if window_n > 0 then
+        redis.call('ZADD', KEYS[3], string.format('%.17g', seed), ARGV[i + 1])
+    end
+end
 -- GCRA: the slot may be up to `tolerance` (burst - 1 intervals) ahead of the schedule.
 local slot = math.max(now, tat - tolerance, pause_until)
 if window_n > 0 then
@@ -179,6 +204,216 @@ def _redact(url: str) -> str:
     return text
 
 
+class _Schedule:
+    """The script's algorithm in Python, over the slots of one process.
+
+    Times are seconds of any one clock (the loop's). :meth:`note` records a slot
+    granted elsewhere (by Redis); :meth:`reserve` grants one here, after every
+    slot noted or granted before, exactly as the script would. So a process that
+    loses Redis goes on with the schedule it had, not with a fresh, empty one.
+
+    Args:
+        interval: Seconds between two slots on the grid.
+        tolerance: How far ahead of the grid a slot may be (``(burst - 1) * interval``).
+        window_n: Slots allowed in one ``window``; 0 when the grid alone keeps it
+            (a whole rate, evenly spaced), as in the script.
+        window: The window, margin included, in seconds.
+    """
+
+    def __init__(self, interval: float, tolerance: float, window_n: int, window: float) -> None:
+        self.interval = interval
+        self.tolerance = tolerance
+        self.window_n = window_n
+        self.window = window
+        self._keep = max(window_n, 1)
+        self._tat: float | None = None
+        self._slots: list[float] = []  # sorted; the last `_keep` slots
+        #: Bumped by every :meth:`reserve`: which local grants Redis has been told of.
+        self.version = 0
+
+    def reserve(self, now: float, not_before: float = -math.inf) -> float:
+        """Grant the next free slot at or after ``now`` and ``not_before``; return it."""
+        tat = now if self._tat is None else self._tat
+        slot = max(now, tat - self.tolerance, not_before)
+        slots = self._slots
+        if self.window_n > 0:
+            if len(slots) >= self.window_n:
+                slot = max(slot, slots[-self.window_n] + self.window)
+            if slots:
+                slot = max(slot, slots[-1])
+        self._tat = max(tat, slot) + self.interval
+        self._record(slot)
+        self.version += 1
+        return slot
+
+    def note(self, slot: float) -> None:
+        """Record a slot granted elsewhere, so that later local grants keep clear of it."""
+        end = slot + self.interval
+        self._tat = end if self._tat is None else max(self._tat, end)
+        self._record(slot)
+
+    def recent(self, now: float) -> list[float]:
+        """The slots Redis must know of to keep the window: those not yet a window old."""
+        fresh = [s for s in self._slots if s > now - self.window]
+        # Without a window log the script keeps the window with the grid alone,
+        # for which the latest slot is all it needs.
+        return fresh if self.window_n > 0 else fresh[-1:]
+
+    def _record(self, slot: float) -> None:
+        bisect.insort(self._slots, slot)
+        if len(self._slots) > self._keep:
+            del self._slots[0]
+
+
+class _Breaker:
+    """Whether Redis is known to be unreachable, and when to check again.
+
+    One failed exchange opens it; from then on callers do not wait on Redis, and
+    one check at a time may run once ``recheck_interval`` has passed since the
+    last failure; a successful exchange closes it.
+
+    Args:
+        recheck_interval: Seconds from a failure to the next check.
+        clock: Seconds, monotonic (injectable for tests).
+    """
+
+    def __init__(
+        self, recheck_interval: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.recheck_interval = recheck_interval
+        self._clock = clock
+        self.down = False
+        #: What went wrong last, for messages (never a password).
+        self.error = ""
+        self._check_at = 0.0
+        self._checking = False
+
+    def failed(self, error: str) -> bool:
+        """Record a failure; True if Redis was thought reachable until now."""
+        was_up = not self.down
+        self.down, self.error, self._checking = True, error, False
+        self._check_at = self._clock() + self.recheck_interval
+        return was_up
+
+    def succeeded(self) -> bool:
+        """Record an answer; True if Redis was thought unreachable until now."""
+        was_down = self.down
+        self.down, self._checking = False, False
+        return was_down
+
+    def start_check(self) -> bool:
+        """True (and the check counts as running) if a check is due and none is running."""
+        if not self.down or self._checking or self._clock() < self._check_at:
+            return False
+        self._checking = True
+        return True
+
+    def seconds_to_check(self) -> float:
+        """Seconds until the next check may start (0 if it may now, or one is running)."""
+        return max(self._check_at - self._clock(), 0.0)
+
+
+class _Credentials:
+    """Redis's username and password, given to redis-py only when it authenticates.
+
+    A redis-py ``CredentialProvider`` by duck typing (redis is imported lazily).
+    Neither its ``repr`` nor redis-py's keyword dictionaries ever hold the
+    password, so neither do tracebacks, frame locals or messages.
+    """
+
+    __slots__ = ("_password", "_username")
+
+    def __init__(self, username: str | None, password: str | None) -> None:
+        self._username = username
+        self._password = password
+
+    def __repr__(self) -> str:
+        return "<redis credentials>"
+
+    def get_credentials(self) -> tuple[str] | tuple[str, str]:
+        """``(password,)`` or ``(username, password)``, as redis-py's AUTH wants."""
+        if self._username:
+            return (self._username, self._password or "")
+        return (self._password or "",)
+
+    async def get_credentials_async(self) -> tuple[str] | tuple[str, str]:
+        """:meth:`get_credentials`, for redis-py 5.1 and later."""
+        return self.get_credentials()
+
+    def scrub(self, text: str) -> str:
+        """``text`` with the password, raw or percent-encoded, replaced by ``***``."""
+        if self._password:
+            password = self._password
+            for form in {password, quote(password, safe=""), unquote(password)}:
+                text = text.replace(form, "***")
+        return text
+
+
+class _SecretURL:
+    """A Redis URL that never shows its password (``repr``, ``str``, frame locals)."""
+
+    __slots__ = ("_url",)
+
+    def __init__(self, url: object) -> None:
+        self._url = url
+
+    def __repr__(self) -> str:
+        return repr(self.shown()) if isinstance(self._url, str) else "<not a URL>"
+
+    __str__ = __repr__
+
+    def shown(self) -> str:
+        """The URL with its password replaced by ``***``."""
+        try:
+            return _redact(self._url) if isinstance(self._url, str) else "<not a URL>"
+        except ValueError:
+            return "<unreadable URL>"
+
+    def parse(self) -> tuple[dict[str, Any], _Credentials | None, str | None]:
+        """redis-py connection options, the credentials apart, and a problem or None.
+
+        Never raises: an exception raised here would carry the URL in its frames'
+        locals, so every failure becomes a message that names the problem only.
+        """
+        url = self._url
+        bad = "url must be a redis://, rediss:// or unix:// URL with a valid port"
+        if not isinstance(url, str):
+            return {}, None, "url must be a string"
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not one
+        except ValueError:
+            return {}, None, bad
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            return {}, None, bad
+        from redis.asyncio.connection import Connection, parse_url
+
+        try:
+            options: dict[str, Any] = dict(parse_url(url))
+            username, password = options.pop("username", None), options.pop("password", None)
+            connection_class = options.pop("connection_class", Connection)
+            # Built only to check the options (no I/O): an unknown one is a TypeError
+            # that names it, here rather than at the first request.
+            connection_class(**options)
+        except Exception as exc:  # any failure: its frames hold the password
+            # redis-py names the option ("Invalid value for 'socket_timeout' in
+            # connection URL.", "unexpected keyword argument 'foo'"), not its value;
+            # the password is scrubbed all the same.
+            problem = f"url: {type(exc).__name__}: {exc}"
+            raw = parts.password
+            return {}, None, _Credentials(None, unquote(raw)).scrub(problem) if raw else problem
+        options["connection_class"] = connection_class
+        credentials = _Credentials(username, password) if username or password else None
+        return options, credentials, None
+
+
+def _settle_question(task: asyncio.Task[tuple[int, int]]) -> None:
+    # A question nobody waits for any more: its failure is recorded by _run
+    # (the breaker); retrieving it here keeps asyncio from reporting it.
+    if not task.cancelled():
+        task.exception()
+
+
 class RedisRateLimit:
     """A rate limit and a pause shared through Redis by every process using ``key``.
 
@@ -186,8 +421,11 @@ class RedisRateLimit:
     across all processes, and by default they are evenly spaced (one every
     ``time_period / max_rate``). ``acquire`` reserves the next free slot in one
     atomic script and sleeps until it: callers wait their turn, they are never
-    refused, and they do not poll. ``pause`` (called by the client on a 429 or 503
-    with ``Retry-After``) holds back every process sharing the key.
+    refused, and they do not poll. ``pause`` (called by the client on a 429 with
+    ``Retry-After``) holds back every process sharing the key, callers already
+    asleep toward a reserved slot included: this process's at once, other
+    processes' when they wake (each caller that slept asks Redis for the pause,
+    ``margin / 2`` before its slot).
 
     Time is Redis's clock (``TIME``), never the workers' clocks. ``margin`` widens
     every window a little, because a slot's time and the moment the request reaches
@@ -205,23 +443,34 @@ class RedisRateLimit:
     then tied to that loop. Close it with :meth:`aclose` (or ``async with``); the
     clients using it do not close it.
 
-    When Redis cannot be reached, ``on_redis_error`` decides:
+    When Redis fails (refuses, resets, or does not answer within
+    ``socket_timeout``), this process knows it is unreachable: from then on no
+    ``acquire`` waits on it. The first ``acquire`` after ``recheck_interval``
+    starts one check in the background, and acquires use Redis again as soon as it
+    answers. Calls already waiting on Redis when it fails give up at once. So a
+    hung Redis costs one ``socket_timeout``, not one per request. One WARNING is
+    logged when Redis is found unreachable, one INFO when it answers again.
+    Meanwhile ``on_redis_error`` decides:
 
-    * ``"raise"`` (default): every ``acquire`` raises
-      :class:`RateLimiterUnavailableError` within ``socket_timeout``. The budget is
-      shared, so sending without it could overrun the API for everyone; failing
-      loudly is the safe default.
-    * ``"local"``: log one WARNING and carry on with an in-process
-      :class:`~dumgum_async._throttle.LocalLimiter` of the same rate, trying Redis
-      again at most every few seconds and going back to it once it answers. Each
-      process then keeps to the full rate on its own, so N processes may send up to
-      N times the limit until Redis returns (the API's 429s then pause each process
-      separately); choose it when availability matters more than exactness. The
-      caller that tries Redis again may wait up to ``socket_timeout`` for it.
+    * ``"raise"`` (default): ``acquire`` raises :class:`RateLimiterUnavailableError`
+      at once. The budget is shared, so sending without it could overrun the API
+      for everyone; failing loudly is the safe default.
+    * ``"local"``: carry on with an in-process limit of the
+      same rate, which continues this process's schedule: the slots it was granted
+      through Redis count, so the switch never lets more than ``max_rate`` through
+      in a window, and the slots granted locally are written back into Redis when
+      it returns. Each process then keeps to the full rate on its own, so N
+      processes may send up to N times the limit until Redis returns (the API's
+      429s then pause each process separately); choose it when availability
+      matters more than exactness.
+
+    A caller that already holds a slot from Redis goes at its slot even if Redis
+    then fails.
 
     Args:
         url: ``redis://[user:password@]host:port/db``, ``rediss://...`` or
-            ``unix:///path``; the password never appears in ``repr``.
+            ``unix:///path``, with redis-py's query options; the password never
+            appears in ``repr``, messages or tracebacks.
         key: Name of the shared budget; every process using the same key and Redis
             shares one limit. The Redis keys are ``{key}:tat``, ``{key}:pause_until``
             and ``{key}:log`` (braces included: one Redis Cluster slot).
@@ -234,9 +483,11 @@ class RedisRateLimit:
         on_redis_error: ``"raise"`` or ``"local"``, see above.
         socket_timeout: Seconds one exchange with Redis may take, connection
             included.
+        recheck_interval: Seconds between checks of an unreachable Redis.
 
     Raises:
-        ConfigurationError: A value out of range, or a URL that is not Redis's.
+        ConfigurationError: A value out of range, or a URL that is not Redis's or
+            has a bad option (``?socket_timeout=abc``).
         ImportError: The ``redis`` package is not installed.
     """
 
@@ -251,21 +502,22 @@ class RedisRateLimit:
         margin: float = 0.01,
         on_redis_error: Literal["raise", "local"] = "raise",
         socket_timeout: float = 2.0,
+        recheck_interval: float = RECHECK_INTERVAL,
     ) -> None:
+        # From here on the URL lives only in the wrapper: a traceback of any error
+        # raised below, frame locals included, cannot show the password.
+        secret = _SecretURL(url)
+        del url
+        self._where = secret.shown()
         try:
             import redis  # noqa: F401 - only to fail here, early, with the fix in the message
         except ImportError as exc:
             raise ImportError(
                 "RedisRateLimit needs the redis package: pip install 'dumgum-async[redis]'"
             ) from exc
-        try:
-            if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-                raise ValueError("not a Redis URL")
-            urlsplit(url).port  # noqa: B018 - raises ValueError for a port that is not one
-        except (ValueError, TypeError, AttributeError):
-            raise ConfigurationError(
-                "url must be a redis://, rediss:// or unix:// URL with a valid port"
-            ) from None
+        options, credentials, problem = secret.parse()
+        if problem is not None:
+            raise ConfigurationError(problem)
         if not isinstance(key, str) or not key:
             raise ConfigurationError(f"key must be a non-empty string, got {key!r}")
         self.rate = RateLimit(max_rate, time_period, burst=burst)  # validates all three
@@ -277,15 +529,20 @@ class RedisRateLimit:
             raise ConfigurationError(
                 f"on_redis_error must be 'raise' or 'local', got {on_redis_error!r}"
             )
-        if isinstance(socket_timeout, bool) or not (
-            isinstance(socket_timeout, int | float) and 0 < socket_timeout < math.inf
+        for name, value in (
+            ("socket_timeout", socket_timeout),
+            ("recheck_interval", recheck_interval),
         ):
-            raise ConfigurationError(f"socket_timeout must be positive, got {socket_timeout!r}")
+            if isinstance(value, bool) or not (
+                isinstance(value, int | float) and 0 < value < math.inf
+            ):
+                raise ConfigurationError(f"{name} must be positive, got {value!r}")
         self.key = key
         self.margin = float(margin)
         self.on_redis_error = on_redis_error
         self.socket_timeout = float(socket_timeout)
-        self._url = url
+        self._options = options
+        self._credentials = credentials
         self._keys = [f"{{{key}}}:tat", f"{{{key}}}:pause_until", f"{{{key}}}:log"]
         # Half the margin absorbs a late wake-up, half the network's jitter.
         self._late_limit = self.margin / 2 if self.margin > 0 else math.inf
@@ -295,33 +552,53 @@ class RedisRateLimit:
         # than max_rate slots in one window; whole rates evenly spaced never can.
         window_n = math.floor(max_rate)
         needs_log = burst > 1 or window_n != max_rate
+        window_n = max(window_n, 1) if needs_log else 0
         self._args: list[float | int] = [
             interval * 1e6,
             (burst - 1) * interval * 1e6,
-            max(window_n, 1) if needs_log else 0,
+            window_n,
             window * 1e6,
         ]
+        self._schedule = _Schedule(interval, (burst - 1) * interval, window_n, window)
+        # Since Redis last failed, it may lack slots this process granted or was
+        # granted (a restarted Redis has none): every acquire carries them as seeds
+        # until one that did returns.
+        self._unseeded = False
+        self._seed_tag = secrets.token_hex(4)
+        self._breaker = _Breaker(float(recheck_interval))
         self._redis: Redis | None = None
+        self._pool: ConnectionPool | None = None
         self._script: AsyncScript | None = None
         self._loaded = False
         self._clock = _RedisClock()
         self._errors: tuple[type[BaseException], ...] = ()
-        # The pause, in time.monotonic() seconds: what was asked, and what Redis has.
+        # Exchanges in flight, so that the first to fail can end the others at once.
+        self._inflight: set[asyncio.Timeout] = set()
+        # The pause, in time.monotonic() seconds: what was asked, what Redis has,
+        # and what Redis last said (which another process may have set).
         self._pause_deadline = 0.0
         self._pause_written = 0.0
+        self._pause_seen = 0.0
         self._pause_task: asyncio.Task[None] | None = None
+        self._check_task: asyncio.Task[None] | None = None
+        # Sleepers' questions for the shared pause, still running past their slot.
+        self._questions: set[asyncio.Task[tuple[int, int]]] = set()
         # Resolved by pause() to wake this process's sleepers, whose slot may now
         # fall inside the pause: they give it up and reserve a new one.
         self._pause_signal: asyncio.Future[None] | None = None
-        self._fallback: LocalLimiter | None = None
-        self._retry_redis_at = 0.0
-        self._probing = False
         self._closed = False
 
     def __repr__(self) -> str:
-        mode = "closed" if self._closed else "local fallback" if self._fallback else "redis"
+        if not hasattr(self, "_closed"):  # in a traceback of __init__'s own errors
+            return f"<RedisRateLimit {getattr(self, '_where', '?')} (not set up)>"
+        if self._closed:
+            mode = "closed"
+        elif not self._breaker.down:
+            mode = "redis"
+        else:
+            mode = "local fallback" if self.on_redis_error == "local" else "redis unavailable"
         return (
-            f"<RedisRateLimit {_redact(self._url)} key={self.key!r} "
+            f"<RedisRateLimit {self._where} key={self.key!r} "
             f"{self.rate.max_rate:g}/{self.rate.time_period:g}s burst={self.rate.burst} {mode}>"
         )
 
@@ -337,9 +614,15 @@ class RedisRateLimit:
         await self.aclose()
 
     @property
+    def redis_available(self) -> bool:
+        """False while Redis is known to be unreachable (from a failed exchange
+        until one succeeds); True before the first exchange."""
+        return not self._breaker.down
+
+    @property
     def using_fallback(self) -> bool:
-        """True while Redis is unreachable and the local limiter is in use."""
-        return self._fallback is not None
+        """True while Redis is unreachable and the local limit is in use."""
+        return self._breaker.down and self.on_redis_error == "local"
 
     # --- the Limiter protocol ---------------------------------------------------------
 
@@ -350,8 +633,8 @@ class RedisRateLimit:
         first call connects to Redis.
 
         Raises:
-            RateLimiterUnavailableError: Redis did not answer within ``socket_timeout``
-                (only with ``on_redis_error="raise"``).
+            RateLimiterUnavailableError: Redis failed, now or recently (only with
+                ``on_redis_error="raise"``).
             ClientClosedError: The limiter was closed.
         """
         loop = asyncio.get_running_loop()
@@ -359,40 +642,29 @@ class RedisRateLimit:
         while True:
             if self._closed:
                 raise ClientClosedError("this RedisRateLimit is closed; create a new one")
-            fallback = self._fallback
-            if fallback is not None:
-                if self._probing or time.monotonic() < self._retry_redis_at:
-                    await fallback.acquire()
-                    return
-                # This caller checks whether Redis is back; the others stay local meanwhile.
-                self._probing = probing = True
-            else:
-                probing = False
             if self._pause_signal is None or self._pause_signal.done():
                 self._pause_signal = loop.create_future()
             signal = self._pause_signal
-            try:
-                slot_us = await self._run("acquire")
-            except RateLimiterUnavailableError as exc:
+            slot_us: int | None = None
+            if self._breaker.down:
+                self._start_check(loop)
                 if self.on_redis_error == "raise":
-                    raise
-                self._use_fallback(exc)
-                continue
-            finally:
-                if probing:
-                    self._probing = False
-            if fallback is not None:
-                logger.info("Redis answers again: rate limit %r is shared again", self.key)
-                self._fallback = None
-            clock = self._clock
-            release_at = clock.local(slot_us)
-            wait = release_at - loop.time()
-            if wait > 0:
-                # Sleep until the reserved slot; a pause() meanwhile forfeits the slot.
-                done, _ = await asyncio.wait({signal}, timeout=wait)
-                if done:
-                    continue
-            late = loop.time() - release_at + clock.error(loop.time())
+                    raise self._unavailable()
+                release_at = self._schedule.reserve(loop.time(), self._pause_until(loop))
+            else:
+                try:
+                    slot_us = await self._run_acquire()
+                except RateLimiterUnavailableError:
+                    if self.on_redis_error == "raise":
+                        raise
+                    continue  # Redis is marked down: the local schedule takes over
+                release_at = self._clock.local(slot_us)
+                self._schedule.note(release_at)
+            if not await self._sleep_until(loop, release_at, signal, slot_us):
+                continue  # a pause came: queue again behind it
+            late = loop.time() - release_at
+            if slot_us is not None:
+                late += self._clock.error(loop.time())
             if late <= self._late_limit or forfeited >= _MAX_FORFEITS:
                 return
             # Possibly too late (a busy loop, a slow answer): a request sent now could
@@ -416,11 +688,11 @@ class RedisRateLimit:
         if deadline <= self._pause_deadline:
             return
         self._pause_deadline = deadline
-        if self._fallback is not None:
-            self._fallback.pause(seconds)
         signal = self._pause_signal
         if signal is not None and not signal.done():
             signal.set_result(None)
+        if self._breaker.down:
+            return  # the next check carries it to Redis
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # called outside the loop: the next acquire writes it
@@ -433,18 +705,74 @@ class RedisRateLimit:
         if self._closed:
             return
         self._closed = True
+        check, self._check_task = self._check_task, None
+        if check is not None and not check.done():
+            check.cancel()
         task, self._pause_task = self._pause_task, None
-        if task is not None:
-            # Bounded: each write gives up after socket_timeout, and no new pause is
-            # taken once closed.
-            await task
+        questions = list(self._questions)
+        for question in questions:
+            question.cancel()
+        tasks: list[asyncio.Future[Any]] = [t for t in (check, task, *questions) if t is not None]
+        # Bounded: each exchange gives up after socket_timeout, and no new one
+        # starts once closed.
+        await asyncio.gather(*tasks, return_exceptions=True)
         client, self._redis, self._script = self._redis, None, None
+        pool, self._pool = self._pool, None
         if client is not None:
             # aclose() arrived in redis-py 5.0.1; 5.0.0 only has close().
             close = getattr(client, "aclose", None) or client.close
             await close()
+        if pool is not None:
+            await pool.disconnect()
 
     # --- internals ----------------------------------------------------------------------
+
+    async def _sleep_until(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        release_at: float,
+        signal: asyncio.Future[None],
+        slot_us: int | None,
+    ) -> bool:
+        """Sleep until ``release_at``; False if a pause means the slot must be given up.
+
+        A caller holding a slot from Redis that sleeps long enough for another
+        process to have paused meanwhile asks Redis, a little before its slot. It
+        waits for the answer no later than its slot: a slow or hung Redis never
+        makes it late (the question, still running, records any failure).
+        """
+        wait = release_at - loop.time()
+        if wait <= 0:
+            return True
+        lead = max(self.margin / 2, _CHECK_LEAD)
+        if slot_us is not None and wait > lead:
+            done, _ = await asyncio.wait({signal}, timeout=wait - lead)
+            if done:
+                return False
+            if not (self._breaker.down or self._closed):  # closed: no new connection
+                question = loop.create_task(self._run("sync"))
+                self._questions.add(question)
+                question.add_done_callback(_settle_question)
+                question.add_done_callback(self._questions.discard)
+                left = max(release_at - loop.time(), 0.0)
+                either: set[asyncio.Future[Any]] = {signal, question}
+                await asyncio.wait(either, timeout=left)
+                if signal.done():
+                    return False
+                if question.done() and not question.cancelled() and not question.exception():
+                    _, pause_until_us = question.result()
+                    if pause_until_us > slot_us:
+                        return False  # another process paused everyone meanwhile
+            wait = release_at - loop.time()
+            if wait <= 0:
+                return True
+        done, _ = await asyncio.wait({signal}, timeout=wait)
+        return not done
+
+    def _pause_until(self, loop: asyncio.AbstractEventLoop) -> float:
+        """The end of every pause this process knows of, in loop time."""
+        left = max(self._pause_deadline, self._pause_seen) - time.monotonic()
+        return loop.time() + left if left > 0 else -math.inf
 
     def _pending_pause_us(self) -> tuple[int, float]:
         """µs of pause that Redis has not been told of yet, and its deadline."""
@@ -455,16 +783,36 @@ class RedisRateLimit:
 
     async def _write_pause(self) -> None:
         # Loops because pause() may extend the deadline while a write is in flight.
-        while True:
+        while not self._breaker.down:
             pause_us, _ = self._pending_pause_us()
             if pause_us <= 0:
                 return
             try:
-                await self._run("pause")
-            except RateLimiterUnavailableError as exc:
-                # Not lost: the next acquire carries it, and the fallback has it.
-                logger.debug("could not share the pause through Redis: %s", exc)
+                await self._run("sync")
+            except RateLimiterUnavailableError:
+                # Not lost: the check that finds Redis again carries it, and the
+                # local schedule honours it meanwhile.
                 return
+
+    def _start_check(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._closed or not self._breaker.start_check():
+            return
+        self._check_task = loop.create_task(self._check())
+
+    async def _check(self) -> None:
+        # Failure needs nothing here: _run has recorded it and set the next check.
+        try:
+            await self._run("sync")
+        except RateLimiterUnavailableError:
+            return
+
+    def _unavailable(self) -> RateLimiterUnavailableError:
+        wait = self._breaker.seconds_to_check()
+        when = f"checking again in {wait:.1f} s" if wait > 0 else "checking again now"
+        return RateLimiterUnavailableError(
+            f"rate limiter {self.key!r}: Redis at {self._where} is unavailable "
+            f"({self._breaker.error}); {when}"
+        )
 
     def _connect(self) -> AsyncScript:
         if self._script is not None:
@@ -473,65 +821,131 @@ class RedisRateLimit:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        self._redis = client = redis.asyncio.from_url(
-            self._url,
-            socket_timeout=self.socket_timeout,
-            socket_connect_timeout=self.socket_timeout,
+        self._errors = (redis.RedisError, OSError, TimeoutError)
+        options: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_timeout,
             # One immediate retry replaces a pooled connection that a Redis restart
             # closed; redis-py's default (3 retries, backoff up to 10 s) would blow
             # the socket_timeout bound.
-            retry=Retry(NoBackoff(), 1),
-        )
-        self._errors = (redis.RedisError, OSError, asyncio.TimeoutError)
+            "retry": Retry(NoBackoff(), 1),
+            **self._options,  # the URL's own options win, as with redis.from_url
+        }
+        if self._credentials is not None:
+            options["credential_provider"] = self._credentials
+        self._pool = pool = redis.asyncio.ConnectionPool(**options)
+        self._redis = client = redis.asyncio.Redis(connection_pool=pool)
         self._script = client.register_script(_SCRIPT)
         return self._script
 
-    async def _run(self, mode: Literal["acquire", "pause"]) -> int:
-        """Run the script once and learn Redis's clock from its answer.
+    async def _run_acquire(self) -> int:
+        """Reserve a slot in Redis, with any seeds; return it in µs of Redis's clock."""
+        seeded, version = self._unseeded, self._schedule.version
+        _, slot_us = await self._run("acquire", seeded=seeded)
+        if seeded and self._schedule.version == version:
+            self._unseeded = False  # no local grant since the seeds were taken
+        return slot_us
+
+    async def _run(
+        self, mode: Literal["acquire", "sync"], *, seeded: bool = False
+    ) -> tuple[int, int]:
+        """Run the script once and learn Redis's clock (and pause) from its answer.
 
         Returns:
-            The reserved slot, in µs of Redis's clock.
+            Redis's clock and the reserved slot ("acquire") or the pause's end
+            ("sync"), in µs of Redis's clock.
 
         Raises:
             RateLimiterUnavailableError: Any Redis or network error, or no answer
-                within socket_timeout.
+                within socket_timeout; Redis is then marked unreachable. Never
+                chained: redis-py's frames hold the password (AUTH's arguments).
         """
         loop = asyncio.get_running_loop()
         pause_us, deadline = self._pending_pause_us()
+        seeds = self._schedule.recent(loop.time()) if seeded else []
         sent_at = 0.0
-
-        async def call() -> Any:
-            nonlocal sent_at
-            script = self._connect()
-            if not self._loaded:
-                # Connect and load the script before the timed call, whose round trip
-                # bounds how well this process knows Redis's clock.
-                assert self._redis is not None
-                await cast("Awaitable[str]", self._redis.script_load(_SCRIPT))
-                self._loaded = True
-            sent_at = loop.time()
-            return await script(keys=self._keys, args=[*self._args, pause_us, mode])
-
+        was_down = self._breaker.down
+        failure: str | None = None
+        answer: Any = None
+        timeout = asyncio.timeout(self.socket_timeout)
         try:
-            now_us, slot_us = await asyncio.wait_for(call(), self.socket_timeout)
+            async with timeout:
+                self._inflight.add(timeout)
+                try:
+                    script = self._connect()
+                    if not self._loaded:
+                        # Connect and load the script before the timed call, whose
+                        # round trip bounds how well this process knows Redis's clock.
+                        assert self._redis is not None
+                        await cast("Awaitable[str]", self._redis.script_load(_SCRIPT))
+                        self._loaded = True
+                    sent_at = loop.time()
+                    args: list[Any] = [*self._args, pause_us, mode]
+                    # A member name per slot, the same in every call that carries it
+                    # (so repeating a seed adds nothing), and one per copy of a slot
+                    # granted twice at the same instant (so neither copy is lost).
+                    copies: dict[float, int] = {}
+                    for seed in seeds:
+                        copy = copies[seed] = copies.get(seed, -1) + 1
+                        member = f"{self._seed_tag}:{seed!r}:{copy}"
+                        args += [round((seed - sent_at) * 1e6), member]
+                    answer = await script(keys=self._keys, args=args)
+                finally:
+                    self._inflight.discard(timeout)
         except self._errors as exc:
-            self._loaded = False  # a restarted Redis has lost the script and the connection
-            what = "did not answer in time" if isinstance(exc, asyncio.TimeoutError) else exc
+            failure = self._describe(exc, ended_by_other=not was_down and self._breaker.down)
+        if failure is not None:
+            self._failed(failure)
+            # Raised here, outside the except clause, so that redis-py's exception
+            # is not even the __context__.
             raise RateLimiterUnavailableError(
-                f"rate limiter {self.key!r}: Redis at {_redact(self._url)} is unavailable: {what}"
-            ) from exc
-        self._clock.update(sent_at, loop.time(), int(now_us))
+                f"rate limiter {self.key!r}: Redis at {self._where} is unavailable: {failure}"
+            )
+        answered_at = loop.time()
+        now_us, value_us = answer
+        self._clock.update(sent_at, answered_at, int(now_us))
         if pause_us > 0:
             self._pause_written = max(self._pause_written, deadline)
-        return int(slot_us)
+        if mode == "sync":
+            left = (int(value_us) - int(now_us)) / 1e6
+            if left > 0:
+                self._pause_seen = max(self._pause_seen, time.monotonic() + left)
+        if self._breaker.succeeded():
+            logger.info("Redis answers again: rate limit %r is shared again", self.key)
+        return int(now_us), int(value_us)
 
-    def _use_fallback(self, exc: RateLimiterUnavailableError) -> None:
-        self._retry_redis_at = time.monotonic() + RECHECK_INTERVAL
-        if self._fallback is not None:
+    def _describe(self, exc: BaseException, *, ended_by_other: bool) -> str:
+        if ended_by_other:
+            return self._breaker.error
+        if isinstance(exc, TimeoutError) or type(exc).__name__ == "TimeoutError":
+            return f"did not answer in time ({self.socket_timeout:g} s)"
+        text = f"{type(exc).__name__}: {exc}"
+        return self._credentials.scrub(text) if self._credentials is not None else text
+
+    def _failed(self, error: str) -> None:
+        self._loaded = False  # a restarted Redis has lost the script and the connection
+        self._unseeded = True
+        if not self._breaker.failed(error):
             return
-        logger.warning("%s; limiting this process on its own until it is back", exc)
-        fallback = LocalLimiter(self.rate)
-        left = self._pause_deadline - time.monotonic()
-        if left > 0:
-            fallback.pause(left)
-        self._fallback = fallback
+        # The exchanges still waiting on Redis would each wait out their own
+        # timeout: end them now, they fail with this same error.
+        now = asyncio.get_running_loop().time()
+        for other in list(self._inflight):
+            if not other.expired():
+                other.reschedule(now)
+        if self.on_redis_error == "local":
+            logger.warning(
+                "rate limiter %r: Redis at %s is unavailable (%s); limiting this process "
+                "on its own until it is back",
+                self.key,
+                self._where,
+                error,
+            )
+        else:
+            logger.warning(
+                "rate limiter %r: Redis at %s is unavailable (%s); acquire fails at once "
+                "until it answers again",
+                self.key,
+                self._where,
+                error,
+            )

@@ -143,8 +143,9 @@ class RequestValidationError(DumGumError, ValueError):
 
 class RateLimiterUnavailableError(DumGumError):
     """A shared rate limiter (``RedisRateLimit``) could not reach its store, so no
-    request may be sent; raised within the limiter's ``socket_timeout``, with the
-    store's error as ``__cause__`` and never its password."""
+    request may be sent; raised within the limiter's ``socket_timeout``, or at once
+    while the store is known to be down. The store's error is named in the message,
+    not chained (its frames hold credentials), and the password appears nowhere."""
 
 
 class APIError(DumGumError):

@@ -51,7 +51,6 @@ from saq import Queue, Worker
 from saq.types import Context, SettingsDict
 
 import dumgum_async as dg
-from dumgum_async._redis import RedisRateLimit
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -68,7 +67,7 @@ class WorkerContext(Context, total=False):
     """What every job of one worker process shares: opened at startup, closed at shutdown."""
 
     dumgum: dg.DumGumClient
-    limiter: RedisRateLimit
+    limiter: dg.RedisRateLimit
     results: Redis
 
 
@@ -83,7 +82,7 @@ async def startup(ctx: WorkerContext) -> None:
 
     url = redis_url()
     rate = dg.RateLimit.parse(os.environ.get("DUMGUM_RATE", "20/s"))
-    ctx["limiter"] = RedisRateLimit(
+    ctx["limiter"] = dg.RedisRateLimit(
         url,
         key=LIMIT_KEY,
         max_rate=rate.max_rate,
@@ -113,10 +112,12 @@ async def suggest(ctx: WorkerContext, *, conversation_id: str, request: dict[str
         dumgum_async.DumGumError: The call failed after the client's retries; saq
             records the job as failed (and retries it if the job allows).
     """
-    response = await ctx["dumgum"].suggest(request)
+    # startup() set both before saq runs any job (the TypedDict cannot say so).
+    client, results = ctx["dumgum"], ctx["results"]  # pyright: ignore[reportTypedDictNotRequiredAccess]
+    response = await client.suggest(request)
     body = json.dumps(response.to_dict())
     # redis-py types its asyncio commands as "awaitable or value"; they are awaitable.
-    await cast("Awaitable[int]", ctx["results"].hset(RESULTS_KEY, conversation_id, body))
+    await cast("Awaitable[int]", results.hset(RESULTS_KEY, conversation_id, body))
     return len(response.suggestions)
 
 
@@ -205,7 +206,7 @@ async def wait_for_results(
 async def _work() -> None:
     settings = make_settings(redis_url())
     worker = Worker(
-        settings["queue"],
+        settings["queue"],  # pyright: ignore[reportTypedDictNotRequiredAccess] - make_settings sets it
         settings["functions"],
         startup=settings.get("startup"),
         shutdown=settings.get("shutdown"),

@@ -13,7 +13,6 @@ import sys
 from typing import Any
 
 import dumgum_async as dg
-from dumgum_async._redis import RedisRateLimit
 from tests.samples import minimal_request
 
 
@@ -26,7 +25,7 @@ def _request(i: int) -> dict[str, Any]:
 async def _run(
     redis_url: str, key: str, base_url: str, api_key: str, count: int, rate: float
 ) -> None:
-    limiter = RedisRateLimit(redis_url, key=key, max_rate=rate)
+    limiter = dg.RedisRateLimit(redis_url, key=key, max_rate=rate)
     failed: collections.Counter[str] = collections.Counter()
     async with (
         limiter,
