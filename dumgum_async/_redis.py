@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from dumgum_async._config import RateLimit
+from dumgum_async._secret import Secret
 from dumgum_async.exceptions import (
     ClientClosedError,
     ConfigurationError,
@@ -325,7 +326,8 @@ class _Credentials:
 
     def __init__(self, username: str | None, password: str | None) -> None:
         self._username = username
-        self._password = password
+        # A Secret too, so that serialisers walking attributes find nothing either.
+        self._password = Secret(password or "")
 
     def __repr__(self) -> str:
         return "<redis credentials>"
@@ -333,8 +335,8 @@ class _Credentials:
     def get_credentials(self) -> tuple[str] | tuple[str, str]:
         """``(password,)`` or ``(username, password)``, as redis-py's AUTH wants."""
         if self._username:
-            return (self._username, self._password or "")
-        return (self._password or "",)
+            return (self._username, self._password.reveal())
+        return (self._password.reveal(),)
 
     async def get_credentials_async(self) -> tuple[str] | tuple[str, str]:
         """:meth:`get_credentials`, for redis-py 5.1 and later."""
@@ -342,8 +344,8 @@ class _Credentials:
 
     def scrub(self, text: str) -> str:
         """``text`` with the password, raw or percent-encoded, replaced by ``***``."""
-        if self._password:
-            password = self._password
+        password = self._password.reveal()
+        if password:
             for form in {password, quote(password, safe=""), unquote(password)}:
                 text = text.replace(form, "***")
         return text
