@@ -129,7 +129,8 @@ class _Call:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self.otel_token is not None and self.state_token is not None
+        assert self.otel_token is not None
+        assert self.state_token is not None
         _CURRENT.reset(self.state_token)
         otel_context.detach(self.otel_token)
         span = self.span
