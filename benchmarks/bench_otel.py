@@ -76,9 +76,7 @@ async def contender(name: str, url: str) -> AsyncIterator[One]:
     else:
         raise ValueError(name)
     model = dg.SuggestionRequest.from_dict(_common.full_request())
-    client = dg.DumGumClient(
-        api_key=_common.API_KEY, base_url=url, max_concurrency=POOL, **options
-    )
+    client = dg.DumGumClient(api_key=_common.API_KEY, base_url=url, max_concurrency=POOL, **options)
     try:
         async with client:
 
@@ -140,7 +138,8 @@ async def bench(args: argparse.Namespace, server: _common.Server) -> dict[str, A
 
 def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
     print(f"\nmedians of {args.rounds} rounds, {args.n} requests per run, loop={args.loop}")
-    print(f"{'contender':<12} {'conc':>4} {'us CPU/req':>11} {'x off':>6} {'x raw':>6} {'req/s':>8}")
+    header = ("contender", "conc", "us CPU/req", "x off", "x raw", "req/s")
+    print("{:<12} {:>4} {:>11} {:>6} {:>6} {:>8}".format(*header))
     for name, by_c in out["results"].items():
         for c, e in by_c.items():
             print(
