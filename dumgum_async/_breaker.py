@@ -63,6 +63,8 @@ class Breaker:
         self._probing = False  # a probe is in flight
         self._probe_successes = 0
         self.openings = 0
+        #: Called each time the breaker opens (the client's telemetry hook).
+        self.on_open: Callable[[], None] | None = None
 
     @property
     def state(self) -> str:
@@ -127,6 +129,8 @@ class Breaker:
         self._change(OPEN)
         self._probe_at = self._clock() + self._cooldown
         self.openings += 1
+        if self.on_open is not None:
+            self.on_open()
         logger.warning(
             "circuit breaker open: the API keeps failing; next probe in %.1f s", self._cooldown
         )

@@ -6,7 +6,7 @@ import asyncio
 import datetime as _dt
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from dumgum_async import _batch, _converter
 from dumgum_async._batch import BatchResult, ProgressCallback
@@ -57,6 +57,9 @@ from dumgum_async.exceptions import (
     ResponseDecodeError,
     status_error_class,
 )
+
+if TYPE_CHECKING:
+    from dumgum_async._otel import Telemetry
 
 _In = TypeVar("_In", SuggestionRequest, Mapping[str, Any])
 
@@ -127,9 +130,15 @@ class DumGumClient:
         allow_insecure_http: Allow plain http to a non-loopback host.
         circuit_breaker: When the API keeps failing, stop sending for a while (see
             :class:`CircuitBreaker`; on by default); None disables it.
+        telemetry: Emit OpenTelemetry spans and metrics when ``opentelemetry-api`` is
+            installed (the ``otel`` extra); False turns them off (see README,
+            "Observability").
+        tracer_provider: An OpenTelemetry ``TracerProvider``; None uses the global one.
+        meter_provider: An OpenTelemetry ``MeterProvider``; None uses the global one.
 
     Raises:
-        ConfigurationError: No API key, a bad URL, or a setting out of range.
+        ConfigurationError: No API key, a bad URL, or a setting out of range; a
+            provider with ``telemetry=False`` or without opentelemetry installed.
     """
 
     def __init__(
@@ -146,6 +155,9 @@ class DumGumClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
         circuit_breaker: CircuitBreaker | None = CircuitBreaker(),  # noqa: B008 - frozen
+        telemetry: bool = True,
+        tracer_provider: object | None = None,
+        meter_provider: object | None = None,
     ) -> None:
         # Wrapped before anything can fail, and the parameter unbound: error trackers
         # record the locals of every frame of a traceback, this one included.
@@ -201,6 +213,10 @@ class DumGumClient:
         self._cancelled_by_close: set[asyncio.Task[Any]] = set()
         self._idle: asyncio.Future[None] | None = None
         self._stats = ClientStats(self._breaker)
+        # --- telemetry (dumgum_async/_otel.py): None when off or not installed.
+        self._telemetry = _telemetry(self._url, telemetry, tracer_provider, meter_provider)
+        if self._telemetry is not None and self._breaker is not None:
+            self._breaker.on_open = self._telemetry.breaker_opened
         self._closed = False
 
     def __repr__(self) -> str:
@@ -413,6 +429,10 @@ class DumGumClient:
         self._stats.calls += 1
         try:
             body = self.prepare(request)
+            telemetry = self._telemetry
+            if telemetry is not None:  # --- telemetry: the call's span
+                with telemetry.call(request):
+                    return await self._call(body, policy, attempt_timeout, batch=False)
             return await self._call(body, policy, attempt_timeout, batch=False)
         except DumGumError as exc:
             self._stats.failed[type(exc).__name__] += 1
@@ -491,6 +511,7 @@ class DumGumClient:
             limiter=self._limiter,
             deadline_at=deadline_at,
             on_retry=self._count_retry,
+            observer=self._telemetry,  # --- telemetry: retry waits and 429 pauses
         )
         self._stats.record_success(loop.time() - started)
         return result
@@ -550,6 +571,7 @@ class DumGumClient:
         """One attempt: a slot, a token, the POST and its reading; the breaker is told
         how the API did (not how long we queued: that is no evidence about it)."""
         slots = bound.slots
+        telemetry = self._telemetry
         verdict: bool | None = None  # for the breaker: stays None unless the API answered
         # Three instants split the attempt into waiting (slot, token) and the wire.
         queued = bound.loop.time()
@@ -559,6 +581,7 @@ class DumGumClient:
             else:
                 await self._within(deadline_at, slots.acquire(), "waiting for a concurrency slot")
             try:
+                slotted = bound.loop.time() if telemetry is not None else 0.0
                 post_timeout = timeout
                 token = self._acquire_for_batch(bound) if batch else self._limiter.acquire()
                 if deadline_at is None:
@@ -572,9 +595,20 @@ class DumGumClient:
                 self._stats.attempts += 1
                 sent = bound.loop.time()
                 try:
-                    response = await self._transport.post(
-                        self._url, body, self._headers, timeout=post_timeout
-                    )
+                    if telemetry is None:
+                        response = await self._transport.post(
+                            self._url, body, self._headers, timeout=post_timeout
+                        )
+                    else:  # --- telemetry: the attempt's CLIENT span, traceparent sent
+                        response = await telemetry.post(
+                            self._transport,
+                            self._url,
+                            body,
+                            self._headers,
+                            timeout=post_timeout,
+                            slot_wait=slotted - queued,
+                            token_wait=sent - slotted,
+                        )
                 except APITimeoutError:
                     if post_timeout < timeout:
                         # Cut short by our own deadline: no verdict on the API.
@@ -685,6 +719,10 @@ class DumGumClient:
             self._stats.calls += 1
             try:
                 body = self._prepare_item(item)
+                telemetry = self._telemetry
+                if telemetry is not None:  # --- telemetry: the call's span
+                    with telemetry.call(item):
+                        return await self._call(body, policy, attempt_timeout, batch=True)
                 return await self._call(body, policy, attempt_timeout, batch=True)
             except DumGumError as exc:
                 self._stats.failed[type(exc).__name__] += 1
@@ -783,6 +821,30 @@ class DumGumClient:
             retry_after=parse_retry_after(headers.get("Retry-After")),
             url=self._url,
         )
+
+
+def _telemetry(
+    url: str, enabled: bool, tracer_provider: object, meter_provider: object
+) -> Telemetry | None:
+    """The client's instrumentation, or None: off, or opentelemetry-api not installed
+    (then nothing of OpenTelemetry is imported)."""
+    given = tracer_provider is not None or meter_provider is not None
+    if not enabled:
+        if given:
+            raise ConfigurationError("tracer_provider/meter_provider given with telemetry=False")
+        return None
+    try:
+        from dumgum_async._otel import Telemetry
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("opentelemetry"):
+            raise
+        if given:
+            raise ConfigurationError(
+                "tracer_provider/meter_provider need opentelemetry-api: "
+                "pip install 'dumgum-async[otel]'"
+            ) from None
+        return None
+    return Telemetry(url, tracer_provider, meter_provider)
 
 
 def _excerpt(body: bytes, limit: int = 200) -> str:

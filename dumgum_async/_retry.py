@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 import tenacity as _t
 
@@ -83,6 +83,16 @@ def reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class RetryObserver(Protocol):
+    """Told of retry decisions, for telemetry (``_otel.Telemetry`` implements it)."""
+
+    def retrying(self, exc: BaseException, delay: float, attempt: int) -> None:
+        """A retry after attempt number ``attempt`` failed with ``exc``, in ``delay`` s."""
+
+    def paused(self, seconds: float) -> None:
+        """A 429's ``Retry-After`` paused the limiter for ``seconds``."""
+
+
 class BudgetTracker:
     """Counts first attempts and retries over a sliding window, for one client.
 
@@ -134,8 +144,10 @@ class _Plan:
         limiter: Limiter,
         deadline_at: float | None,
         on_retry: Callable[[BaseException], None] | None,
+        observer: RetryObserver | None = None,
     ) -> None:
         self.policy = policy
+        self.observer = observer
         self.budget = budget
         self.limiter = limiter
         self.deadline_at = deadline_at
@@ -157,7 +169,10 @@ class _Plan:
         if retry_after is not None and policy.respect_retry_after:
             if isinstance(exc, APIStatusError) and exc.status_code in _PAUSING_STATUSES:
                 # Everyone sharing the limiter waits, not just this call.
-                self.limiter.pause(min(retry_after, policy.max_retry_after))
+                pause = min(retry_after, policy.max_retry_after)
+                self.limiter.pause(pause)
+                if self.observer is not None:  # telemetry hook
+                    self.observer.paused(pause)
             if retry_after > policy.max_retry_after:
                 logger.warning(
                     "not retrying: the server asked to wait %.1f s (max_retry_after is %.1f s)",
@@ -183,6 +198,8 @@ class _Plan:
         self.delay = delay
         if self.on_retry is not None:
             self.on_retry(exc)
+        if self.observer is not None:  # telemetry hook
+            self.observer.retrying(exc, delay, state.attempt_number)
         return True
 
     def wait(self, state: _t.RetryCallState) -> float:
@@ -210,6 +227,7 @@ async def retry_after_failure(
     limiter: Limiter,
     deadline_at: float | None,
     on_retry: Callable[[BaseException], None] | None = None,
+    observer: RetryObserver | None = None,
 ) -> _T:
     """Carry on a call whose first attempt failed with ``first``.
 
@@ -217,7 +235,7 @@ async def retry_after_failure(
     tenacity's ``RetryError``) with ``attempts`` set. Cancellation passes through
     at once, during an attempt or a wait.
     """
-    plan = _Plan(policy, budget, limiter, deadline_at, on_retry)
+    plan = _Plan(policy, budget, limiter, deadline_at, on_retry, observer)
     attempts = 0
 
     async def replay_then_attempt() -> _T:

@@ -154,6 +154,10 @@ class SecretHeaders(_HeadersBase):
             return self._authorization.reveal()
         return self._others.get(name, default)
 
+    def merged(self, extra: Mapping[str, str]) -> SecretHeaders:
+        """A copy with ``extra`` added (for one request's trace headers); never the key."""
+        return SecretHeaders(self._authorization, {**self._others, **extra})
+
     def __repr__(self) -> str:
         return f"SecretHeaders({ {AUTHORIZATION: '<redacted>', **self._others}!r})"
 

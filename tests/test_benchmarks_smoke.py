@@ -135,3 +135,16 @@ def test_bench_faults(tmp_path: Path) -> None:
         assert entry["attempts_per_item"] >= 1.0
         assert entry["rounds"][0]["ok"] + entry["rounds"][0]["failed"] == n
     assert math.isclose(sum(data["fault_mix"].values()), 0.30)
+
+
+def test_bench_otel(tmp_path: Path) -> None:
+    data = _run("bench_otel.py", tmp_path)
+    results = data["results"]
+    assert set(results) == {"off", "api", "sdk", "raw_aiohttp"}
+    for by_c in results.values():
+        assert set(by_c) == {"1", "16", "64"}
+        for entry in by_c.values():
+            assert _positive(entry["cpu_us_per_req"])
+            assert _positive(entry["rps"])
+    for name in ("api", "sdk"):
+        assert _positive(results[name]["64"]["cpu_vs_off"])
