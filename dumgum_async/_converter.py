@@ -546,8 +546,9 @@ def encode_request(request: SuggestionRequest) -> bytes:
 def _unsendable(value: object, loc: tuple[str | int, ...]) -> list[Problem]:
     """Every value under ``value`` that orjson cannot write, in attribute names."""
     out: list[Problem] = []
-    if attrs.has(type(value)):
-        for a in attrs.fields(type(value)):
+    cls = type(value)
+    if attrs.has(cls):
+        for a in attrs.fields(cls):
             out.extend(_unsendable(getattr(value, a.name), (*loc, a.name)))
     elif isinstance(value, tuple | list):
         for i, item in enumerate(value):

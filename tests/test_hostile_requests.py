@@ -106,6 +106,7 @@ def hostile_requests(draw: st.DrawFn) -> Any:
 
 def _check_outcome(data: Any, call: Any) -> None:
     error: dg.RequestValidationError | None = None
+    result: object = None
     try:
         result = call(data)
     except dg.RequestValidationError as exc:  # anything else fails the test

@@ -124,10 +124,12 @@ def test_every_row_is_well_formed_and_named_once() -> None:
     ids = [r["id"] for r in ROWS]
     assert len(ids) == len(set(ids))
     for row in ROWS:
-        assert row["schema"] in VERDICTS and row["client"] in VERDICTS, row["id"]
+        assert row["schema"] in VERDICTS, row["id"]
+        assert row["client"] in VERDICTS, row["id"]
         assert ("where" in row and "message" in row) == (row["client"] == "rejects"), row["id"]
         assert ("sent" in row) == (row["client"] == "accepts"), row["id"]
-        assert row["why"] and "|" not in row["why"] + row["case"], row["id"]
+        assert row["why"], row["id"]
+        assert "|" not in row["why"] + row["case"], row["id"]
 
 
 def _example(row: dict[str, Any]) -> str:
