@@ -379,17 +379,22 @@ class DumGumClient:
         """Validate ``request`` and return the exact body that would be sent.
 
         Raises:
-            RequestValidationError: The request breaks the API's rules.
-            TypeError: ``request`` is neither a model nor a mapping.
+            RequestValidationError: The request breaks the API's rules, or is
+                neither a model nor a mapping.
         """
         if isinstance(request, SuggestionRequest):
             return _converter.encode_request(request)
         if isinstance(request, Mapping):
             model = SuggestionRequest.from_dict(request, strict_enums=self._strict_enums)
             return _converter.encode_request(model)
-        raise TypeError(
-            "request must be a SuggestionRequest or a mapping in the API's JSON shape, "
-            f"got {type(request).__name__}"
+        raise RequestValidationError(
+            [
+                Problem(
+                    (),
+                    "expected a SuggestionRequest or a mapping in the API's JSON shape, "
+                    f"got {type(request).__name__}",
+                )
+            ]
         )
 
     async def suggest(

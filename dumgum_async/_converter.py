@@ -29,7 +29,13 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from dumgum_async import _pylist
 from dumgum_async._enums import ALIASES, WireEnum
-from dumgum_async._models import MODELS, SuggestionRequest, SuggestionResponse, install_codec
+from dumgum_async._models import (
+    MODELS,
+    SuggestionRequest,
+    SuggestionResponse,
+    install_codec,
+    text_problem,
+)
 from dumgum_async.exceptions import Problem, RequestValidationError
 
 _M = TypeVar("_M")
@@ -79,18 +85,38 @@ def _passthrough(value: Any, _: Any) -> Any:
     return value
 
 
+def _structure_int(value: Any, _: Any) -> Any:
+    # JSON has one number type: 170.0 is the integer 170 to JSON Schema (and so to
+    # the API); 170.5, NaN and inf are left for the model to reject.
+    if value.__class__ is float and value.is_integer():
+        return int(value)
+    return value
+
+
 _OLD_ISO = sys.version_info < (3, 11)
+# Bound at import: freezegun swaps ``datetime.datetime`` for its fake class while
+# time is frozen, and the fake's fromisoformat() returns fakes.
+_fromisoformat = _dt.datetime.fromisoformat
+_date_fromisoformat = _dt.date.fromisoformat
+_LEAP_SECOND = re.compile(r"[^:]*[Tt ]\d\d:\d\d:60")
 
 
 def _structure_datetime(value: Any, _: Any) -> _dt.datetime:
     if not isinstance(value, str):
         raise _Mismatch(f"expected an ISO 8601 date-time string, got {_json_kind(value)}")
     text = value
-    if _OLD_ISO and text[-1:] in ("Z", "z"):  # Python 3.10's fromisoformat lacks "Z"
+    if text[-1:] == "z":  # RFC 3339 allows a lower-case "z"; fromisoformat does not
+        text = text[:-1] + "Z"
+    if _OLD_ISO and text[-1:] == "Z":  # Python 3.10's fromisoformat lacks "Z"
         text = text[:-1] + "+00:00"
     try:
-        return _dt.datetime.fromisoformat(text)
+        return _fromisoformat(text)
     except ValueError:
+        if _LEAP_SECOND.match(text):
+            raise _Mismatch(
+                f"a leap second ({value[:40]!r}) cannot be held by a Python datetime; "
+                "send :59 instead"
+            ) from None
         raise _Mismatch(f"not an ISO 8601 date-time: {value[:40]!r}") from None
 
 
@@ -103,7 +129,7 @@ def _structure_date(value: Any, _: Any) -> _dt.date:
     if not _DATE_RE.match(value):
         raise _Mismatch(f"expected a yyyy-MM-dd date, got {value[:40]!r}")
     try:
-        return _dt.date.fromisoformat(value)
+        return _date_fromisoformat(value)
     except ValueError:
         raise _Mismatch(f"not a real date: {value!r}") from None
 
@@ -130,6 +156,10 @@ def _enum_hook(cls: type[WireEnum], *, strict: bool) -> _Hook:
         if not isinstance(value, str):
             raise _Mismatch(f"expected a string, got {_json_kind(value)}")
         if not strict:
+            out: list[Problem] = []
+            text_problem(value, (), out)  # kept to be sent back: it must be sendable
+            if out:
+                raise RequestValidationError(out)
             return cls.unknown(value)
         raise _Mismatch(f"unknown value {value[:40]!r}; expected one of: {expected}")
 
@@ -255,8 +285,9 @@ def _is_homogeneous_tuple(t: Any) -> bool:
 
 def _make_structurer(*, strict: bool) -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
-    for t in (str, int, bool, float):
+    for t in (str, bool, float):
         conv.register_structure_hook(t, _passthrough)
+    conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(_dt.datetime, _structure_datetime)
     conv.register_structure_hook(_dt.date, _structure_date)
     # cattrs dispatches on classes (most specific first) before predicates, and every
@@ -496,8 +527,40 @@ def to_dict(obj: object) -> dict[str, Any]:
 
 
 def encode_request(request: SuggestionRequest) -> bytes:
-    """The request body as sent: compact UTF-8 JSON."""
-    return orjson.dumps(_ENCODE_REQUEST(request), option=orjson.OPT_UTC_Z)
+    """The request body as sent: compact UTF-8 JSON.
+
+    Raises:
+        RequestValidationError: Something in ``request`` cannot be written as JSON
+            (a lone surrogate in an unknown enum value, say), named by its path.
+    """
+    try:
+        return orjson.dumps(_ENCODE_REQUEST(request), option=orjson.OPT_UTC_Z)
+    except orjson.JSONEncodeError as exc:
+        # Only now, on the failure, walk the model to name what orjson refused.
+        problems = _unsendable(request, ())
+        raise RequestValidationError(
+            problems or [Problem((), f"cannot be written as JSON ({exc})")]
+        ) from None
+
+
+def _unsendable(value: object, loc: tuple[str | int, ...]) -> list[Problem]:
+    """Every value under ``value`` that orjson cannot write, in attribute names."""
+    out: list[Problem] = []
+    cls = type(value)
+    if attrs.has(cls):
+        for a in attrs.fields(cls):
+            out.extend(_unsendable(getattr(value, a.name), (*loc, a.name)))
+    elif isinstance(value, tuple | list):
+        for i, item in enumerate(value):
+            out.extend(_unsendable(item, (*loc, i)))
+    elif isinstance(value, str):
+        text_problem(value, loc, out)
+    elif value is not None:
+        try:
+            orjson.dumps(value, option=orjson.OPT_UTC_Z)
+        except orjson.JSONEncodeError:
+            out.append(Problem(loc, f"cannot be written as JSON: {type(value).__name__}"))
+    return out
 
 
 class _Codec:

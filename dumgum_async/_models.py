@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import zoneinfo
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -85,6 +86,32 @@ def _bind(ns: dict[str, Any], value: object) -> str:
     return key
 
 
+def _utf8_ok(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text_fast(v: str, ns: dict[str, Any]) -> str:
+    # isascii() is O(1) in CPython (a flag on the string): only non-ASCII text pays
+    # for the encode that finds a lone surrogate, which orjson would refuse to send.
+    return f"({v}.isascii() or {_bind(ns, _utf8_ok)}({v}))"
+
+
+def text_problem(value: str, loc: _Loc, out: _Out) -> None:
+    """Report a string that cannot be encoded as UTF-8 (so cannot be sent as JSON)."""
+    if value.isascii() or _utf8_ok(value):
+        return
+    found = _SURROGATE.search(value)
+    where = f"U+{ord(found.group()):04X} at index {found.start()}" if found else "?"
+    out.append(Problem(loc, f"not valid Unicode text: a lone surrogate ({where}) cannot be sent"))
+
+
 class _Str(_Check):
     __slots__ = ("max_len", "min_len")
 
@@ -98,7 +125,7 @@ class _Str(_Check):
             expr += f" and len({v}) <= {self.max_len}"
         if self.min_len:
             expr += f" and len({v}) >= {self.min_len}"
-        return expr
+        return f"{expr} and {_text_fast(v, ns)}"
 
     def __call__(self, value: Any, loc: _Loc, out: _Out) -> None:
         if not isinstance(value, str):
@@ -109,6 +136,7 @@ class _Str(_Check):
             out.append(Problem(loc, f"at most {self.max_len} characters (got {n})"))
         elif n < self.min_len:
             out.append(Problem(loc, f"at least {self.min_len} character{_s(self.min_len)}"))
+        text_problem(value, loc, out)
 
 
 class _Pattern(_Check):
@@ -119,13 +147,16 @@ class _Pattern(_Check):
         self.what = what
 
     def fast(self, v: str, ns: dict[str, Any]) -> str:
-        return f"{v}.__class__ is str and {_bind(ns, self.re.match)}({v}) is not None"
+        match = _bind(ns, self.re.match)
+        return f"{v}.__class__ is str and {match}({v}) is not None and {_text_fast(v, ns)}"
 
     def __call__(self, value: Any, loc: _Loc, out: _Out) -> None:
         if not isinstance(value, str):
             out.append(Problem(loc, f"expected a string, got {_kind(value)}"))
         elif not self.re.match(value):
             out.append(Problem(loc, f"must be {self.what}, got {_excerpt(value)}"))
+        else:
+            text_problem(value, loc, out)
 
 
 def _country_code() -> _Pattern:
@@ -134,8 +165,12 @@ def _country_code() -> _Pattern:
 
 def _url(*, https_only: bool) -> _Pattern:
     if https_only:
+        # The schema has no pattern here, only the prose "must be HTTPS"; a scheme
+        # is case-insensitive (RFC 3986), so "HTTPS://" is HTTPS.
         return _Pattern(r"(?i)https://\S", "an https:// URL")
-    return _Pattern(r"(?i)https?://\S", "an http:// or https:// URL")
+    # The schema's own pattern, ^https?://.* , which is case-sensitive: the API
+    # rejects "HTTP://x". A host is also required: "https://" alone is no picture.
+    return _Pattern(r"https?://\S", "an http:// or https:// URL (lower-case scheme)")
 
 
 @lru_cache(maxsize=1024)
@@ -202,32 +237,95 @@ class _Instance(_Check):
 
 
 class _Date(_Check):
+    # The real classes, held on the class: freezegun swaps module-level references
+    # to datetime.date/datetime for its fakes while time is frozen.
     __slots__ = ()
+    base: ClassVar[type[_dt.date]] = _dt.date
+    base_datetime: ClassVar[type[_dt.datetime]] = _dt.datetime
 
     def fast(self, v: str, ns: dict[str, Any]) -> str:
-        return f"{v}.__class__ is {_bind(ns, _dt.date)}"
+        return f"{v}.__class__ is {_bind(ns, self.base)}"
+
+    def normalise(self, value: Any) -> Any:
+        # A subclass (freezegun's FakeDate, pendulum.Date) becomes a plain date:
+        # orjson writes only the base type, and equality is kept.
+        if (
+            isinstance(value, self.base)
+            and value.__class__ is not self.base
+            and not isinstance(value, self.base_datetime)
+        ):
+            return self.base(value.year, value.month, value.day)
+        return value
 
     def __call__(self, value: Any, loc: _Loc, out: _Out) -> None:
-        if not isinstance(value, _dt.date) or isinstance(value, _dt.datetime):
+        if not isinstance(value, self.base) or isinstance(value, self.base_datetime):
             out.append(Problem(loc, f"expected a datetime.date, got {_kind(value)}"))
+
+
+_MINUTE = _dt.timedelta(minutes=1)
+
+
+def _whole_minutes(value: _dt.datetime) -> bool:
+    offset = value.utcoffset()
+    return offset is not None and not offset % _MINUTE
 
 
 class _DateTime(_Check):
     __slots__ = ()
+    base: ClassVar[type[_dt.datetime]] = _dt.datetime
 
     def fast(self, v: str, ns: dict[str, Any]) -> str:
-        # fromisoformat() gives datetime.timezone offsets: no utcoffset() call for those.
+        # fromisoformat() gives the timezone.utc singleton for "Z" and "+00:00": no
+        # utcoffset() call for those. Any other offset must be whole minutes: RFC 3339
+        # cannot write "+05:30:15", and orjson would silently cut it to "+05:30".
         tz = f"{v}.tzinfo"
         return (
-            f"{v}.__class__ is {_bind(ns, _dt.datetime)} and {tz} is not None and "
-            f"({tz}.__class__ is {_bind(ns, _dt.timezone)} or {v}.utcoffset() is not None)"
+            f"{v}.__class__ is {_bind(ns, self.base)} and "
+            f"({tz} is {_bind(ns, _dt.timezone.utc)} or "
+            f"({tz} is not None and {_bind(ns, _whole_minutes)}({v})))"
         )
 
+    def normalise(self, value: Any) -> Any:
+        # A subclass (freezegun's FakeDatetime, pendulum.DateTime) becomes a plain
+        # datetime with the same fields and tzinfo: orjson writes only the base type.
+        if isinstance(value, self.base) and value.__class__ is not self.base:
+            return self.base(
+                value.year,
+                value.month,
+                value.day,
+                value.hour,
+                value.minute,
+                value.second,
+                value.microsecond,
+                tzinfo=value.tzinfo,
+                fold=value.fold,
+            )
+        return value
+
     def __call__(self, value: Any, loc: _Loc, out: _Out) -> None:
-        if not isinstance(value, _dt.datetime):
+        if not isinstance(value, self.base):
             out.append(Problem(loc, f"expected a datetime.datetime, got {_kind(value)}"))
-        elif value.utcoffset() is None:
+            return
+        offset = value.utcoffset()
+        if offset is None:
             out.append(Problem(loc, "must be timezone-aware (a naive datetime is ambiguous)"))
+        elif offset % _MINUTE:
+            out.append(
+                Problem(
+                    loc,
+                    f"UTC offset {_offset_text(offset)} is not a whole number of minutes, "
+                    "which RFC 3339 cannot express; convert it first, e.g. "
+                    ".astimezone(datetime.timezone.utc)",
+                )
+            )
+
+
+def _offset_text(offset: _dt.timedelta) -> str:
+    sign = "-" if offset < _dt.timedelta(0) else "+"
+    rest = abs(offset)
+    minutes, seconds = divmod(rest.seconds, 60)
+    text = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}"
+    return f"{text}.{rest.microseconds:06d}" if rest.microseconds else text
 
 
 class _Many(_Check):
@@ -250,6 +348,11 @@ class _Many(_Check):
     def fast(self, v: str, ns: dict[str, Any]) -> str:
         return f"{v}.__class__ is tuple and (not {v} or {_bind(ns, self.ok)}({v}))"
 
+    def normalise_list(self, value: Any, required: bool) -> Any:
+        # Friendly to callers without a type checker: a list becomes a tuple, and
+        # null for an optional list means empty.
+        return () if value is None and not required else _as_tuple(value)
+
     def __call__(self, value: Any, loc: _Loc, out: _Out) -> None:
         if not isinstance(value, tuple):
             out.append(Problem(loc, f"expected a tuple, got {_kind(value)}"))
@@ -262,12 +365,24 @@ class _Many(_Check):
                 check(item, (*loc, i), out)
         if self.unique and len(value) > 1:
             try:
-                distinct = len(set(value))
+                counts = Counter(value)
             except TypeError:  # unhashable items were already reported above
                 return
-            if distinct != len(value):
-                dupes = sorted({str(v) for v in value if value.count(v) > 1})
-                out.append(Problem(loc, f"items must be unique; repeated: {', '.join(dupes)}"))
+            if len(counts) != len(value):
+                # One pass over the items (a count() per item made 20,000 take seconds).
+                dupes = sorted({_label(v) for v, n in counts.items() if n > 1})
+                shown = ", ".join(dupes[:10]) + (
+                    f" and {len(dupes) - 10} more" if len(dupes) > 10 else ""
+                )
+                out.append(Problem(loc, f"items must be unique; repeated: {shown}"))
+
+
+def _label(value: object) -> str:
+    # How a repeated item is named: an enum's wire value as is; anything odd quoted.
+    text = value._value_ if isinstance(value, WireEnum) else value
+    if isinstance(text, str) and len(text) <= 60 and text.isidentifier():
+        return text
+    return _excerpt(text)
 
 
 def _kind(value: object) -> str:
@@ -281,7 +396,13 @@ def _kind(value: object) -> str:
 
 
 def _excerpt(value: object, limit: int = 60) -> str:
-    text = repr(value)
+    if isinstance(value, str):
+        text = repr(value[:limit])  # never the repr of a whole huge string
+    elif isinstance(value, int) and value.bit_length() > 3 * limit:
+        # repr() of an int over 4,300 digits raises ValueError (CVE-2020-10735).
+        return f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+    else:
+        text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -387,12 +508,14 @@ class _Validated:
         for name, check, required in self._checks:
             value = getattr(self, name)
             if isinstance(check, _Many):
-                # Friendly to callers without a type checker: a list becomes a
-                # tuple, and null for an optional list means empty.
-                fixed = () if value is None and not required else _as_tuple(value)
-                if fixed is not value:
-                    object.__setattr__(self, name, fixed)
-                    value = fixed
+                fixed = check.normalise_list(value, required)
+            elif isinstance(check, _Date | _DateTime):
+                fixed = check.normalise(value)
+            else:
+                fixed = value
+            if fixed is not value:
+                object.__setattr__(self, name, fixed)
+                value = fixed
             if value is None:
                 if required:
                     out.append(Problem((name,), "required"))

@@ -201,9 +201,9 @@ async def test_invalid_request_fails_before_any_network_call(mock_api: aiorespon
     assert not mock_api.requests
 
 
-async def test_request_of_the_wrong_type_is_a_type_error() -> None:
+async def test_request_of_the_wrong_type_is_a_request_validation_error() -> None:
     async with _client() as client:
-        with pytest.raises(TypeError, match="SuggestionRequest or a mapping"):
+        with pytest.raises(dg.RequestValidationError, match="SuggestionRequest or a mapping"):
             await client.suggest("hello")  # type: ignore[arg-type]
 
 

@@ -62,7 +62,7 @@ DATES = st.dates().map(dt.date.isoformat)
 INT32 = st.integers(INT32_MIN, INT32_MAX)
 NAME_32 = st.text(min_size=1, max_size=32)
 HTTPS_URL = _url("https://", "HTTPS://")
-HTTP_URL = _url("http://", "https://", "Http://")
+HTTP_URL = _url("http://", "https://")  # the schema's pattern is case-sensitive
 SOME_TEXT = st.text(max_size=40)
 NON_BLANK = st.text(min_size=1, max_size=20).filter(lambda s: s.strip() != "")
 
@@ -239,8 +239,14 @@ def test_the_fast_road_and_the_detailed_road_build_the_same_request(data: dict[s
     assert dg.SuggestionRequest.from_dict(data) == detailed
 
 
+def _whole_minute_offset(value: dt.datetime) -> bool:
+    # Local mean time (Paris before 1911: +00:09:21) is rejected, not sent cut.
+    offset = value.utcoffset()
+    return offset is not None and not offset % dt.timedelta(minutes=1)
+
+
 @settings(max_examples=100, deadline=None)
-@given(value=st.datetimes(timezones=st.sampled_from(DATETIME_ZONES)))
+@given(value=st.datetimes(timezones=st.sampled_from(DATETIME_ZONES)).filter(_whole_minute_offset))
 def test_to_dict_writes_a_datetime_as_orjson_does(value: dt.datetime) -> None:
     profile = dg.Profile(id="u", gender=dg.Gender.MAN, nickname="n", expires_at=value)
     assert profile.to_dict()["expiresAt"] == _datetime_text(value)
