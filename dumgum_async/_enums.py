@@ -14,8 +14,12 @@ from typing import Any, TypeVar
 
 _E = TypeVar("_E", bound="WireEnum")
 
-# One pseudo-member per (class, value), so identity and hashing stay stable.
+# One pseudo-member per (class, value), so that the same unknown value is usually
+# the same object. Bounded: lenient parsing of hostile input must not grow memory
+# without end. Past the bound a fresh member is made each time, which is still
+# equal (str equality) and hashes alike, so nothing but identity changes.
 _UNKNOWN: dict[tuple[type[WireEnum], str], WireEnum] = {}
+_MAX_UNKNOWN = 4096
 
 
 def _restore_unknown(cls: type[_E], value: str) -> _E:
@@ -52,7 +56,8 @@ class WireEnum(str, Enum):
             member = str.__new__(cls, value)
             member._value_ = value
             member._name_ = value
-            _UNKNOWN[key] = member
+            if len(_UNKNOWN) < _MAX_UNKNOWN:
+                _UNKNOWN[key] = member
         return member  # type: ignore[return-value]
 
     @property

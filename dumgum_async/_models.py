@@ -281,7 +281,7 @@ class _DateTime(_Check):
         tz = f"{v}.tzinfo"
         return (
             f"{v}.__class__ is {_bind(ns, self.base)} and "
-            f"({tz} is {_bind(ns, _dt.timezone.utc)} or "
+            f"({tz} is {_bind(ns, _dt.UTC)} or "
             f"({tz} is not None and {_bind(ns, _whole_minutes)}({v})))"
         )
 

@@ -23,7 +23,7 @@ from dumgum_async.testing import FakeDumGumServer, sample_requests
 from tests.samples import full_request, minimal_request
 
 KEY = "bad-input-key"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 WHEN = dt.datetime(2025, 4, 25, 10, 0, tzinfo=UTC)
 LONE = "\ud83d"  # the first half of an emoji's UTF-16 pair, alone
 
@@ -404,3 +404,17 @@ def test_10k_messages_sharing_one_id_are_reported_quickly() -> None:
         assert len(excinfo.value.problems) == 9_999
 
     assert _cpu(run) < 4.0
+
+
+def test_unknown_enum_values_do_not_grow_memory_without_bound() -> None:
+    from dumgum_async import _enums
+
+    before = len(_enums._UNKNOWN)
+    values = [dg.Language.unknown(f"X{i:05d}") for i in range(_enums._MAX_UNKNOWN + 500)]
+    assert len(_enums._UNKNOWN) <= _enums._MAX_UNKNOWN
+    assert len(_enums._UNKNOWN) >= min(before, _enums._MAX_UNKNOWN)
+    # Past the bound, members are still equal to their value and to each other.
+    last = values[-1]
+    assert last == "X" + f"{_enums._MAX_UNKNOWN + 499:05d}"
+    assert dg.Language.unknown(str(last)) == last
+    assert not last.is_known
