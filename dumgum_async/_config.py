@@ -328,6 +328,16 @@ class CircuitBreaker:
             )
 
 
+def _burst(instance: RateLimit, _: attrs.Attribute[Any], value: int) -> None:
+    # A plain function, not @burst.validator: pyright reads that as attribute access.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"burst must be an integer >= 1, got {value!r}")
+    if value > instance.max_rate:
+        raise ConfigurationError(
+            f"burst ({value}) cannot exceed max_rate ({instance.max_rate}) per window"
+        )
+
+
 @attrs.frozen
 class RateLimit:
     """At most ``max_rate`` requests in any window of ``time_period`` seconds.
@@ -349,16 +359,7 @@ class RateLimit:
 
     max_rate: float = attrs.field(validator=_positive)
     time_period: float = attrs.field(default=1.0, validator=_positive)
-    burst: int = attrs.field(default=1, kw_only=True)
-
-    @burst.validator
-    def _check_burst(self, _: Any, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"burst must be an integer >= 1, got {value!r}")
-        if value > self.max_rate:
-            raise ConfigurationError(
-                f"burst ({value}) cannot exceed max_rate ({self.max_rate}) per window"
-            )
+    burst: int = attrs.field(default=1, kw_only=True, validator=_burst)
 
     @classmethod
     def per_second(cls, n: float, *, burst: int = 1) -> RateLimit:

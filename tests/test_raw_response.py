@@ -183,11 +183,10 @@ async def test_request_id_is_a_keyword_of_every_api_error() -> None:
 
 
 async def test_raw_calls_count_in_the_clients_stats() -> None:
-    async with FakeDumGumServer(api_key=KEY) as fake:
-        async with _client(fake) as client:
-            await client.with_raw_response.suggest(REQUEST)
-            await client.suggest(REQUEST)
-            stats = client.stats
+    async with FakeDumGumServer(api_key=KEY) as fake, _client(fake) as client:
+        await client.with_raw_response.suggest(REQUEST)
+        await client.suggest(REQUEST)
+        stats = client.stats
     assert stats.calls == 2
     assert stats.attempts == 2
 
@@ -214,8 +213,7 @@ async def test_a_plain_suggest_builds_no_per_call_options(
 
     monkeypatch.setattr(CallOptions, "for_call", refuse)
     monkeypatch.setattr(CallOptions, "_copy", refuse)
-    async with FakeDumGumServer(api_key=KEY) as fake:
-        async with _client(fake) as client:
-            response = await client.suggest(REQUEST)
+    async with FakeDumGumServer(api_key=KEY) as fake, _client(fake) as client:
+        response = await client.suggest(REQUEST)
     assert response.suggestions
     assert len(fake.requests) == 1
