@@ -24,14 +24,19 @@ from dumgum_async._config import (
     DEFAULT_BREAKER_MAX_COOLDOWN,
     DEFAULT_BREAKER_PROBES,
     DEFAULT_BREAKER_WINDOW,
+    DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_READ_TIMEOUT,
     DEFAULT_TIMEOUT,
+    NOT_GIVEN,
     CircuitBreaker,
+    NotGiven,
     RateLimit,
     RetryBudget,
     RetryPolicy,
+    Timeout,
 )
 from dumgum_async._enums import (
     BdsmInterest,
@@ -72,6 +77,7 @@ from dumgum_async._models import (
     SuggestionRequest,
     SuggestionResponse,
 )
+from dumgum_async._raw import RawResponse
 from dumgum_async._redis import RedisRateLimit
 from dumgum_async._stats import StatsSnapshot
 from dumgum_async._throttle import Limiter
@@ -106,10 +112,13 @@ __all__ = [
     "DEFAULT_BREAKER_MAX_COOLDOWN",
     "DEFAULT_BREAKER_PROBES",
     "DEFAULT_BREAKER_WINDOW",
+    "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_MAX_ATTEMPTS",
     "DEFAULT_MAX_CONCURRENCY",
     "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_READ_TIMEOUT",
     "DEFAULT_TIMEOUT",
+    "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -146,6 +155,7 @@ __all__ = [
     "Message",
     "MusicGenre",
     "NotFoundError",
+    "NotGiven",
     "PermissionDeniedError",
     "Personality",
     "Pet",
@@ -155,6 +165,7 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RateLimiterUnavailableError",
+    "RawResponse",
     "RedisRateLimit",
     "Religion",
     "RequestValidationError",
@@ -170,6 +181,7 @@ __all__ = [
     "SuggestionRequest",
     "SuggestionResponse",
     "SurgeryStatus",
+    "Timeout",
     "UnitSystem",
     "UnprocessableEntityError",
     "WantsChildren",

@@ -15,10 +15,14 @@ from dumgum_async._config import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
+    NOT_GIVEN,
     SUGGESTION_PATH,
     CircuitBreaker,
+    NotGiven,
     RateLimit,
     RetryPolicy,
+    Timeout,
+    attempt_timeout,
     resolve_api_key,
     resolve_base_url,
     seconds,
@@ -29,9 +33,12 @@ from dumgum_async._http import (
     Response,
     Transport,
     parse_retry_after,
+    request_id_of,
     safe_headers,
 )
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
+from dumgum_async._options import CallOptions, Capture
+from dumgum_async._raw import RawResponse
 from dumgum_async._retry import (
     BudgetTracker,
     is_outage,
@@ -67,13 +74,9 @@ _In = TypeVar("_In", SuggestionRequest, Mapping[str, Any])
 _FATAL: Final = (AuthenticationError, PermissionDeniedError, ClientClosedError)
 
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "<client default>"
-
-
-#: Marks "use the client's setting" in per-call arguments, where None means "none".
-UNSET: Final = _Unset()
+#: The former private sentinel; the public one is ``dumgum_async.NOT_GIVEN``.
+_Unset = NotGiven
+UNSET: Final = NOT_GIVEN
 
 
 class _LoopState:
@@ -115,8 +118,9 @@ class DumGumClient:
         base_url: Defaults to ``DUMGUM_BASE_URL``, else ``https://api.dumgum.com``.
             Plain http is refused for hosts other than loopback unless
             ``allow_insecure_http`` is set.
-        timeout: Seconds (or a ``timedelta``) one HTTP attempt may take. Waiting for
-            a concurrency slot or a rate-limit token is not part of it.
+        timeout: Seconds (or a ``timedelta``, or a :class:`Timeout` for separate
+            connect and read limits) one HTTP attempt may take. Waiting for a
+            concurrency slot or a rate-limit token is not part of it.
         retry: How calls retry; None disables retries (see :class:`RetryPolicy`).
         rate_limit: Client-side throttle shared by all calls: a :class:`RateLimit`,
             or any object with ``async acquire()`` and ``pause(seconds)`` (a
@@ -146,7 +150,7 @@ class DumGumClient:
         *,
         api_key: str | None = None,
         base_url: str | None = None,
-        timeout: float | _dt.timedelta = DEFAULT_TIMEOUT,
+        timeout: float | _dt.timedelta | Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 - frozen, shared safely
         rate_limit: RateLimit | Limiter | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
@@ -166,7 +170,7 @@ class DumGumClient:
         self._api_key = resolve_api_key(secret)
         self._base_url = resolve_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self._url = self._base_url + SUGGESTION_PATH
-        self._timeout = seconds(timeout, "timeout") or DEFAULT_TIMEOUT
+        self._timeout = attempt_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a RetryPolicy or None, got {retry!r}")
         if rate_limit is not None and not isinstance(rate_limit, RateLimit | Limiter):
@@ -218,6 +222,11 @@ class DumGumClient:
         if self._telemetry is not None and self._breaker is not None:
             self._breaker.on_open = self._telemetry.breaker_opened
         self._closed = False
+        # Views share everything above and make their calls through their root.
+        self._root = self
+        self._opts = CallOptions(
+            retry=retry, timeout=self._timeout, headers=self._headers, api_key=self._api_key
+        )
 
     def __repr__(self) -> str:
         # Formatters call it on the frames of an __init__ that raised, where some
@@ -401,22 +410,34 @@ class DumGumClient:
         self,
         request: SuggestionRequest | Mapping[str, Any],
         *,
-        retry: RetryPolicy | _Unset | None = UNSET,
-        timeout: float | _dt.timedelta | None = None,
+        retry: RetryPolicy | NotGiven | None = NOT_GIVEN,
+        timeout: float | _dt.timedelta | Timeout | NotGiven | None = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
     ) -> SuggestionResponse:
         """Ask for reply suggestions for one conversation.
+
+        Every option defaults to :data:`NOT_GIVEN`: the client's (or view's) setting.
 
         Args:
             request: A :class:`SuggestionRequest`, or a mapping shaped like the
                 API's JSON (validated first, every problem reported at once).
-            retry: This call's retry policy; None disables retries; omitted uses the
-                client's.
-            timeout: This call's per-attempt timeout; omitted uses the client's.
+            retry: This call's retry policy; None disables retries.
+            timeout: This call's per-attempt timeout: seconds, a ``timedelta`` or a
+                :class:`Timeout`. ``None`` still means the client's timeout, with a
+                ``DeprecationWarning``; it will be refused in the next release.
+            extra_headers: Headers merged over the client's for this call (names
+                compared case-insensitively). ``Authorization`` is refused: another
+                key goes through ``with_options(api_key=...)``; so are
+                ``Content-Type``, ``Content-Length``, ``Host`` and
+                ``Transfer-Encoding``, which the client sets itself.
 
         Returns:
             The suggestions.
 
         Raises:
+            ConfigurationError: A bad option: a header name that is not a token, a
+                value with CR, LF or another control character, a reserved header,
+                a bad timeout or retry policy; nothing was sent.
             RequestValidationError: The request is invalid; nothing was sent.
             APIStatusError: The API answered with an error status (a subclass per
                 status; see :mod:`dumgum_async.exceptions`).
@@ -428,38 +449,115 @@ class DumGumClient:
             ClientClosedError: The client was closed, before or during the call.
             DumGumError: The client is in use by another running event loop.
         """
-        policy = self._policy(retry)
-        attempt_timeout = self._timeout if timeout is None else seconds(timeout, "timeout")
-        assert attempt_timeout is not None
+        opts = self._opts
+        if retry is not NOT_GIVEN or timeout is not NOT_GIVEN or extra_headers is not NOT_GIVEN:
+            opts = opts.for_call(retry, timeout, extra_headers, stacklevel=2)
+        # Inlined rather than a call of _suggest: one coroutine less per call.
+        root = self._root
+        root._stats.calls += 1
+        try:
+            body = root.prepare(request)
+            telemetry = root._telemetry
+            if telemetry is not None:  # --- telemetry: the call's span
+                with telemetry.call(request):
+                    return await root._call(body, opts, batch=False)
+            return await root._call(body, opts, batch=False)
+        except DumGumError as exc:
+            root._stats.failed[type(exc).__name__] += 1
+            raise
+
+    async def _suggest(
+        self, request: SuggestionRequest | Mapping[str, Any], opts: CallOptions
+    ) -> SuggestionResponse:
         self._stats.calls += 1
         try:
             body = self.prepare(request)
             telemetry = self._telemetry
             if telemetry is not None:  # --- telemetry: the call's span
                 with telemetry.call(request):
-                    return await self._call(body, policy, attempt_timeout, batch=False)
-            return await self._call(body, policy, attempt_timeout, batch=False)
+                    return await self._call(body, opts, batch=False)
+            return await self._call(body, opts, batch=False)
         except DumGumError as exc:
             self._stats.failed[type(exc).__name__] += 1
             raise
 
-    def _policy(self, retry: RetryPolicy | _Unset | None) -> RetryPolicy | None:
-        if retry is UNSET:
-            return self._retry
-        if retry is None or isinstance(retry, RetryPolicy):
-            return retry
-        raise ConfigurationError(f"retry must be a RetryPolicy or None, got {retry!r}")
+    @property
+    def with_raw_response(self) -> RawResponses:
+        """The same calls, answering a :class:`RawResponse` (status, headers,
+        request id, attempts, elapsed time and ``parse()``) instead of the model::
 
-    async def _call(
-        self, body: bytes, policy: RetryPolicy | None, timeout: float, *, batch: bool
-    ) -> SuggestionResponse:
+            raw = await client.with_raw_response.suggest(request)
+            print(raw.request_id, raw.attempts)
+            suggestions = raw.parse()
+        """
+        return RawResponses(self)
+
+    def with_options(
+        self,
+        *,
+        timeout: float | _dt.timedelta | Timeout | NotGiven = NOT_GIVEN,
+        retry: RetryPolicy | NotGiven | None = NOT_GIVEN,
+        headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
+        rate_limit: RateLimit | Limiter | NotGiven | None = NOT_GIVEN,
+        api_key: str | NotGiven = NOT_GIVEN,
+    ) -> DumGumClient:
+        """A light view of this client with other defaults for its calls.
+
+        The view shares this client's session, concurrency slots, rate limiter,
+        retry budget, circuit breaker and stats (its calls count in this client's
+        :attr:`stats`); making one costs a few small objects, so one per request of
+        a web handler is fine. Options not given keep this client's settings.
+
+        The view has no life of its own: it is closed when this client is closed
+        (its calls then raise :class:`ClientClosedError`), and its own
+        :meth:`aclose` (or leaving ``async with view:``) closes nothing, so that
+        code handed a view cannot close the client others share.
+
+        Args:
+            timeout: Per-attempt timeout of the view's calls (seconds, a
+                ``timedelta`` or a :class:`Timeout`).
+            retry: Their retry policy; None disables retries. The retry budget
+                stays the client's.
+            headers: Headers merged over this client's (as ``extra_headers``;
+                ``Authorization`` and the headers the client sets are refused).
+            rate_limit: A limit applied on top of this client's, for the view's
+                calls only: they wait for a token of both, so this client's limit
+                still holds across it and all its views. None: no extra limit.
+            api_key: Another API key for the view's calls: the one explicit way to
+                send another ``Authorization``.
+
+        Raises:
+            ConfigurationError: A bad option, header or key.
+        """
+        limiter: Limiter | None = None
+        if not isinstance(rate_limit, NotGiven) and rate_limit is not None:
+            if not isinstance(rate_limit, RateLimit | Limiter):
+                raise ConfigurationError(
+                    f"rate_limit must be a RateLimit, a limiter or None, got {rate_limit!r}"
+                )
+            limiter = rate_limit if isinstance(rate_limit, Limiter) else LocalLimiter(rate_limit)
+        key: Secret | None = None
+        if not isinstance(api_key, NotGiven):
+            # As in __init__: wrapped at once, the bare key unbound from this frame.
+            key = resolve_api_key(Secret.wrap(api_key))
+            del api_key
+        if timeout is None:
+            raise ConfigurationError(
+                "timeout must be seconds, a timedelta or a Timeout; omit it to keep the client's"
+            )
+        opts = self._opts.for_view(
+            retry=retry, timeout=timeout, headers=headers, limiter=limiter, api_key=key
+        )
+        return _ClientView(self._root, opts)
+
+    async def _call(self, body: bytes, opts: CallOptions, *, batch: bool) -> SuggestionResponse:
         bound = await self._bind()
         task = asyncio.current_task()
         assert task is not None
         inflight = self._inflight
         inflight.add(task)
         try:
-            return await self._run(bound, body, policy, timeout, batch=batch)
+            return await self._run(bound, body, opts, batch=batch)
         except asyncio.CancelledError:
             if task in self._cancelled_by_close:
                 self._cancelled_by_close.discard(task)
@@ -476,15 +574,10 @@ class DumGumClient:
                 idle.set_result(None)
 
     async def _run(
-        self,
-        bound: _LoopState,
-        body: bytes,
-        policy: RetryPolicy | None,
-        timeout: float,
-        *,
-        batch: bool,
+        self, bound: _LoopState, body: bytes, opts: CallOptions, *, batch: bool
     ) -> SuggestionResponse:
         loop = bound.loop
+        policy = opts.retry
         started = loop.time()
         deadline_at = None
         if policy is not None and policy.deadline is not None:
@@ -496,7 +589,7 @@ class DumGumClient:
         if budget is not None:
             budget.record_call()
         try:
-            result = await self._attempt(bound, body, timeout, deadline_at, batch, patient)
+            result = await self._attempt(bound, body, opts, deadline_at, batch, patient)
         except APIError as exc:
             if policy is None or policy.max_attempts < 2 or not is_retryable(exc):
                 raise
@@ -506,7 +599,7 @@ class DumGumClient:
             return result
 
         async def attempt() -> SuggestionResponse:
-            return await self._attempt(bound, body, timeout, deadline_at, batch, patient)
+            return await self._attempt(bound, body, opts, deadline_at, batch, patient)
 
         result = await retry_after_failure(
             first,
@@ -528,18 +621,18 @@ class DumGumClient:
         self,
         bound: _LoopState,
         body: bytes,
-        timeout: float,
+        opts: CallOptions,
         deadline_at: float | None,
         batch: bool,
         patient: bool,
     ) -> SuggestionResponse:
         breaker = self._breaker
         if breaker is None:
-            return await self._exchange(bound, body, timeout, deadline_at, batch, None)
+            return await self._exchange(bound, body, opts, deadline_at, batch, None)
         while True:
             ticket = await self._admit(breaker, deadline_at, wait=batch)
             try:
-                return await self._exchange(bound, body, timeout, deadline_at, batch, ticket)
+                return await self._exchange(bound, body, opts, deadline_at, batch, ticket)
             except APIError as exc:
                 if not (patient and is_outage(exc) and breaker.state != CLOSED):
                     raise
@@ -568,7 +661,7 @@ class DumGumClient:
         self,
         bound: _LoopState,
         body: bytes,
-        timeout: float,
+        opts: CallOptions,
         deadline_at: float | None,
         batch: bool,
         ticket: Ticket | None,
@@ -587,7 +680,10 @@ class DumGumClient:
                 await self._within(deadline_at, slots.acquire(), "waiting for a concurrency slot")
             try:
                 slotted = bound.loop.time() if telemetry is not None else 0.0
-                post_timeout = timeout
+                post_timeout = opts.timeout
+                cut = False
+                if opts.limiters:
+                    await self._view_tokens(opts.limiters, deadline_at)
                 token = self._acquire_for_batch(bound) if batch else self._limiter.acquire()
                 if deadline_at is None:
                     await token
@@ -596,26 +692,31 @@ class DumGumClient:
                     left = deadline_at - bound.loop.time()
                     if left <= 0:
                         raise self._deadline_error("waiting for a rate-limit token")
-                    post_timeout = min(timeout, left)
+                    if left < opts.total:
+                        post_timeout = opts.within(left)
+                        cut = True
                 self._stats.attempts += 1
+                capture = opts.capture
+                if capture is not None:
+                    capture.attempts += 1
                 sent = bound.loop.time()
                 try:
                     if telemetry is None:
                         response = await self._transport.post(
-                            self._url, body, self._headers, timeout=post_timeout
+                            self._url, body, opts.headers, timeout=post_timeout
                         )
                     else:  # --- telemetry: the attempt's CLIENT span, traceparent sent
                         response = await telemetry.post(
                             self._transport,
                             self._url,
                             body,
-                            self._headers,
+                            opts.headers,
                             timeout=post_timeout,
                             slot_wait=slotted - queued,
                             token_wait=sent - slotted,
                         )
                 except APITimeoutError:
-                    if post_timeout < timeout:
+                    if cut:
                         # Cut short by our own deadline: no verdict on the API.
                         raise self._deadline_error("waiting for the response") from None
                     verdict = True
@@ -626,8 +727,11 @@ class DumGumClient:
             finally:
                 slots.release()
             self._stats.record_attempt(sent - queued, bound.loop.time() - sent)
+            if capture is not None:
+                capture.status = response.status
+                capture.headers = response.headers
             try:
-                result = self._interpret(response)
+                result = self._interpret(response, opts.api_key)
             except APIError as exc:
                 verdict = is_outage(exc)
                 raise
@@ -637,6 +741,15 @@ class DumGumClient:
             if ticket is not None:
                 assert self._breaker is not None
                 self._breaker.record(ticket, verdict)
+
+    async def _view_tokens(self, limiters: tuple[Limiter, ...], deadline_at: float | None) -> None:
+        # A view's own limits first: the client's token is then spent on a request
+        # that leaves at once, not held while the view's limit makes it wait.
+        for limiter in limiters:
+            if deadline_at is None:
+                await limiter.acquire()
+            else:
+                await self._within(deadline_at, limiter.acquire(), "waiting for a rate-limit token")
 
     async def _within(self, deadline_at: float, wait: Awaitable[Any], during: str) -> None:
         try:
@@ -663,8 +776,9 @@ class DumGumClient:
         concurrency: int = 32,
         ordered: bool = False,
         stop_on_error: bool = False,
-        retry: RetryPolicy | _Unset | None = UNSET,
-        timeout: float | _dt.timedelta | None = None,
+        retry: RetryPolicy | NotGiven | None = NOT_GIVEN,
+        timeout: float | _dt.timedelta | Timeout | NotGiven | None = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
         progress: ProgressCallback | None = None,
     ) -> AsyncGenerator[BatchResult[_In], None]:
         """Get suggestions for many conversations; yield each result as it is ready.
@@ -702,7 +816,10 @@ class DumGumClient:
             ordered: Yield results in input order instead of completion order.
             stop_on_error: Raise the first item's error instead of yielding it.
             retry: The batch's retry policy; omitted uses the client's.
-            timeout: Per-attempt timeout; omitted uses the client's.
+            timeout: Per-attempt timeout (seconds, a ``timedelta`` or a
+                :class:`Timeout`); omitted uses the client's (``None`` too, deprecated).
+            extra_headers: Headers merged over the client's for every item, as for
+                :meth:`suggest`.
             progress: Called after each result with (results so far, result).
 
         Yields:
@@ -714,23 +831,23 @@ class DumGumClient:
             PermissionDeniedError: The key may not use the endpoint; likewise.
             ClientClosedError: The client was closed during the batch; likewise.
             DumGumError: The first failure, only with ``stop_on_error``.
-            ConfigurationError: A bad ``concurrency`` or ``retry``.
+            ConfigurationError: A bad ``concurrency``, ``retry``, ``timeout`` or
+                header; raised here, before the batch starts.
         """
-        policy = self._policy(retry)
-        attempt_timeout = self._timeout if timeout is None else seconds(timeout, "timeout")
-        assert attempt_timeout is not None
+        opts = self._opts.for_call(retry, timeout, extra_headers, stacklevel=2)
+        root = self._root
 
         async def call(item: _In) -> SuggestionResponse:
-            self._stats.calls += 1
+            root._stats.calls += 1
             try:
-                body = self._prepare_item(item)
-                telemetry = self._telemetry
+                body = root._prepare_item(item)
+                telemetry = root._telemetry
                 if telemetry is not None:  # --- telemetry: the call's span
                     with telemetry.call(item):
-                        return await self._call(body, policy, attempt_timeout, batch=True)
-                return await self._call(body, policy, attempt_timeout, batch=True)
+                        return await root._call(body, opts, batch=True)
+                return await root._call(body, opts, batch=True)
             except DumGumError as exc:
-                self._stats.failed[type(exc).__name__] += 1
+                root._stats.failed[type(exc).__name__] += 1
                 raise
 
         return _batch.stream(
@@ -749,8 +866,9 @@ class DumGumClient:
         *,
         concurrency: int = 32,
         stop_on_error: bool = False,
-        retry: RetryPolicy | _Unset | None = UNSET,
-        timeout: float | _dt.timedelta | None = None,
+        retry: RetryPolicy | NotGiven | None = NOT_GIVEN,
+        timeout: float | _dt.timedelta | Timeout | NotGiven | None = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
         progress: ProgressCallback | None = None,
     ) -> list[BatchResult[_In]]:
         """Like :meth:`suggest_many`, but return every result in input order.
@@ -764,6 +882,10 @@ class DumGumClient:
             ClientClosedError: Likewise.
             DumGumError: The first failure, only with ``stop_on_error``.
         """
+        if timeout is None:
+            # Warned here, where the caller's line is one frame up.
+            self._opts.for_call(NOT_GIVEN, None, NOT_GIVEN, stacklevel=2)
+            timeout = NOT_GIVEN
         results: list[BatchResult[_In]] = []
         stream = self.suggest_many(
             requests,
@@ -772,6 +894,7 @@ class DumGumClient:
             stop_on_error=stop_on_error,
             retry=retry,
             timeout=timeout,
+            extra_headers=extra_headers,
             progress=progress,
         )
         try:
@@ -794,10 +917,10 @@ class DumGumClient:
             )
         return self.prepare(item)
 
-    def _interpret(self, response: Response) -> SuggestionResponse:
+    def _interpret(self, response: Response, api_key: Secret) -> SuggestionResponse:
         # A server or proxy may echo the request's Authorization header in its body:
         # redacted before anything (an error, a frame of its traceback) can hold it.
-        response.body = self._api_key.redact(response.body)
+        response.body = api_key.redact(response.body)
         status = response.status
         if 200 <= status < 300:
             try:
@@ -808,6 +931,7 @@ class DumGumClient:
                     body_excerpt=_excerpt(response.body),
                     status_code=status,
                     url=self._url,
+                    request_id=request_id_of(response.headers),
                 ) from None
         raise self._status_error(response)
 
@@ -825,6 +949,7 @@ class DumGumClient:
             headers=headers,
             retry_after=parse_retry_after(headers.get("Retry-After")),
             url=self._url,
+            request_id=request_id_of(headers),
         )
 
 
@@ -855,3 +980,91 @@ def _telemetry(
 def _excerpt(body: bytes, limit: int = 200) -> str:
     text = body[:limit].decode("utf-8", "replace")
     return text + ("..." if len(body) > limit else "")
+
+
+class RawResponses:
+    """``client.with_raw_response``: the client's calls, answering :class:`RawResponse`."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: DumGumClient) -> None:
+        self._client = client
+
+    async def suggest(
+        self,
+        request: SuggestionRequest | Mapping[str, Any],
+        *,
+        retry: RetryPolicy | NotGiven | None = NOT_GIVEN,
+        timeout: float | _dt.timedelta | Timeout | NotGiven | None = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
+    ) -> RawResponse:
+        """As :meth:`DumGumClient.suggest`, with the HTTP details of the answer.
+
+        Raises:
+            DumGumError: As :meth:`DumGumClient.suggest` (an error status included).
+        """
+        client = self._client
+        capture = Capture()
+        opts = client._opts.for_call(retry, timeout, extra_headers, stacklevel=2)
+        opts = opts.capturing(capture)
+        root = client._root
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        parsed = await root._suggest(request, opts)
+        headers = safe_headers(capture.headers)
+        return RawResponse(
+            status_code=capture.status,
+            headers=headers,
+            request_id=request_id_of(headers),
+            attempts=capture.attempts,
+            elapsed=loop.time() - started,
+            parsed=parsed,
+        )
+
+
+class _ClientView(DumGumClient):
+    """What :meth:`DumGumClient.with_options` returns: other call options, the same
+    client underneath (its lifecycle included)."""
+
+    def __init__(self, root: DumGumClient, opts: CallOptions) -> None:
+        # Deliberately not DumGumClient.__init__: a view owns nothing of its own.
+        self._root = root
+        self._opts = opts
+        self._strict_enums = root._strict_enums
+
+    def __repr__(self) -> str:
+        return f"<DumGumClient view of {self._root!r}>"
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL in use (the client's)."""
+        return self._root.base_url
+
+    @property
+    def closed(self) -> bool:
+        """True once the client this view came from is closed."""
+        return self._root.closed
+
+    @property
+    def stats(self) -> StatsSnapshot:
+        """The stats of the client this view came from (its calls count there)."""
+        return self._root.stats
+
+    async def __aenter__(self) -> DumGumClient:
+        await self._root._bind()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def aclose(self, *, drain: float | _dt.timedelta | None = None) -> None:
+        """Close nothing: a view lives as long as the client it came from.
+
+        Close that client instead; its views are closed with it.
+        """
+        seconds(drain, "drain")  # the same checks as the client's, for the same calls

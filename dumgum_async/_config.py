@@ -11,7 +11,7 @@ import ipaddress
 import math
 import os
 import unicodedata
-from typing import Any
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 import attrs
@@ -84,6 +84,102 @@ def seconds(value: float | _dt.timedelta | None, name: str) -> float | None:
 
 def _timedelta_to_seconds(value: Any) -> Any:
     return value.total_seconds() if isinstance(value, _dt.timedelta) else value
+
+
+class NotGiven:
+    """The type of :data:`NOT_GIVEN`: "use the client's setting" for a per-call option.
+
+    It stands apart from None, which means "none" where an option has that meaning
+    (``retry=None`` disables retries). The shape is openai-python's ``NotGiven``:
+    falsy, shown as ``NOT_GIVEN``; here one instance only, kept through copies and
+    pickling, so ``is NOT_GIVEN`` is always the test.
+    """
+
+    __slots__ = ()
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        instance = cls._instance
+        if instance is None:
+            instance = cls._instance = super().__new__(cls)
+        return instance
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __reduce__(self) -> str:
+        return "NOT_GIVEN"
+
+
+#: "Use the client's (or the view's) setting": the default of every per-call option.
+NOT_GIVEN: Final = NotGiven()
+
+#: Seconds to get a connection (from the pool, or a new one: DNS, TCP, TLS); None: no
+#: limit of its own, within ``total``.
+DEFAULT_CONNECT_TIMEOUT: Final[float | None] = None
+#: Longest silence between two reads of the response (its headers included); None:
+#: no limit of its own, within ``total``.
+DEFAULT_READ_TIMEOUT: Final[float | None] = None
+
+
+@attrs.frozen(kw_only=True)
+class Timeout:
+    """Finer limits for one HTTP attempt than a plain number of seconds.
+
+    A plain number ``t`` given as ``timeout=`` is ``Timeout(total=t)``. Every limit
+    applies to each attempt on its own; waiting for a concurrency slot or a
+    rate-limit token is not part of any (a ``RetryPolicy.deadline`` covers those).
+
+    Args:
+        total: Seconds the whole attempt may take: connecting, sending, the
+            server's work and reading the answer.
+        connect: Seconds to get a connection (from the pool, or a new one: DNS,
+            TCP, TLS); None for no limit other than ``total``.
+        read: Longest silence, in seconds, between two reads of the response (the
+            wait for its headers included); None for no limit other than ``total``.
+
+    Raises:
+        ConfigurationError: A value that is not a positive number (or a ``timedelta``).
+    """
+
+    total: float = attrs.field(
+        default=DEFAULT_TIMEOUT, converter=_timedelta_to_seconds, validator=_positive
+    )
+    connect: float | None = attrs.field(
+        default=DEFAULT_CONNECT_TIMEOUT, converter=_timedelta_to_seconds, validator=_positive
+    )
+    read: float | None = attrs.field(
+        default=DEFAULT_READ_TIMEOUT, converter=_timedelta_to_seconds, validator=_positive
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.total is None:
+            raise ConfigurationError("total must be a positive number, got None")
+
+
+def attempt_timeout(value: object, name: str = "timeout") -> float | Timeout:
+    """A per-attempt timeout as the HTTP layer takes it: seconds, or a :class:`Timeout`.
+
+    A :class:`Timeout` with only ``total`` set becomes its number, which is what the
+    common case costs nothing more than before.
+
+    Raises:
+        ConfigurationError: Neither positive seconds, a ``timedelta`` nor a Timeout.
+    """
+    if isinstance(value, Timeout):
+        if value.connect is None and value.read is None:
+            return float(value.total)
+        return value
+    if value is None or isinstance(value, NotGiven):
+        raise ConfigurationError(f"{name} must be seconds, a timedelta or a Timeout, got None")
+    if not isinstance(value, int | float | _dt.timedelta):
+        raise ConfigurationError(f"{name} must be seconds, a timedelta or a Timeout, got {value!r}")
+    total = seconds(value, name)
+    assert total is not None
+    return total
 
 
 @attrs.frozen(kw_only=True)
@@ -232,6 +328,16 @@ class CircuitBreaker:
             )
 
 
+def _burst(instance: RateLimit, _: attrs.Attribute[Any], value: int) -> None:
+    # A plain function, not @burst.validator: pyright reads that as attribute access.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"burst must be an integer >= 1, got {value!r}")
+    if value > instance.max_rate:
+        raise ConfigurationError(
+            f"burst ({value}) cannot exceed max_rate ({instance.max_rate}) per window"
+        )
+
+
 @attrs.frozen
 class RateLimit:
     """At most ``max_rate`` requests in any window of ``time_period`` seconds.
@@ -253,16 +359,7 @@ class RateLimit:
 
     max_rate: float = attrs.field(validator=_positive)
     time_period: float = attrs.field(default=1.0, validator=_positive)
-    burst: int = attrs.field(default=1, kw_only=True)
-
-    @burst.validator
-    def _check_burst(self, _: Any, value: int) -> None:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigurationError(f"burst must be an integer >= 1, got {value!r}")
-        if value > self.max_rate:
-            raise ConfigurationError(
-                f"burst ({value}) cannot exceed max_rate ({self.max_rate}) per window"
-            )
+    burst: int = attrs.field(default=1, kw_only=True, validator=_burst)
 
     @classmethod
     def per_second(cls, n: float, *, burst: int = 1) -> RateLimit:

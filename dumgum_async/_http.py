@@ -21,6 +21,7 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from dumgum_async._config import Timeout
 from dumgum_async._version import __version__
 from dumgum_async.exceptions import (
     APIConnectionError,
@@ -41,7 +42,12 @@ USER_AGENT: Final = (
 
 # Never copied into an exception: they carry credentials or session state.
 _SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+#: Where servers put the id of a response, by custom; the first present wins. The
+#: vendor documents none of them yet.
+REQUEST_ID_HEADERS: Final = ("X-Request-Id", "Request-Id", "X-Correlation-Id")
 _MAX_REDIRECTS: Final = 3
+# Deadline-shortened timeouts are all different: the cache must not grow with them.
+_MAX_CACHED_TIMEOUTS: Final = 64
 _CHUNK: Final = 64 * 1024
 
 #: aiohttp's session type, for callers who bring their own.
@@ -64,6 +70,16 @@ def safe_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
     return CIMultiDictProxy(
         CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in _SECRET_HEADERS)
     )
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The server's id of a response: the first of :data:`REQUEST_ID_HEADERS` present
+    (names compared case-insensitively when ``headers`` is a multidict); None if none."""
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -108,7 +124,7 @@ class Transport:
         self._owns_session = session is None
         self._max_connections = max_connections
         self._max_bytes = max_response_bytes
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[float | Timeout, aiohttp.ClientTimeout] = {}
 
     @property
     def owns_session(self) -> bool:
@@ -141,14 +157,22 @@ class Transport:
         if session is not None and self._owns_session and not session.closed:
             await session.close()
 
-    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
-        t = self._timeouts.get(seconds)
-        if t is None:
-            t = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
-        return t
+    def _timeout(self, timeout: float | Timeout) -> aiohttp.ClientTimeout:
+        cached = self._timeouts.get(timeout)
+        if cached is None:
+            if isinstance(timeout, Timeout):
+                cached = aiohttp.ClientTimeout(
+                    total=timeout.total, connect=timeout.connect, sock_read=timeout.read
+                )
+            else:
+                cached = aiohttp.ClientTimeout(total=timeout)
+            if len(self._timeouts) >= _MAX_CACHED_TIMEOUTS:
+                self._timeouts.clear()
+            self._timeouts[timeout] = cached
+        return cached
 
     async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float
+        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float | Timeout
     ) -> Response:
         """POST ``body`` to ``url``; follow same-origin 307/308 redirects only.
 
@@ -157,7 +181,8 @@ class Transport:
         the request headers (the key), so only their class name and message travel.
 
         Raises:
-            APITimeoutError: The attempt took longer than ``timeout``.
+            APITimeoutError: The attempt took longer than ``timeout`` (seconds, or the
+                limits of a :class:`Timeout`).
             APIConnectionError: No usable response (refused, reset, truncated, TLS,
                 undecodable content encoding); ``retryable`` is False for TLS failures
                 that another attempt cannot cure.
@@ -194,7 +219,7 @@ class Transport:
         url: str,
         body: bytes,
         headers: Mapping[str, str],
-        timeout: float,
+        timeout: float | Timeout,
         origin: URL,
     ) -> Response | str | APIError:
         """One request: its response, a redirect target, or the error to raise.
@@ -219,7 +244,9 @@ class Transport:
         except (aiohttp.ClientError, OSError) as exc:
             summary = _Failure(exc)
         if summary is None:
-            return APITimeoutError(f"no response within {timeout:g} s from POST {url}", url=url)
+            return APITimeoutError(
+                f"no response within {_limits(timeout)} from POST {url}", url=url
+            )
         error = APIConnectionError(f"connection to {url} failed: {summary.text}", url=url)
         error.retryable = summary.retryable
         return error
@@ -243,6 +270,7 @@ class Transport:
                     f"response body of {length} bytes exceeds the {limit}-byte limit",
                     status_code=resp.status,
                     url=url,
+                    request_id=request_id_of(resp.headers),
                 )
         chunks: list[bytes] = []
         size = 0
@@ -256,6 +284,7 @@ class Transport:
                         body_excerpt=b"".join(chunks)[:200].decode("utf-8", "replace"),
                         status_code=resp.status,
                         url=url,
+                        request_id=request_id_of(resp.headers),
                     )
                 break  # an error page: its start is all anyone needs
         return Response(resp.status, resp.headers, b"".join(chunks)[:limit])
@@ -288,6 +317,17 @@ def _cannot_heal(exc: BaseException) -> bool:
     return isinstance(cause, ssl.SSLError) and not isinstance(
         cause, ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLSyscallError
     )
+
+
+def _limits(timeout: float | Timeout) -> str:
+    if not isinstance(timeout, Timeout):
+        return f"{timeout:g} s"
+    parts = [f"{timeout.total:g} s"]
+    if timeout.connect is not None:
+        parts.append(f"connect {timeout.connect:g} s")
+    if timeout.read is not None:
+        parts.append(f"read {timeout.read:g} s")
+    return ", ".join(parts)
 
 
 def _is_encoded(resp: aiohttp.ClientResponse) -> bool:
@@ -328,6 +368,7 @@ def _refused(url: str, resp: aiohttp.ClientResponse, why: str) -> APIStatusError
         status_code=resp.status,
         headers=safe_headers(resp.headers),
         url=url,
+        request_id=request_id_of(resp.headers),
     )
 
 

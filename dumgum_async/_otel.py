@@ -43,6 +43,7 @@ from dumgum_async._version import __version__
 from dumgum_async.exceptions import APIStatusError, APITimeoutError, ConfigurationError
 
 if TYPE_CHECKING:
+    from dumgum_async._config import Timeout
     from dumgum_async._http import Response, Transport
 
 SCOPE: Final = "dumgum_async"
@@ -250,7 +251,7 @@ class Telemetry:
         body: bytes,
         headers: SecretHeaders,
         *,
-        timeout: float,
+        timeout: float | Timeout,
         slot_wait: float,
         token_wait: float,
     ) -> Response:

@@ -3,7 +3,8 @@
 ::
 
     DumGumError
-    ├── ConfigurationError (ValueError)          bad client settings, found at construction
+    ├── ConfigurationError (ValueError)          bad client settings or per-call options
+    │                                            (a bad header, a bad timeout), nothing sent
     ├── ClientClosedError (RuntimeError)         the client was closed (before or during the call)
     ├── RequestValidationError (ValueError)      the request breaks the spec; nothing was sent
     ├── RateLimiterUnavailableError              a shared (Redis) rate limiter cannot be reached
@@ -25,7 +26,10 @@
 
 Context travels as keyword arguments and stays on the exception as attributes, so
 handlers never parse messages. Every :class:`APIError` carries ``attempts``: how many
-HTTP attempts the call made before giving up.
+HTTP attempts the call made before giving up, and ``request_id``: the server's id of
+the last response (the first of the ``X-Request-Id``, ``Request-Id`` and
+``X-Correlation-Id`` headers; the vendor documents none of them yet), None when no
+response arrived or it had none.
 
 This module is a leaf: it imports nothing else from the package, so any layer may
 raise these. The API key never reaches an exception: status errors keep response
@@ -156,6 +160,8 @@ class APIError(DumGumError):
         method: HTTP method of the failed request.
         url: URL of the failed request (never contains credentials).
         attempts: How many HTTP attempts the call made, this one included.
+        request_id: The id the server gave its last response, for its support;
+            None when no response arrived or it named none.
     """
 
     def __init__(
@@ -165,17 +171,22 @@ class APIError(DumGumError):
         method: str = "POST",
         url: str = "",
         attempts: int = 1,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.method = method
         self.url = url
         self.attempts = attempts
+        self.request_id = request_id
 
     def __str__(self) -> str:
+        text = self.message
         if self.attempts > 1:
-            return f"{self.message} (after {self.attempts} attempts)"
-        return self.message
+            text += f" (after {self.attempts} attempts)"
+        if self.request_id is not None:
+            text += f" [request id {self.request_id}]"
+        return text
 
 
 class APIConnectionError(APIError):
@@ -233,6 +244,7 @@ class APIStatusError(APIError):
         method: HTTP method of the failed request.
         url: URL of the failed request.
         attempts: How many HTTP attempts the call made.
+        request_id: The server's id of the response, if it sent one.
     """
 
     def __init__(
@@ -246,8 +258,9 @@ class APIStatusError(APIError):
         method: str = "POST",
         url: str = "",
         attempts: int = 1,
+        request_id: str | None = None,
     ) -> None:
-        super().__init__(message, method=method, url=url, attempts=attempts)
+        super().__init__(message, method=method, url=url, attempts=attempts, request_id=request_id)
         self.status_code = status_code
         self.body = body
         self.headers: Mapping[str, str] = _EMPTY_HEADERS if headers is None else headers
@@ -305,8 +318,9 @@ class ResponseDecodeError(APIError):
         method: str = "POST",
         url: str = "",
         attempts: int = 1,
+        request_id: str | None = None,
     ) -> None:
-        super().__init__(message, method=method, url=url, attempts=attempts)
+        super().__init__(message, method=method, url=url, attempts=attempts, request_id=request_id)
         self.body_excerpt = body_excerpt
         self.status_code = status_code
 

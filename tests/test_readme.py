@@ -38,6 +38,12 @@ def test_the_client_example_prints_three_suggestions() -> None:
     assert len(result.stdout.strip().splitlines()) == 3
 
 
+def test_the_per_call_options_example_runs() -> None:
+    result = _run(_python_blocks("Per-call options and raw responses")[0])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["200 req-42 1 ('Hi',)", "3"]
+
+
 def test_the_typed_models_example_round_trips() -> None:
     result = _run("import dumgum_async as dg\n" + _python_blocks("Using the client")[1])
     assert result.returncode == 0, result.stderr
