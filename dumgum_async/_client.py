@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable, Mapping
+from ssl import SSLContext
 from types import TracebackType
 from typing import Any, Final, TypeVar
 
@@ -29,6 +30,7 @@ from dumgum_async._http import (
     Response,
     Transport,
     parse_retry_after,
+    proxy_from_env,
     safe_headers,
 )
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
@@ -124,12 +126,24 @@ class DumGumClient:
         strict_enums: Reject enum values this release does not know, in requests
             given as mappings; False passes them through untouched.
         max_response_bytes: Larger response bodies are an error, never read whole.
-        allow_insecure_http: Allow plain http to a non-loopback host.
+        allow_insecure_http: Allow plain http to a non-loopback host, and
+            ``ssl=False``.
         circuit_breaker: When the API keeps failing, stop sending for a while (see
             :class:`CircuitBreaker`; on by default); None disables it.
+        trust_env: Send requests through the proxy that ``HTTPS_PROXY`` (or
+            ``HTTP_PROXY`` for an http URL) names, unless ``NO_PROXY`` covers the
+            host; read once, here. Credentials in the proxy URL go to the proxy
+            only; ``.netrc`` is never read. Applies to the client's own session: a
+            ``session`` you give keeps its own ``trust_env``. False connects directly.
+        ssl: An ``ssl.SSLContext`` to verify the server's certificate with (a
+            corporate CA, say), True for the system's trust store, or False for no
+            verification at all, which needs ``allow_insecure_http=True`` too.
+            Applies to a ``session`` you give as well.
 
     Raises:
-        ConfigurationError: No API key, a bad URL, or a setting out of range.
+        ConfigurationError: No API key, a bad URL, a bad proxy URL in the
+            environment, ``ssl=False`` without ``allow_insecure_http``, or a
+            setting out of range.
     """
 
     def __init__(
@@ -146,6 +160,8 @@ class DumGumClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
         circuit_breaker: CircuitBreaker | None = CircuitBreaker(),  # noqa: B008 - frozen
+        trust_env: bool = True,
+        ssl: SSLContext | bool = True,
     ) -> None:
         # Wrapped before anything can fail, and the parameter unbound: error trackers
         # record the locals of every frame of a traceback, this one included.
@@ -171,6 +187,18 @@ class DumGumClient:
             raise ConfigurationError(
                 f"circuit_breaker must be a CircuitBreaker or None, got {circuit_breaker!r}"
             )
+        if not isinstance(trust_env, bool):
+            raise ConfigurationError(f"trust_env must be True or False, got {trust_env!r}")
+        if not isinstance(ssl, SSLContext | bool):
+            raise ConfigurationError(
+                f"ssl must be an ssl.SSLContext, True or False, got {type(ssl).__name__}"
+            )
+        if ssl is False and not allow_insecure_http:
+            raise ConfigurationError(
+                "ssl=False turns certificate verification off, so anyone on the path can "
+                "read the API key; pass allow_insecure_http=True as well if that is meant, "
+                "or give ssl an SSLContext that trusts your CA"
+            )
         self._retry = retry
         self._rate_limit = rate_limit
         self._max_concurrency = max_concurrency
@@ -187,6 +215,8 @@ class DumGumClient:
             session=session,
             max_connections=max_concurrency,
             max_response_bytes=max_response_bytes,
+            proxy=proxy_from_env(self._url) if trust_env and session is None else None,
+            tls=ssl,
         )
         self._budget = (
             BudgetTracker(retry.budget) if retry is not None and retry.budget is not None else None
