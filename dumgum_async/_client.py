@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, Final, TypeVar
 
 from dumgum_async import _batch, _converter
+from dumgum_async._aiolimiter import AsyncLimiterLike, StrictAsyncLimiter
 from dumgum_async._batch import BatchResult, ProgressCallback
 from dumgum_async._breaker import CLOSED, Breaker, Ticket
 from dumgum_async._config import (
@@ -117,9 +118,12 @@ class DumGumClient:
         timeout: Seconds (or a ``timedelta``) one HTTP attempt may take. Waiting for
             a concurrency slot or a rate-limit token is not part of it.
         retry: How calls retry; None disables retries (see :class:`RetryPolicy`).
-        rate_limit: Client-side throttle shared by all calls: a :class:`RateLimit`,
-            or any object with ``async acquire()`` and ``pause(seconds)`` (a
-            limiter shared with other processes, for instance).
+        rate_limit: Client-side throttle shared by all calls: a :class:`RateLimit`;
+            an ``aiolimiter.AsyncLimiter`` you also use elsewhere (its budget stays
+            shared, and a strict window of the same rate behind it keeps any
+            ``time_period`` to ``max_rate`` requests); or any object with
+            ``async acquire()`` and ``pause(seconds)`` (a limiter shared with
+            other processes, for instance).
         max_concurrency: Requests in flight at once for this client.
         session: An ``aiohttp.ClientSession`` you own; the client uses it and never
             closes it.
@@ -153,7 +157,7 @@ class DumGumClient:
         base_url: str | None = None,
         timeout: float | _dt.timedelta = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 - frozen, shared safely
-        rate_limit: RateLimit | Limiter | None = None,
+        rate_limit: RateLimit | Limiter | AsyncLimiterLike | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         session: ClientSession | None = None,
         strict_enums: bool = True,
@@ -173,9 +177,12 @@ class DumGumClient:
         self._timeout = seconds(timeout, "timeout") or DEFAULT_TIMEOUT
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a RetryPolicy or None, got {retry!r}")
-        if rate_limit is not None and not isinstance(rate_limit, RateLimit | Limiter):
+        if rate_limit is not None and not isinstance(
+            rate_limit, RateLimit | Limiter | AsyncLimiterLike
+        ):
             raise ConfigurationError(
-                f"rate_limit must be a RateLimit, a limiter or None, got {rate_limit!r}"
+                "rate_limit must be a RateLimit, an aiolimiter.AsyncLimiter, a limiter or "
+                f"None, got {rate_limit!r}"
             )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise ConfigurationError(f"max_concurrency must be an integer, got {max_concurrency!r}")
@@ -222,9 +229,13 @@ class DumGumClient:
             BudgetTracker(retry.budget) if retry is not None and retry.budget is not None else None
         )
         # Loop-agnostic state lives on the client; what binds to a loop, in _LoopState.
-        self._limiter: Limiter = (
-            rate_limit if isinstance(rate_limit, Limiter) else LocalLimiter(rate_limit)
-        )
+        self._limiter: Limiter
+        if isinstance(rate_limit, Limiter):
+            self._limiter = rate_limit
+        elif isinstance(rate_limit, AsyncLimiterLike):
+            self._limiter = StrictAsyncLimiter(rate_limit)
+        else:
+            self._limiter = LocalLimiter(rate_limit)
         self._breaker = Breaker(circuit_breaker) if circuit_breaker is not None else None
         self._bound: _LoopState | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
