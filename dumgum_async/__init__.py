@@ -15,7 +15,7 @@ Public names live here; submodules whose name starts with ``_`` are private.
 # The converter attaches from_dict()/to_dict() to the models: import it first.
 from dumgum_async import _converter  # noqa: F401  (isort: skip)
 from dumgum_async import _log
-from dumgum_async._batch import BatchResult
+from dumgum_async._batch import BatchFailure, BatchResult, BatchSuccess
 from dumgum_async._client import DumGumClient
 from dumgum_async._config import (
     DEFAULT_BASE_URL,
@@ -125,7 +125,9 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchFailure",
     "BatchResult",
+    "BatchSuccess",
     "BdsmInterest",
     "BodyShape",
     "Child",

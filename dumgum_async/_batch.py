@@ -15,8 +15,9 @@ raised.
 from __future__ import annotations
 
 import asyncio
+import warnings
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeAlias, TypeVar
 
 import attrs
 
@@ -27,30 +28,100 @@ _In = TypeVar("_In")
 
 
 @attrs.frozen
-class BatchResult(Generic[_In]):
-    """The outcome of one item of a batch.
+class BatchSuccess(Generic[_In]):
+    """An item of a batch that got suggestions.
 
     Attributes:
         index: The item's position in the input, from 0.
         request: The item as it was given.
-        response: The suggestions, or None if the item failed.
-        error: The typed error, or None if the item succeeded.
+        response: The suggestions.
+        error: Always None.
+        ok: Always True.
     """
 
     index: int
     request: _In
-    response: SuggestionResponse | None = None
-    error: DumGumError | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True if the item got suggestions."""
-        return self.error is None
+    response: SuggestionResponse
+    error: ClassVar[None] = None
+    ok: ClassVar[Literal[True]] = True
 
     @property
     def suggestions(self) -> tuple[str, ...]:
-        """The suggestions, or an empty tuple if the item failed."""
-        return self.response.suggestions if self.response is not None else ()
+        """The suggestions."""
+        return self.response.suggestions
+
+
+@attrs.frozen
+class BatchFailure(Generic[_In]):
+    """An item of a batch that failed.
+
+    Attributes:
+        index: The item's position in the input, from 0.
+        request: The item as it was given.
+        error: The typed error.
+        response: Always None.
+        ok: Always False.
+    """
+
+    index: int
+    request: _In
+    error: DumGumError
+    response: ClassVar[None] = None
+    ok: ClassVar[Literal[False]] = False
+
+    @property
+    def suggestions(self) -> tuple[str, ...]:
+        """An empty tuple: a failed item has no suggestions."""
+        return ()
+
+
+# Two classes, not one with optional fields, so that a type checker narrows the
+# union on ``result.ok`` (mypy), ``result.ok is True``, ``result.error is None`` or
+# ``isinstance`` (mypy and pyright; pyright does not narrow on the bare truthiness
+# of an attribute, by design: microsoft/pyright#6113).
+if TYPE_CHECKING:
+    BatchResult: TypeAlias = BatchSuccess[_In] | BatchFailure[_In]
+else:
+
+    class _BatchResultType(type):
+        """Keeps ``BatchResult`` a class at run time: ``isinstance`` and subscripts work,
+        and calling it (deprecated) builds the matching result type."""
+
+        def __instancecheck__(cls, obj: object) -> bool:
+            return isinstance(obj, BatchSuccess | BatchFailure)
+
+        def __subclasscheck__(cls, sub: type) -> bool:
+            return issubclass(sub, BatchSuccess | BatchFailure)
+
+        def __call__(
+            cls,
+            index: int,
+            request: Any,
+            response: SuggestionResponse | None = None,
+            error: DumGumError | None = None,
+        ) -> Any:
+            warnings.warn(
+                "constructing BatchResult is deprecated; construct BatchSuccess or "
+                "BatchFailure (BatchResult stays as their union, for annotations)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if error is not None:
+                return BatchFailure(index, request, error)
+            if response is None:
+                raise TypeError("BatchResult needs a response or an error")
+            return BatchSuccess(index, request, response)
+
+    class BatchResult(metaclass=_BatchResultType):
+        """The outcome of one item of a batch: a :class:`BatchSuccess` or a
+        :class:`BatchFailure` (a type alias of their union, for type checkers).
+
+        Both have ``index``, ``request``, ``response`` (None on failure), ``error``
+        (None on success), ``ok`` and ``suggestions`` (empty on failure).
+        """
+
+        def __class_getitem__(cls, item: Any) -> Any:
+            return BatchSuccess[item] | BatchFailure[item]
 
 
 #: Called after each result is handed out: (results so far, that result).
@@ -122,10 +193,11 @@ async def stream(
                         return
                     index = next_index
                     next_index += 1
+                result: BatchResult[_In]
                 try:
-                    result = BatchResult(index, item, await call(item))
+                    result = BatchSuccess(index, item, await call(item))
                 except DumGumError as exc:
-                    result = BatchResult(index, item, error=exc)
+                    result = BatchFailure(index, item, exc)
                     if stopped_by is None and isinstance(exc, fatal):
                         stopped_by = exc
                 except Exception as exc:  # a bug, not an API failure: stop the batch

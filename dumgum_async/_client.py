@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable, Mapping
+from ssl import SSLContext
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from dumgum_async import _batch, _converter
+from dumgum_async._aiolimiter import AsyncLimiterLike, StrictAsyncLimiter
 from dumgum_async._batch import BatchResult, ProgressCallback
 from dumgum_async._breaker import CLOSED, Breaker, Ticket
 from dumgum_async._config import (
@@ -33,6 +35,7 @@ from dumgum_async._http import (
     Response,
     Transport,
     parse_retry_after,
+    proxy_from_env,
     request_id_of,
     safe_headers,
 )
@@ -122,18 +125,31 @@ class DumGumClient:
             connect and read limits) one HTTP attempt may take. Waiting for a
             concurrency slot or a rate-limit token is not part of it.
         retry: How calls retry; None disables retries (see :class:`RetryPolicy`).
-        rate_limit: Client-side throttle shared by all calls: a :class:`RateLimit`,
-            or any object with ``async acquire()`` and ``pause(seconds)`` (a
-            limiter shared with other processes, for instance).
+        rate_limit: Client-side throttle shared by all calls: a :class:`RateLimit`;
+            an ``aiolimiter.AsyncLimiter`` you also use elsewhere (its budget stays
+            shared, and a strict window of the same rate behind it keeps any
+            ``time_period`` to ``max_rate`` requests); or any object with
+            ``async acquire()`` and ``pause(seconds)`` (a limiter shared with
+            other processes, for instance).
         max_concurrency: Requests in flight at once for this client.
         session: An ``aiohttp.ClientSession`` you own; the client uses it and never
             closes it.
         strict_enums: Reject enum values this release does not know, in requests
             given as mappings; False passes them through untouched.
         max_response_bytes: Larger response bodies are an error, never read whole.
-        allow_insecure_http: Allow plain http to a non-loopback host.
+        allow_insecure_http: Allow plain http to a non-loopback host, and
+            ``ssl=False``.
         circuit_breaker: When the API keeps failing, stop sending for a while (see
             :class:`CircuitBreaker`; on by default); None disables it.
+        trust_env: Send requests through the proxy that ``HTTPS_PROXY`` (or
+            ``HTTP_PROXY`` for an http URL) names, unless ``NO_PROXY`` covers the
+            host; read once, here. Credentials in the proxy URL go to the proxy
+            only; ``.netrc`` is never read. Applies to the client's own session: a
+            ``session`` you give keeps its own ``trust_env``. False connects directly.
+        ssl: An ``ssl.SSLContext`` to verify the server's certificate with (a
+            corporate CA, say), True for the system's trust store, or False for no
+            verification at all, which needs ``allow_insecure_http=True`` too.
+            Applies to a ``session`` you give as well.
         telemetry: Emit OpenTelemetry spans and metrics when ``opentelemetry-api`` is
             installed (the ``otel`` extra); False turns them off (see README,
             "Observability").
@@ -141,8 +157,10 @@ class DumGumClient:
         meter_provider: An OpenTelemetry ``MeterProvider``; None uses the global one.
 
     Raises:
-        ConfigurationError: No API key, a bad URL, or a setting out of range; a
-            provider with ``telemetry=False`` or without opentelemetry installed.
+        ConfigurationError: No API key, a bad URL, a bad proxy URL in the
+            environment, ``ssl=False`` without ``allow_insecure_http``, a setting
+            out of range, or a provider with ``telemetry=False`` or without
+            opentelemetry installed.
     """
 
     def __init__(
@@ -152,13 +170,15 @@ class DumGumClient:
         base_url: str | None = None,
         timeout: float | _dt.timedelta | Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 - frozen, shared safely
-        rate_limit: RateLimit | Limiter | None = None,
+        rate_limit: RateLimit | Limiter | AsyncLimiterLike | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         session: ClientSession | None = None,
         strict_enums: bool = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         allow_insecure_http: bool = False,
         circuit_breaker: CircuitBreaker | None = CircuitBreaker(),  # noqa: B008 - frozen
+        trust_env: bool = True,
+        ssl: SSLContext | bool = True,
         telemetry: bool = True,
         tracer_provider: object | None = None,
         meter_provider: object | None = None,
@@ -173,9 +193,12 @@ class DumGumClient:
         self._timeout = attempt_timeout(DEFAULT_TIMEOUT if timeout is None else timeout)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a RetryPolicy or None, got {retry!r}")
-        if rate_limit is not None and not isinstance(rate_limit, RateLimit | Limiter):
+        if rate_limit is not None and not isinstance(
+            rate_limit, RateLimit | Limiter | AsyncLimiterLike
+        ):
             raise ConfigurationError(
-                f"rate_limit must be a RateLimit, a limiter or None, got {rate_limit!r}"
+                "rate_limit must be a RateLimit, an aiolimiter.AsyncLimiter, a limiter or "
+                f"None, got {rate_limit!r}"
             )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise ConfigurationError(f"max_concurrency must be an integer, got {max_concurrency!r}")
@@ -186,6 +209,18 @@ class DumGumClient:
         if circuit_breaker is not None and not isinstance(circuit_breaker, CircuitBreaker):
             raise ConfigurationError(
                 f"circuit_breaker must be a CircuitBreaker or None, got {circuit_breaker!r}"
+            )
+        if not isinstance(trust_env, bool):
+            raise ConfigurationError(f"trust_env must be True or False, got {trust_env!r}")
+        if not isinstance(ssl, SSLContext | bool):
+            raise ConfigurationError(
+                f"ssl must be an ssl.SSLContext, True or False, got {type(ssl).__name__}"
+            )
+        if ssl is False and not allow_insecure_http:
+            raise ConfigurationError(
+                "ssl=False turns certificate verification off, so anyone on the path can "
+                "read the API key; pass allow_insecure_http=True as well if that is meant, "
+                "or give ssl an SSLContext that trusts your CA"
             )
         self._retry = retry
         self._rate_limit = rate_limit
@@ -203,14 +238,20 @@ class DumGumClient:
             session=session,
             max_connections=max_concurrency,
             max_response_bytes=max_response_bytes,
+            proxy=proxy_from_env(self._url) if trust_env and session is None else None,
+            tls=ssl,
         )
         self._budget = (
             BudgetTracker(retry.budget) if retry is not None and retry.budget is not None else None
         )
         # Loop-agnostic state lives on the client; what binds to a loop, in _LoopState.
-        self._limiter: Limiter = (
-            rate_limit if isinstance(rate_limit, Limiter) else LocalLimiter(rate_limit)
-        )
+        self._limiter: Limiter
+        if isinstance(rate_limit, Limiter):
+            self._limiter = rate_limit
+        elif isinstance(rate_limit, AsyncLimiterLike):
+            self._limiter = StrictAsyncLimiter(rate_limit)
+        else:
+            self._limiter = LocalLimiter(rate_limit)
         self._breaker = Breaker(circuit_breaker) if circuit_breaker is not None else None
         self._bound: _LoopState | None = None
         self._inflight: set[asyncio.Task[Any]] = set()

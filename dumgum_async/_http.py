@@ -8,26 +8,30 @@ carry the key) are never attached to anything that leaves this module.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import logging
 import math
 import platform
 import ssl
 import time
+import urllib.request
 from collections.abc import Mapping
-from typing import Final
+from typing import Final, Literal
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from dumgum_async._config import Timeout
+from dumgum_async._secret import Secret
 from dumgum_async._version import __version__
 from dumgum_async.exceptions import (
     APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
+    ConfigurationError,
     ResponseDecodeError,
 )
 
@@ -103,6 +107,82 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, seconds)
 
 
+class ProxyRoute:
+    """The proxy requests go through; its credentials are held as a :class:`Secret`.
+
+    ``url`` never carries them, so it is safe to show.
+    """
+
+    __slots__ = ("_authorization", "url")
+
+    def __init__(self, url: URL, authorization: Secret | None) -> None:
+        self.url = url
+        self._authorization = authorization
+
+    # The credentials go in Proxy-Authorization: of the CONNECT for https, of the
+    # request itself for http (aiohttp sends proxy_headers only with a CONNECT).
+    # Built per request and never kept, so that outside a Secret no object of ours
+    # holds them for longer than the call.
+
+    def request_headers(self, url: str, headers: Mapping[str, str]) -> Mapping[str, str]:
+        """The headers of a request to ``url`` through this proxy."""
+        if self._authorization is None or url.startswith("https:"):
+            return headers
+        return {**headers, "Proxy-Authorization": self._authorization.reveal()}
+
+    def connect_headers(self, url: str) -> dict[str, str] | None:
+        """The headers of the CONNECT that tunnels to ``url``, if any."""
+        if self._authorization is None or not url.startswith("https:"):
+            return None
+        return {"Proxy-Authorization": self._authorization.reveal()}
+
+    def __repr__(self) -> str:
+        return f"<ProxyRoute {self.url}>"
+
+
+def proxy_from_env(url: str) -> ProxyRoute | None:
+    """The proxy the environment names for ``url``, as curl, requests and httpx read it.
+
+    ``HTTP_PROXY`` for http, ``HTTPS_PROXY`` for https (lowercase names win, as in
+    ``urllib``), unless ``NO_PROXY`` covers the host. Credentials in the proxy URL
+    (``http://user:pass@proxy:3128``) are sent to the proxy; ``.netrc`` is not read.
+
+    Raises:
+        ConfigurationError: The variable does not hold a usable http(s) proxy URL
+            (its value is not shown: it may hold credentials).
+    """
+    target = URL(url)
+    route = _proxy_in_env(target)
+    if route is False:  # the variable holds no usable proxy URL
+        # Raised here, where no local holds the value: tracebacks record locals.
+        name = f"{target.scheme.upper()}_PROXY"
+        raise ConfigurationError(
+            f"{name} (or {name.lower()}) is not an http:// or https:// proxy URL with a "
+            "host; its value is not shown as it may hold credentials"
+        )
+    return route
+
+
+def _proxy_in_env(target: URL) -> ProxyRoute | Literal[False] | None:
+    raw = urllib.request.getproxies().get(target.scheme)
+    if not raw or target.host is None or urllib.request.proxy_bypass(target.host):
+        return None
+    if "://" not in raw:
+        raw = "http://" + raw  # "proxy:3128", as curl reads it
+    try:
+        proxy = URL(raw)
+        proxy.port  # noqa: B018 - raises ValueError for a port that is not one
+    except (ValueError, TypeError):
+        return False
+    if proxy.scheme not in ("http", "https") or not proxy.host:
+        return False
+    authorization = None
+    if proxy.user is not None:
+        pair = f"{proxy.user}:{proxy.password or ''}".encode()
+        authorization = Secret("Basic " + base64.b64encode(pair).decode("ascii"))
+    return ProxyRoute(proxy.with_user(None), authorization)
+
+
 class Transport:
     """An aiohttp session (ours or the caller's) and the logic of one POST attempt.
 
@@ -111,6 +191,10 @@ class Transport:
             inside the running loop on :meth:`open`.
         max_connections: Connection pool size of our own session.
         max_response_bytes: Larger bodies are refused without being read whole.
+        proxy: Where every request goes through, or None for a direct connection.
+        tls: An ``SSLContext`` to verify the server with, True for the default
+            (or, with the caller's session, its connector's), False for no
+            verification.
     """
 
     def __init__(
@@ -119,12 +203,16 @@ class Transport:
         session: aiohttp.ClientSession | None,
         max_connections: int,
         max_response_bytes: int,
+        proxy: ProxyRoute | None = None,
+        tls: ssl.SSLContext | bool = True,
     ) -> None:
         self._session = session
         self._owns_session = session is None
         self._max_connections = max_connections
         self._max_bytes = max_response_bytes
         self._timeouts: dict[float | Timeout, aiohttp.ClientTimeout] = {}
+        self._proxy = proxy
+        self._tls = tls
 
     @property
     def owns_session(self) -> bool:
@@ -149,6 +237,11 @@ class Transport:
                 connector=aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300),
                 timeout=aiohttp.ClientTimeout(total=None),
                 auto_decompress=True,
+                # Proxies come from the environment once, through proxy_from_env().
+                # aiohttp's own trust_env would look them up in a thread on every
+                # request and send .netrc credentials for the API host, which clash
+                # with our Authorization header (aiohttp then raises ValueError).
+                trust_env=False,
             )
 
     async def close(self) -> None:
@@ -227,13 +320,17 @@ class Transport:
         Errors are returned, not raised, so that the caller raises them with a clean
         chain; nothing aiohttp raised outlives the ``except`` clauses below.
         """
+        proxy = self._proxy
         try:
             async with session.post(
                 url,
                 data=body,
-                headers=headers,
                 timeout=self._timeout(timeout),
                 allow_redirects=False,
+                ssl=self._tls,
+                headers=headers if proxy is None else proxy.request_headers(url, headers),
+                proxy=None if proxy is None else proxy.url,
+                proxy_headers=None if proxy is None else proxy.connect_headers(url),
             ) as resp:
                 status = resp.status
                 if status in (307, 308):

@@ -41,11 +41,11 @@ class RawResponse:
         elapsed: float,
         parsed: SuggestionResponse,
     ) -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self.request_id = request_id
-        self.attempts = attempts
-        self.elapsed = elapsed
+        self.status_code: int = status_code
+        self.headers: Mapping[str, str] = headers
+        self.request_id: str | None = request_id
+        self.attempts: int = attempts
+        self.elapsed: float = elapsed
         self._parsed = parsed
 
     def parse(self) -> SuggestionResponse:

@@ -522,7 +522,7 @@ class RedisRateLimit:
             raise ConfigurationError(problem)
         if not isinstance(key, str) or not key:
             raise ConfigurationError(f"key must be a non-empty string, got {key!r}")
-        self.rate = RateLimit(max_rate, time_period, burst=burst)  # validates all three
+        self.rate: RateLimit = RateLimit(max_rate, time_period, burst=burst)  # validates all three
         if isinstance(margin, bool) or not isinstance(margin, int | float):
             raise ConfigurationError(f"margin must be a number of seconds, got {margin!r}")
         if not 0 <= margin < time_period:
@@ -540,9 +540,9 @@ class RedisRateLimit:
             ):
                 raise ConfigurationError(f"{name} must be positive, got {value!r}")
         self.key = key
-        self.margin = float(margin)
+        self.margin: float = float(margin)
         self.on_redis_error = on_redis_error
-        self.socket_timeout = float(socket_timeout)
+        self.socket_timeout: float = float(socket_timeout)
         self._options = options
         self._credentials = credentials
         self._keys = [f"{{{key}}}:tat", f"{{{key}}}:pause_until", f"{{{key}}}:log"]

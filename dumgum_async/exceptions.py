@@ -96,8 +96,8 @@ class Problem:
     __slots__ = ("loc", "message")
 
     def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
-        self.loc = loc
-        self.message = message
+        self.loc: tuple[str | int, ...] = loc
+        self.message: str = message
 
     @property
     def path(self) -> str:
