@@ -68,6 +68,16 @@ class _Headers(dict[str, str]):
     __str__ = __repr__
 
 
+def _slots_for(max_concurrency: int, session: ClientSession | None) -> int:
+    # A rate-limit token taken while no connection is free would wait in aiohttp's
+    # pool and leave later in a burst: never hold more slots than the caller's
+    # session has connections (0 means unlimited in aiohttp).
+    connector = session.connector if session is not None else None
+    if connector is None:
+        return max_concurrency
+    return min([max_concurrency, *(n for n in (connector.limit, connector.limit_per_host) if n)])
+
+
 class DumGumClient:
     """An asyncio client for the DumGum suggestion API.
 
@@ -86,7 +96,8 @@ class DumGumClient:
         rate_limit: Client-side throttle shared by all calls: a :class:`RateLimit`,
             or any object with ``async acquire()`` and ``pause(seconds)`` (a
             limiter shared with other processes, for instance).
-        max_concurrency: Requests in flight at once for this client.
+        max_concurrency: Requests in flight at once for this client; never more
+            than the connection limit of a ``session`` you pass.
         session: An ``aiohttp.ClientSession`` you own; the client uses it and never
             closes it.
         strict_enums: Reject enum values this release does not know, in requests
@@ -131,6 +142,7 @@ class DumGumClient:
         self._retry = retry
         self._rate_limit = rate_limit
         self._max_concurrency = max_concurrency
+        self._slot_count = _slots_for(max_concurrency, session)
         self._strict_enums = strict_enums
         self._headers = _Headers(
             {
@@ -197,7 +209,7 @@ class DumGumClient:
             rate = self._rate_limit
             self._limiter = rate if isinstance(rate, Limiter) else LocalLimiter(rate)
             self._batch_gate = asyncio.Lock()
-            self._slots = asyncio.Semaphore(self._max_concurrency)
+            self._slots = asyncio.Semaphore(self._slot_count)
 
     async def aclose(self) -> None:
         """Close the client and its own session; safe to call more than once."""

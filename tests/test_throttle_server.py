@@ -15,10 +15,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
 import dumgum_async as dg
+from dumgum_async._client import _slots_for
+from dumgum_async._throttle import LocalLimiter
 from tests.samples import minimal_request
 
 KEY = "arrivals-key"
@@ -134,3 +137,62 @@ async def test_a_stalled_loop_never_puts_more_than_max_rate_in_a_server_window(
         await hog
     assert len(server.arrivals) == 65
     assert max_in_window(server.arrivals, 1.0) <= 20
+
+
+class _RecordedPauses(LocalLimiter):
+    """The client's limiter, noting when it was told to pause (on the server's clock)."""
+
+    def __init__(self, rate: dg.RateLimit) -> None:
+        super().__init__(rate)
+        self.paused: list[tuple[float, float]] = []
+
+    def pause(self, seconds: float) -> None:
+        self.paused.append((time.monotonic(), seconds))
+        super().pause(seconds)
+
+
+async def test_no_request_reaches_the_server_during_a_retry_after_pause() -> None:
+    def behaviour(index: int) -> tuple[int, dict[str, str], float]:
+        return (429, {"Retry-After": "0.6"}, 0.0) if index == 2 else (200, {}, 0.0)
+
+    limiter = _RecordedPauses(dg.RateLimit.per_second(20))
+    with ArrivalServer(behaviour) as server:
+        async with _client(
+            server.url, rate_limit=limiter, retry=dg.RetryPolicy(budget=None)
+        ) as client:
+            await asyncio.gather(*(client.suggest(minimal_request()) for _ in range(20)))
+    (paused_at, seconds), *_ = limiter.paused
+    assert seconds == 0.6
+    # A request released just before the 429 was read may still be on its way.
+    during = [t for t in server.arrivals if paused_at + 0.03 < t < paused_at + seconds]
+    assert during == []
+    assert len(server.arrivals) == 21  # every call, and the one retry
+    assert max_in_window(server.arrivals, 1.0) <= 20
+
+
+async def test_a_small_pool_of_the_callers_session_does_not_bank_tokens() -> None:
+    # The first two requests hold both of the session's connections for 1.2 s: tokens
+    # taken meanwhile would wait in aiohttp's pool, then all leave at once.
+    def behaviour(index: int) -> tuple[int, dict[str, str], float]:
+        return 200, {}, (1.2 if index < 2 else 0.0)
+
+    with ArrivalServer(behaviour) as server:
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2)) as session,
+            _client(server.url, rate_limit=dg.RateLimit.per_second(20), session=session) as client,
+        ):
+            await asyncio.gather(*(client.suggest(minimal_request()) for _ in range(30)))
+    assert len(server.arrivals) == 30
+    assert max_in_window(server.arrivals, 1.0) <= 20
+
+
+@pytest.mark.parametrize(
+    ("limit", "per_host", "slots"), [(2, 0, 2), (0, 3, 3), (5, 4, 4), (0, 0, 64), (100, 0, 64)]
+)
+async def test_concurrency_slots_never_outnumber_the_callers_connections(
+    limit: int, per_host: int, slots: int
+) -> None:
+    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=per_host)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        assert _slots_for(64, session) == slots
+    assert _slots_for(64, None) == 64
