@@ -278,6 +278,15 @@ def test_a_pause_that_ends_before_a_slot_keeps_the_slot() -> None:
     assert run_virtual(main) == [0.0, pytest.approx(span(rate) / 2)]
 
 
+def test_a_zero_retry_after_is_no_pause() -> None:
+    async def main(loop: VirtualTimeLoop) -> list[float]:
+        limiter = limiter_on(loop, dg.RateLimit.per_second(10, burst=3))
+        limiter.pause(0.0)
+        return await sends(limiter, 3)
+
+    assert run_virtual(main) == [0.0, 0.0, 0.0]
+
+
 # --- cancellation ---------------------------------------------------------------------
 
 
