@@ -109,6 +109,7 @@ class LocalLimiter:
         self._span = 0.0
         self._slack = 0.0
         self._released: collections.deque[float] | None = None
+        self._release_count = 0  # releases so far: numbers them for _restamp
         if rate is not None:
             margin = min(ARRIVAL_MARGIN, rate.time_period / 50)
             self._span = rate.time_period + margin
@@ -167,19 +168,21 @@ class LocalLimiter:
                     break  # our slot fell inside a pause: queue again behind it
                 if len(released) < (released.maxlen or 0) or now - released[0] >= span:
                     released.append(now)
+                    self._release_count += 1
                     # aiohttp writes the request one loop iteration from now.
-                    asyncio.get_running_loop().call_soon(self._restamp, now)
+                    asyncio.get_running_loop().call_soon(self._restamp, self._release_count)
                     return
                 await sleep(released[0] + self._span - now)
                 now = clock()
 
-    def _restamp(self, stamp: float) -> None:
-        # The release stamped ``stamp`` (and any released after it in the same loop
-        # iteration) left no earlier than now: whatever ran in between stalled it.
+    def _restamp(self, number: int) -> None:
+        # Release ``number`` left no earlier than now: whatever ran since it was
+        # stamped stalled it. One entry per call, so a burst costs O(1) each; the
+        # entry is gone if ``max_rate`` releases followed within the iteration.
         released = self._released
         assert released is not None
-        now = self._clock()
-        i = len(released) - 1
-        while i >= 0 and stamp <= released[i] < now:
-            released[i] = now
-            i -= 1
+        i = len(released) - 1 - (self._release_count - number)
+        if i >= 0:
+            now = self._clock()
+            if released[i] < now:
+                released[i] = now

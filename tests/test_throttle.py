@@ -206,6 +206,20 @@ def test_a_stall_between_release_and_send_holds_the_next_window_back() -> None:
     assert max_in_window(run_virtual(main), 1.0) <= 5
 
 
+def test_a_stall_after_a_burst_holds_back_every_request_of_it() -> None:
+    rate = dg.RateLimit(3, 1.0, burst=3)
+
+    async def main(loop: VirtualTimeLoop) -> list[float]:
+        limiter = limiter_on(loop, rate)
+        for _ in range(3):
+            await limiter.acquire()  # all three in one loop iteration
+        loop.advance(0.05)  # then a stall before any of them is written
+        await asyncio.sleep(0)
+        return await sends(limiter, 1)
+
+    assert run_virtual(main) == [pytest.approx(0.05 + span(rate))]
+
+
 # --- pauses -------------------------------------------------------------------------
 
 
