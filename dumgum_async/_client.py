@@ -101,6 +101,16 @@ class _LoopState:
         self.guard_started = False
 
 
+def _slots_for(max_concurrency: int, session: ClientSession | None) -> int:
+    # A rate-limit token taken while no connection is free would wait in aiohttp's
+    # pool and leave later in a burst: never hold more slots than the caller's
+    # session has connections (0 means unlimited in aiohttp).
+    connector = session.connector if session is not None else None
+    if connector is None:
+        return max_concurrency
+    return min([max_concurrency, *(n for n in (connector.limit, connector.limit_per_host) if n)])
+
+
 class DumGumClient:
     """An asyncio client for the DumGum suggestion API.
 
@@ -131,7 +141,8 @@ class DumGumClient:
             ``time_period`` to ``max_rate`` requests); or any object with
             ``async acquire()`` and ``pause(seconds)`` (a limiter shared with
             other processes, for instance).
-        max_concurrency: Requests in flight at once for this client.
+        max_concurrency: Requests in flight at once for this client; never more
+            than the connection limit of a ``session`` you pass.
         session: An ``aiohttp.ClientSession`` you own; the client uses it and never
             closes it.
         strict_enums: Reject enum values this release does not know, in requests
@@ -225,6 +236,7 @@ class DumGumClient:
         self._retry = retry
         self._rate_limit = rate_limit
         self._max_concurrency = max_concurrency
+        self._slot_count = _slots_for(max_concurrency, session)
         self._strict_enums = strict_enums
         self._headers = SecretHeaders(
             Secret("Bearer " + self._api_key.reveal()),
@@ -343,7 +355,7 @@ class DumGumClient:
             self._transport.forget()
         self._transport.open()
         guard = self._session_guard(loop) if self._transport.owns_session else None
-        self._bound = bound = _LoopState(loop, self._max_concurrency, guard)
+        self._bound = bound = _LoopState(loop, self._slot_count, guard)
         return bound
 
     async def _session_guard(self, loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
