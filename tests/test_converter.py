@@ -538,7 +538,7 @@ def test_the_alias_is_not_a_member() -> None:
 # --- agreement with the vendor's spec ------------------------------------------------
 
 SPEC: dict[str, Any] = yaml.safe_load(
-    importlib.resources.files("dumgum_async.testing").joinpath("openapi.yaml").read_text("utf-8")
+    importlib.resources.files("dumgum_async").joinpath("openapi.yaml").read_text("utf-8")
 )
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
 MODEL_OF_SCHEMA: dict[str, type[Any]] = {

@@ -12,10 +12,11 @@ the conversation:
    the user's interests, else on the user's city, else a question.
 
 Choices among the templates are made from a BLAKE2b hash of the canonical request body,
-so the same body always gets the same suggestions.  Templates are data: one
-:class:`Phrasebook` per language, plus small spelling variants (``DE_CH`` writes "ss" for
-"ß", British-style English spells "favourite").  Languages without a phrasebook use
-English.
+so the same body always gets the same suggestions.  Templates are data, read on first use
+from ``data/phrasebooks.json``: one :class:`Phrasebook` per language, plus small spelling
+variants (``DE_CH`` writes "ss" for "ß", British-style English spells "favourite").
+Languages without a phrasebook use English.  The words never echoed are in
+``data/stopwords.json``.
 """
 
 from __future__ import annotations
@@ -27,11 +28,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dumgum_async.testing._data import (
+    DataFileError,
+    document,
+    load_json,
+    mapping,
+    string,
+    strings,
+    tuples,
+    where,
+)
+
 __all__ = [
-    "PHRASEBOOKS",
     "Phrasebook",
     "keyword",
     "phrasebook_for",
+    "phrasebooks",
     "suggestions_for",
 ]
 
@@ -59,953 +71,67 @@ class Phrasebook:
     nameless: str  # used when the profile has no usable name (validation off)
 
 
-_INTEREST_KEYS = [
-    "TAILORING",
-    "BOOK_READING",
-    "TRAVELING",
-    "COOKING",
-    "GARDENING",
-    "PHOTOGRAPHY",
-    "PAINTING",
-    "MUSIC",
-    "MOVIES",
-    "CYCLING",
-    "HIKING",
-    "FITNESS",
-    "GAMING",
-    "DANCING",
-    "YOGA",
-    "SOFTWARE_DEVELOPMENT",
-    "DIY_PROJECTS",
-    "WRITING",
-    "LANGUAGES",
-    "ASTRONOMY",
-    "VOLUNTEERING",
-    "FISHING",
-    "BIRD_WATCHING",
-    "SPORTS",
-    "EDUCATION",
-    "ECONOMY",
-    "FOOD_DRINKING",
-    "CULINARY",
-    "TECHNOLOGY",
-    "MEDICAL",
-    "NATURE",
-    "CULTURE",
-    "ART",
-]
+_FILE = "phrasebooks.json"
+_STOPWORDS_FILE = "stopwords.json"
 
 
-def _interests(*labels: str) -> Mapping[str, str]:
-    if len(labels) != len(_INTEREST_KEYS):  # pragma: no cover - guards the tables below
-        raise ValueError("one label per interest is required")
-    return dict(zip(_INTEREST_KEYS, labels, strict=True))
+def _phrasebook(raw: Any, path: str) -> Phrasebook:
+    entry = mapping(raw, _FILE, path)
+
+    def templates(field: str) -> tuple[str, ...]:
+        return strings(entry.get(field), _FILE, f"{path}.{field}")
+
+    interests = mapping(entry.get("interests"), _FILE, f"{path}.interests")
+    return Phrasebook(
+        opener=templates("opener"),
+        gift=templates("gift"),
+        poke=templates("poke"),
+        sticker=templates("sticker"),
+        echo_word=templates("echo_word"),
+        echo_quote=templates("echo_quote"),
+        shared_interest=templates("shared_interest"),
+        user_interest=templates("user_interest"),
+        city=templates("city"),
+        question=templates("question"),
+        interests={
+            key: string(label, _FILE, f"{path}.interests.{key}") for key, label in interests.items()
+        },
+        nameless=string(entry.get("nameless"), _FILE, f"{path}.nameless"),
+    )
 
 
-_EN = Phrasebook(
-    opener=(
-        "Hey {name}! I was just thinking about you 😊",
-        "{name}, you always know how to make me smile",
-        "Haha {name}, you're too much 😄",
-        "Oh {name}, talking with you is the best part of my day",
-    ),
-    gift=(
-        "Thank you so much for the {gift}, {name}! That's so sweet of you 😍",
-        "Wow, {gift}?! {name}, you're spoiling me 🥰",
-        "Aww {name}, I love the {gift}! You made my day",
-    ),
-    poke=(
-        "Did you just poke me, {name}? 😏 Careful, I poke back!",
-        "Hey {name}, I felt that poke 😄 What's up?",
-        "A poke, {name}? Someone wants my attention 😉",
-    ),
-    sticker=(
-        'Haha {name}, that sticker is adorable 😂 "{sticker}" is so you',
-        'Love the sticker, {name}! "{sticker}" is exactly my mood today',
-        '{name}, where do you even find stickers like "{sticker}"? 😄',
-    ),
-    echo_word=(
-        'Wait, "{word}"? Tell me more 😮',
-        "Haha I love that you mentioned {word}. What made you think of it?",
-        "Okay, {word} sounds interesting, I want the full story",
-        "Ooh, {word}! You've got me curious now",
-    ),
-    echo_quote=(
-        '"{quote}" haha, you made me smile. What happened next?',
-        'You said "{quote}"... I\'m curious, tell me more!',
-    ),
-    shared_interest=(
-        "Wait, you're into {interest} too? We should compare notes 😍",
-        "I saw we both love {interest}! What got you into it?",
-        "We both like {interest}, I knew we'd get along 😊",
-    ),
-    user_interest=(
-        "I noticed you like {interest}. What do you love most about it?",
-        "So you're into {interest}? You'll have to teach me a thing or two 😉",
-    ),
-    city=(
-        "How's life in {city} these days?",
-        "I've always wanted to visit {city}. What's your favorite spot there?",
-    ),
-    question=(
-        "What are you up to tonight?",
-        "So tell me, what made you smile today?",
-        "What's the best thing that happened to you this week?",
-        "If we met up tomorrow, where would you take me? 😉",
-    ),
-    interests=_interests(
-        "sewing",
-        "reading",
-        "traveling",
-        "cooking",
-        "gardening",
-        "photography",
-        "painting",
-        "music",
-        "movies",
-        "cycling",
-        "hiking",
-        "fitness",
-        "gaming",
-        "dancing",
-        "yoga",
-        "coding",
-        "DIY projects",
-        "writing",
-        "languages",
-        "astronomy",
-        "volunteering",
-        "fishing",
-        "bird watching",
-        "sports",
-        "learning new things",
-        "economics",
-        "good food and drinks",
-        "fine cuisine",
-        "tech",
-        "medicine",
-        "nature",
-        "culture",
-        "art",
-    ),
-    nameless="you",
-)
+@functools.cache
+def phrasebooks() -> Mapping[str, Phrasebook]:
+    """Phrasebooks by language code, read once from ``data/phrasebooks.json``.
 
-_FR = Phrasebook(
-    opener=(
-        "Coucou {name} ! Justement, je pensais à toi 😊",
-        "{name}, tu sais toujours me faire sourire",
-        "Haha {name}, t'es incroyable 😄",
-        "Oh {name}, parler avec toi, c'est le meilleur moment de ma journée",
-    ),
-    gift=(
-        "Merci beaucoup pour le cadeau « {gift} », {name} ! C'est trop gentil 😍",
-        "Waouh, {gift} ?! {name}, tu me gâtes 🥰",
-        "Oh {name}, j'adore : {gift} ! Tu as illuminé ma journée",
-    ),
-    poke=(
-        "Tu viens de me faire un poke, {name} ? 😏 Attention, je riposte !",
-        "Coucou {name}, j'ai bien reçu ton poke 😄 Quoi de neuf ?",
-        "Un poke, {name} ? Quelqu'un veut attirer mon attention 😉",
-    ),
-    sticker=(
-        "Haha {name}, ton sticker « {sticker} » est trop mignon 😂",
-        "J'adore le sticker, {name} ! « {sticker} », c'est tout à fait mon humeur du jour",
-        "{name}, où est-ce que tu trouves des stickers comme « {sticker} » ? 😄",
-    ),
-    echo_word=(
-        "Attends, « {word} » ? Raconte-moi tout 😮",
-        "Haha, j'adore que tu dises « {word} ». Qu'est-ce qui t'y a fait penser ?",
-        "OK, « {word} », ça a l'air intéressant, je veux toute l'histoire",
-        "Oh, « {word} » ! Là, tu m'intrigues",
-    ),
-    echo_quote=(
-        "« {quote} » haha, tu m'as fait sourire. Et ensuite ?",
-        "Tu as dit « {quote} »... Ça m'intrigue, dis-m'en plus !",
-    ),
-    shared_interest=(
-        "Attends, toi aussi tu aimes {interest} ? Il faut qu'on en parle 😍",
-        "J'ai vu qu'on a un point commun : {interest} ! Comment ça t'est venu ?",
-        "{interest}, on a ça en commun ! Je savais qu'on allait bien s'entendre 😊",
-    ),
-    user_interest=(
-        "J'ai vu que tu aimes {interest}. Qu'est-ce qui te plaît le plus là-dedans ?",
-        "Alors comme ça tu aimes {interest} ? Il faudra que tu m'apprennes deux ou trois trucs 😉",
-    ),
-    city=(
-        "Et la vie à {city}, ça se passe comment en ce moment ?",
-        "J'ai toujours rêvé de visiter {city}. C'est quoi ton endroit préféré là-bas ?",
-    ),
-    question=(
-        "Tu fais quoi ce soir ?",
-        "Alors, qu'est-ce qui t'a fait sourire aujourd'hui ?",
-        "C'est quoi le meilleur moment de ta semaine ?",
-        "Si on se voyait demain, tu m'emmènerais où ? 😉",
-    ),
-    interests=_interests(
-        "la couture",
-        "la lecture",
-        "voyager",
-        "cuisiner",
-        "le jardinage",
-        "la photo",
-        "la peinture",
-        "la musique",
-        "le cinéma",
-        "le vélo",
-        "la randonnée",
-        "le fitness",
-        "les jeux vidéo",
-        "la danse",
-        "le yoga",
-        "coder",
-        "le bricolage",
-        "l'écriture",
-        "les langues",
-        "l'astronomie",
-        "le bénévolat",
-        "la pêche",
-        "observer les oiseaux",
-        "le sport",
-        "apprendre",
-        "l'économie",
-        "la bonne bouffe",
-        "la gastronomie",
-        "la tech",
-        "la médecine",
-        "la nature",
-        "la culture",
-        "l'art",
-    ),
-    nameless="toi",
-)
+    A code not listed uses the phrasebook of its prefix, then ``EN`` (see
+    :func:`phrasebook_for`).
 
-_DE = Phrasebook(
-    opener=(
-        "Hey {name}! Ich hab gerade an dich gedacht 😊",
-        "{name}, du schaffst es immer, mich zum Lächeln zu bringen",
-        "Haha {name}, du bist echt unglaublich 😄",
-        "Ach {name}, mit dir zu schreiben ist das Schönste an meinem Tag",
-    ),
-    gift=(
-        "Vielen Dank für das Geschenk „{gift}“, {name}! Das ist so lieb von dir 😍",
-        "Wow, {gift}?! {name}, du verwöhnst mich ja 🥰",
-        "Oh {name}, ich liebe es: {gift}! Du hast mir den Tag versüßt",
-    ),
-    poke=(
-        "Hast du mich gerade angestupst, {name}? 😏 Vorsicht, ich stupse zurück!",
-        "Hey {name}, dein Anstupser ist angekommen 😄 Was gibt's?",
-        "Ein Anstupser, {name}? Da will wohl jemand meine Aufmerksamkeit 😉",
-    ),
-    sticker=(
-        "Haha {name}, dein Sticker „{sticker}“ ist so süß 😂",
-        "Toller Sticker, {name}! „{sticker}“ ist genau meine Stimmung heute",
-        "{name}, wo findest du nur Sticker wie „{sticker}“? 😄",
-    ),
-    echo_word=(
-        "Moment, „{word}“? Erzähl mir mehr 😮",
-        "Haha, ich finde es toll, dass du „{word}“ sagst. Wie kommst du darauf?",
-        "Okay, „{word}“ klingt spannend, ich will die ganze Geschichte hören",
-        "Oh, „{word}“! Jetzt bin ich neugierig",
-    ),
-    echo_quote=(
-        "„{quote}“ haha, da musste ich lächeln. Und wie ging's weiter?",
-        "Du hast „{quote}“ geschrieben... Jetzt will ich mehr wissen!",
-    ),
-    shared_interest=(
-        "Moment, du magst auch {interest}? Da müssen wir uns mal austauschen 😍",
-        "Ich hab gesehen, dass wir beide {interest} lieben! Wie bist du dazu gekommen?",
-        "{interest} verbindet uns, ich wusste doch, dass wir uns gut verstehen 😊",
-    ),
-    user_interest=(
-        "Ich hab gesehen, dass du {interest} magst. Was gefällt dir daran am meisten?",
-        "Du stehst also auf {interest}? Dann musst du mir mal was beibringen 😉",
-    ),
-    city=(
-        "Und wie ist das Leben in {city} gerade so?",
-        "Ich wollte schon immer mal nach {city}. Was ist dein Lieblingsort dort?",
-    ),
-    question=(
-        "Was hast du heute Abend noch vor?",
-        "Erzähl mal, was hat dich heute zum Lächeln gebracht?",
-        "Was war das Schönste, das dir diese Woche passiert ist?",
-        "Wenn wir uns morgen treffen würden, wohin würdest du mich mitnehmen? 😉",
-    ),
-    interests=_interests(
-        "Nähen",
-        "Lesen",
-        "Reisen",
-        "Kochen",
-        "Gärtnern",
-        "Fotografie",
-        "Malen",
-        "Musik",
-        "Filme",
-        "Radfahren",
-        "Wandern",
-        "Fitness",
-        "Zocken",
-        "Tanzen",
-        "Yoga",
-        "Programmieren",
-        "Heimwerken",
-        "Schreiben",
-        "Sprachen",
-        "Astronomie",
-        "Ehrenamt",
-        "Angeln",
-        "Vogelbeobachtung",
-        "Sport",
-        "Neues lernen",
-        "Wirtschaft",
-        "gutes Essen und Trinken",
-        "feine Küche",
-        "Technik",
-        "Medizin",
-        "Natur",
-        "Kultur",
-        "Kunst",
-    ),
-    nameless="du",
-)
+    Raises:
+        DataFileError: The file is missing or malformed (the message names the entry).
+    """
+    books = mapping(document(_FILE).get("phrasebooks"), _FILE, "phrasebooks")
+    out = {code: _phrasebook(raw, f"phrasebooks.{code}") for code, raw in books.items()}
+    if "EN" not in out:
+        raise DataFileError(f"{where(_FILE)}: phrasebooks.EN is required (the fallback)")
+    return out
 
-_ES = Phrasebook(
-    opener=(
-        "¡Hola, {name}! Justo estaba pensando en ti 😊",
-        "{name}, siempre sabes cómo sacarme una sonrisa",
-        "Jaja {name}, eres increíble 😄",
-        "Ay {name}, hablar contigo es lo mejor de mi día",
-    ),
-    gift=(
-        "¡Muchísimas gracias por el regalo «{gift}», {name}! Qué detalle 😍",
-        "Guau, ¿{gift}? {name}, me estás consintiendo 🥰",
-        "Ay {name}, me encanta: {gift}. ¡Me alegraste el día!",
-    ),
-    poke=(
-        "¿Me acabas de dar un toque, {name}? 😏 ¡Cuidado, que te lo devuelvo!",
-        "Hola {name}, recibí tu toque 😄 ¿Qué tal?",
-        "¿Un toque, {name}? Alguien quiere mi atención 😉",
-    ),
-    sticker=(
-        "Jaja {name}, tu sticker «{sticker}» es adorable 😂",
-        "¡Me encanta el sticker, {name}! «{sticker}» es justo mi humor de hoy",
-        "{name}, ¿de dónde sacas stickers como «{sticker}»? 😄",
-    ),
-    echo_word=(
-        "Espera, ¿«{word}»? Cuéntame más 😮",
-        "Jaja, me encanta que digas «{word}». ¿Qué te hizo pensar en eso?",
-        "Bueno, «{word}» suena interesante, quiero la historia completa",
-        "¡Vaya, «{word}»! Ahora me tienes con curiosidad",
-    ),
-    echo_quote=(
-        "«{quote}» jaja, me hiciste sonreír. ¿Y luego qué pasó?",
-        "Dijiste «{quote}»... ¡Cuéntame más!",
-    ),
-    shared_interest=(
-        "Espera, ¿a ti también te encanta {interest}? Tenemos que hablar de eso 😍",
-        "¡Vi que a los dos nos gusta {interest}! ¿Cómo empezaste?",
-        "{interest}, ¡algo que tenemos en común! Sabía que nos llevaríamos bien 😊",
-    ),
-    user_interest=(
-        "Vi que te gusta {interest}. ¿Qué es lo que más te gusta de eso?",
-        "¿Así que te gusta {interest}? Vas a tener que enseñarme un par de cosas 😉",
-    ),
-    city=(
-        "¿Y qué tal la vida en {city} estos días?",
-        "Siempre he querido visitar {city}. ¿Cuál es tu lugar favorito allí?",
-    ),
-    question=(
-        "¿Qué planes tienes para esta noche?",
-        "Cuéntame, ¿qué te hizo sonreír hoy?",
-        "¿Qué es lo mejor que te ha pasado esta semana?",
-        "Si nos viéramos mañana, ¿adónde me llevarías? 😉",
-    ),
-    interests=_interests(
-        "la costura",
-        "leer",
-        "viajar",
-        "cocinar",
-        "la jardinería",
-        "la fotografía",
-        "pintar",
-        "la música",
-        "el cine",
-        "el ciclismo",
-        "el senderismo",
-        "el fitness",
-        "jugar a videojuegos",
-        "bailar",
-        "el yoga",
-        "programar",
-        "el bricolaje",
-        "escribir",
-        "aprender idiomas",
-        "la astronomía",
-        "el voluntariado",
-        "la pesca",
-        "observar aves",
-        "el deporte",
-        "aprender cosas nuevas",
-        "la economía",
-        "comer y beber bien",
-        "la gastronomía",
-        "la tecnología",
-        "la medicina",
-        "la naturaleza",
-        "la cultura",
-        "el arte",
-    ),
-    nameless="tú",
-)
 
-_IT = Phrasebook(
-    opener=(
-        "Ciao {name}! Stavo proprio pensando a te 😊",
-        "{name}, riesci sempre a farmi sorridere",
-        "Ahah {name}, sei incredibile 😄",
-        "Oh {name}, parlare con te è la parte più bella della mia giornata",
-    ),
-    gift=(
-        "Grazie mille per il regalo «{gift}», {name}! Che pensiero dolce 😍",
-        "Wow, {gift}?! {name}, mi stai viziando 🥰",
-        "Oh {name}, lo adoro: {gift}! Mi hai migliorato la giornata",
-    ),
-    poke=(
-        "Mi hai appena fatto un poke, {name}? 😏 Occhio, che ricambio!",
-        "Ehi {name}, ho ricevuto il tuo poke 😄 Che mi racconti?",
-        "Un poke, {name}? Qualcuno vuole la mia attenzione 😉",
-    ),
-    sticker=(
-        "Ahah {name}, il tuo sticker «{sticker}» è adorabile 😂",
-        "Adoro lo sticker, {name}! «{sticker}» è proprio il mio umore di oggi",
-        "{name}, dove li trovi degli sticker come «{sticker}»? 😄",
-    ),
-    echo_word=(
-        "Aspetta, «{word}»? Raccontami di più 😮",
-        "Ahah, adoro che tu abbia detto «{word}». Cosa te l'ha fatto venire in mente?",
-        "Ok, «{word}» sembra interessante, voglio sapere tutta la storia",
-        "Oh, «{word}»! Adesso mi hai messo curiosità",
-    ),
-    echo_quote=(
-        "«{quote}» ahah, mi hai fatto sorridere. E poi cos'è successo?",
-        "Hai scritto «{quote}»... Dimmi di più!",
-    ),
-    shared_interest=(
-        "Aspetta, anche a te piace {interest}? Dobbiamo parlarne 😍",
-        "Ho visto che a tutti e due piace {interest}! Come hai iniziato?",
-        "{interest}, una cosa che abbiamo in comune! Sapevo che c'era intesa tra noi 😊",
-    ),
-    user_interest=(
-        "Ho visto che ti piace {interest}. Cosa ti piace di più?",
-        "Quindi ti piace {interest}? Dovrai insegnarmi un paio di cose 😉",
-    ),
-    city=(
-        "E com'è la vita a {city} in questo periodo?",
-        "Ho sempre voluto visitare {city}. Qual è il tuo posto preferito lì?",
-    ),
-    question=(
-        "Che programmi hai per stasera?",
-        "Dimmi, cosa ti ha fatto sorridere oggi?",
-        "Qual è la cosa più bella che ti è successa questa settimana?",
-        "Se ci vedessimo domani, dove mi porteresti? 😉",
-    ),
-    interests=_interests(
-        "cucire",
-        "leggere",
-        "viaggiare",
-        "cucinare",
-        "il giardinaggio",
-        "la fotografia",
-        "dipingere",
-        "la musica",
-        "il cinema",
-        "andare in bici",
-        "fare trekking",
-        "il fitness",
-        "giocare ai videogiochi",
-        "ballare",
-        "lo yoga",
-        "programmare",
-        "il fai da te",
-        "scrivere",
-        "imparare le lingue",
-        "l'astronomia",
-        "il volontariato",
-        "la pesca",
-        "il birdwatching",
-        "lo sport",
-        "imparare cose nuove",
-        "l'economia",
-        "mangiare e bere bene",
-        "la buona cucina",
-        "la tecnologia",
-        "la medicina",
-        "la natura",
-        "la cultura",
-        "l'arte",
-    ),
-    nameless="tu",
-)
+@functools.cache
+def _variants() -> Mapping[str, tuple[tuple[str, ...], ...]]:
+    """Spelling variants applied to the finished text, by exact language code."""
+    table = mapping(document(_FILE).get("spelling_variants"), _FILE, "spelling_variants")
+    return {
+        code: tuples(pairs, _FILE, f"spelling_variants.{code}", 2) for code, pairs in table.items()
+    }
 
-_PT_PT = Phrasebook(
-    opener=(
-        "Olá {name}! Estava mesmo a pensar em ti 😊",
-        "{name}, consegues sempre pôr-me a sorrir",
-        "Haha {name}, és incrível 😄",
-        "Ai {name}, falar contigo é a melhor parte do meu dia",
-    ),
-    gift=(
-        "Adorei o presente «{gift}», {name}! Que simpatia 😍",
-        "Uau, {gift}?! {name}, estás a mimar-me 🥰",
-        "Ai {name}, adoro: {gift}! Alegraste-me o dia",
-    ),
-    poke=(
-        "Acabaste de me dar um toque, {name}? 😏 Cuidado, que eu respondo!",
-        "Olá {name}, recebi o teu toque 😄 Então, tudo bem?",
-        "Um toque, {name}? Alguém quer a minha atenção 😉",
-    ),
-    sticker=(
-        "Haha {name}, o teu sticker «{sticker}» é adorável 😂",
-        "Adoro o sticker, {name}! «{sticker}» é mesmo o meu humor de hoje",
-        "{name}, onde é que encontras stickers como «{sticker}»? 😄",
-    ),
-    echo_word=(
-        "Espera, «{word}»? Conta-me mais 😮",
-        "Haha, adoro que tenhas falado em «{word}». O que te fez pensar nisso?",
-        "Ok, «{word}» parece interessante, quero a história toda",
-        "Oh, «{word}»! Agora fiquei com curiosidade",
-    ),
-    echo_quote=(
-        "«{quote}» haha, fizeste-me sorrir. E depois, o que aconteceu?",
-        "Escreveste «{quote}»... Conta-me mais!",
-    ),
-    shared_interest=(
-        "Espera, também gostas de {interest}? Temos de falar sobre isso 😍",
-        "Vi que ambos gostamos de {interest}! Como é que começaste?",
-        "{interest}, temos isso em comum! Eu sabia que nos íamos dar bem 😊",
-    ),
-    user_interest=(
-        "Vi que gostas de {interest}. O que é que mais te agrada nisso?",
-        "Então gostas de {interest}? Vais ter de me ensinar umas coisas 😉",
-    ),
-    city=(
-        "Então, como está a vida em {city}?",
-        "Sempre quis visitar {city}. Qual é o teu sítio preferido por lá?",
-    ),
-    question=(
-        "O que vais fazer esta noite?",
-        "Diz-me, o que te fez sorrir hoje?",
-        "Qual foi a melhor coisa que te aconteceu esta semana?",
-        "Se nos víssemos amanhã, para onde me levavas? 😉",
-    ),
-    interests=_interests(
-        "costura",
-        "ler",
-        "viajar",
-        "cozinhar",
-        "jardinagem",
-        "fotografia",
-        "pintar",
-        "música",
-        "cinema",
-        "andar de bicicleta",
-        "caminhadas",
-        "fitness",
-        "videojogos",
-        "dançar",
-        "ioga",
-        "programar",
-        "bricolage",
-        "escrever",
-        "línguas",
-        "astronomia",
-        "voluntariado",
-        "pesca",
-        "observar aves",
-        "desporto",
-        "aprender coisas novas",
-        "economia",
-        "comer e beber bem",
-        "gastronomia",
-        "tecnologia",
-        "medicina",
-        "natureza",
-        "cultura",
-        "arte",
-    ),
-    nameless="tu",
-)
 
-_PT_BR = Phrasebook(
-    opener=(
-        "Oi {name}! Eu estava justamente pensando em você 😊",
-        "{name}, você sempre consegue me fazer sorrir",
-        "Haha {name}, você é demais 😄",
-        "Ai {name}, conversar com você é a melhor parte do meu dia",
-    ),
-    gift=(
-        "Amei o presente “{gift}”, {name}! Que fofura 😍",
-        "Uau, {gift}?! {name}, você está me mimando 🥰",
-        "Ai {name}, eu adorei: {gift}! Você fez o meu dia",
-    ),
-    poke=(
-        "Você acabou de me cutucar, {name}? 😏 Cuidado que eu cutuco de volta!",
-        "Oi {name}, recebi sua cutucada 😄 E aí, tudo bem?",
-        "Uma cutucada, {name}? Alguém quer minha atenção 😉",
-    ),
-    sticker=(
-        "Haha {name}, sua figurinha “{sticker}” é muito fofa 😂",
-        "Amei a figurinha, {name}! “{sticker}” é exatamente o meu humor hoje",
-        "{name}, onde você encontra figurinhas como “{sticker}”? 😄",
-    ),
-    echo_word=(
-        "Espera, “{word}”? Me conta mais 😮",
-        "Haha, adorei você falar “{word}”. O que te fez pensar nisso?",
-        "Tá, “{word}” parece interessante, quero a história completa",
-        "Nossa, “{word}”! Agora fiquei com curiosidade",
-    ),
-    echo_quote=(
-        "“{quote}” haha, você me fez sorrir. E depois, o que aconteceu?",
-        "Você disse “{quote}”... Me conta mais!",
-    ),
-    shared_interest=(
-        "Espera, você também curte {interest}? A gente precisa conversar sobre isso 😍",
-        "Vi que a gente curte {interest}! Como você começou?",
-        "{interest}, a gente tem isso em comum! Eu sabia que a gente ia se dar bem 😊",
-    ),
-    user_interest=(
-        "Vi que você curte {interest}. O que você mais gosta nisso?",
-        "Então você curte {interest}? Vai ter que me ensinar umas coisas 😉",
-    ),
-    city=(
-        "E aí, como está a vida em {city}?",
-        "Sempre quis conhecer {city}. Qual é o seu lugar favorito por lá?",
-    ),
-    question=(
-        "O que você vai fazer hoje à noite?",
-        "Me conta, o que te fez sorrir hoje?",
-        "Qual foi a melhor coisa que aconteceu com você esta semana?",
-        "Se a gente se encontrasse amanhã, pra onde você me levaria? 😉",
-    ),
-    interests=_interests(
-        "costura",
-        "ler",
-        "viajar",
-        "cozinhar",
-        "jardinagem",
-        "fotografia",
-        "pintar",
-        "música",
-        "cinema",
-        "andar de bicicleta",
-        "fazer trilha",
-        "academia",
-        "videogame",
-        "dançar",
-        "ioga",
-        "programar",
-        "projetos faça-você-mesmo",
-        "escrever",
-        "idiomas",
-        "astronomia",
-        "trabalho voluntário",
-        "pescar",
-        "observar pássaros",
-        "esportes",
-        "aprender coisas novas",
-        "economia",
-        "comer e beber bem",
-        "gastronomia",
-        "tecnologia",
-        "medicina",
-        "natureza",
-        "cultura",
-        "arte",
-    ),
-    nameless="você",
-)
+@functools.cache
+def _stopwords() -> frozenset[str]:
+    """Words too common to be worth echoing (all languages together)."""
+    return frozenset(strings(load_json(_STOPWORDS_FILE), _STOPWORDS_FILE, "the list"))
 
-_NL = Phrasebook(
-    opener=(
-        "Hoi {name}! Ik zat net aan je te denken 😊",
-        "{name}, jij weet me altijd aan het lachen te maken",
-        "Haha {name}, je bent echt geweldig 😄",
-        "Ach {name}, met jou praten is het leukste van mijn dag",
-    ),
-    gift=(
-        "Heel erg bedankt voor het cadeau “{gift}”, {name}! Wat lief van je 😍",
-        "Wauw, {gift}?! {name}, je verwent me 🥰",
-        "Ah {name}, ik vind het geweldig: {gift}! Je hebt mijn dag goedgemaakt",
-    ),
-    poke=(
-        "Gaf je me nou een por, {name}? 😏 Pas op, ik por terug!",
-        "Hoi {name}, ik voelde je por 😄 Hoe gaat het?",
-        "Een por, {name}? Iemand wil mijn aandacht 😉",
-    ),
-    sticker=(
-        "Haha {name}, je sticker “{sticker}” is zo schattig 😂",
-        "Leuke sticker, {name}! “{sticker}” is precies mijn stemming vandaag",
-        "{name}, waar vind je stickers zoals “{sticker}”? 😄",
-    ),
-    echo_word=(
-        "Wacht, “{word}”? Vertel me meer 😮",
-        "Haha, ik vind het leuk dat je “{word}” zegt. Hoe kom je daarop?",
-        "Oké, “{word}” klinkt interessant, ik wil het hele verhaal horen",
-        "Oh, “{word}”! Nu ben ik nieuwsgierig",
-    ),
-    echo_quote=(
-        "“{quote}” haha, daar moest ik om glimlachen. En toen?",
-        "Je schreef “{quote}”... Vertel me meer!",
-    ),
-    shared_interest=(
-        "Wacht, jij houdt ook van {interest}? Daar moeten we het eens over hebben 😍",
-        "Ik zag dat we allebei van {interest} houden! Hoe ben je daarmee begonnen?",
-        "{interest}, dat hebben we gemeen! Ik wist wel dat het zou klikken 😊",
-    ),
-    user_interest=(
-        "Ik zag dat je van {interest} houdt. Wat vind je er het leukst aan?",
-        "Dus jij houdt van {interest}? Dan moet je me eens wat leren 😉",
-    ),
-    city=(
-        "En hoe is het leven in {city} tegenwoordig?",
-        "Ik wilde altijd al eens naar {city}. Wat is jouw favoriete plek daar?",
-    ),
-    question=(
-        "Wat ga je vanavond doen?",
-        "Vertel eens, waar moest je vandaag om lachen?",
-        "Wat is het leukste dat je deze week is overkomen?",
-        "Als we morgen zouden afspreken, waar zou je me mee naartoe nemen? 😉",
-    ),
-    interests=_interests(
-        "naaien",
-        "lezen",
-        "reizen",
-        "koken",
-        "tuinieren",
-        "fotografie",
-        "schilderen",
-        "muziek",
-        "films",
-        "fietsen",
-        "wandelen",
-        "fitness",
-        "gamen",
-        "dansen",
-        "yoga",
-        "programmeren",
-        "klussen",
-        "schrijven",
-        "talen",
-        "sterrenkunde",
-        "vrijwilligerswerk",
-        "vissen",
-        "vogels kijken",
-        "sport",
-        "nieuwe dingen leren",
-        "economie",
-        "lekker eten en drinken",
-        "de fijne keuken",
-        "technologie",
-        "geneeskunde",
-        "de natuur",
-        "cultuur",
-        "kunst",
-    ),
-    nameless="jij",
-)
 
-PHRASEBOOKS: Mapping[str, Phrasebook] = {
-    "EN": _EN,
-    "FR": _FR,
-    "DE": _DE,
-    "ES": _ES,
-    "IT": _IT,
-    "PT": _PT_PT,
-    "PT_BR": _PT_BR,
-    "NL": _NL,
-}
-"""Phrasebooks by language code; a code not listed uses the one of its prefix, then EN."""
-
-# Spelling variants applied to the finished text, by exact language code.
-_BRITISH = (("favorite", "favourite"), ("traveling", "travelling"))
-_VARIANTS: Mapping[str, tuple[tuple[str, str], ...]] = {
-    "DE_CH": (("ß", "ss"),),
-    "EN_GB": _BRITISH,
-    "EN_AU": _BRITISH,
-    "EN_IE": _BRITISH,
-    "EN_CA": _BRITISH,
-}
-
-# Words too common to be worth echoing (all languages together).
-_STOPWORDS = frozenset(
-    [
-        "about",
-        "also",
-        "been",
-        "because",
-        "being",
-        "could",
-        "does",
-        "doing",
-        "from",
-        "have",
-        "just",
-        "know",
-        "like",
-        "much",
-        "only",
-        "really",
-        "should",
-        "some",
-        "still",
-        "than",
-        "that",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "think",
-        "this",
-        "very",
-        "want",
-        "well",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "will",
-        "with",
-        "would",
-        "your",
-        "yours",
-        "alors",
-        "aussi",
-        "avec",
-        "avoir",
-        "bien",
-        "cette",
-        "comme",
-        "dans",
-        "encore",
-        "était",
-        "être",
-        "fait",
-        "faire",
-        "juste",
-        "mais",
-        "nous",
-        "parce",
-        "pour",
-        "quand",
-        "sont",
-        "tout",
-        "très",
-        "vous",
-        "elle",
-        "aber",
-        "auch",
-        "dass",
-        "dich",
-        "dein",
-        "deine",
-        "diese",
-        "doch",
-        "eine",
-        "einen",
-        "einer",
-        "haben",
-        "hast",
-        "heute",
-        "mich",
-        "mein",
-        "meine",
-        "nicht",
-        "noch",
-        "oder",
-        "schon",
-        "sein",
-        "sind",
-        "über",
-        "wann",
-        "warum",
-        "weil",
-        "wenn",
-        "wieder",
-        "wirklich",
-        "wurde",
-        "algo",
-        "bien",
-        "como",
-        "cuando",
-        "donde",
-        "eres",
-        "esta",
-        "este",
-        "esto",
-        "estoy",
-        "hace",
-        "para",
-        "pero",
-        "porque",
-        "sido",
-        "también",
-        "tengo",
-        "tiene",
-        "todo",
-        "anche",
-        "ancora",
-        "come",
-        "cosa",
-        "della",
-        "delle",
-        "degli",
-        "fatto",
-        "molto",
-        "nella",
-        "oggi",
-        "però",
-        "perché",
-        "quando",
-        "questa",
-        "questo",
-        "sono",
-        "stato",
-        "tutto",
-        "ainda",
-        "além",
-        "isso",
-        "isto",
-        "mesmo",
-        "muito",
-        "onde",
-        "sobre",
-        "tenho",
-        "você",
-        "estou",
-        "hoje",
-        "allebei",
-        "alles",
-        "ben",
-        "bent",
-        "eigenlijk",
-        "gewoon",
-        "hebben",
-        "heel",
-        "jouw",
-        "maar",
-        "mijn",
-        "niet",
-        "omdat",
-        "vandaag",
-        "voor",
-        "waar",
-        "wanneer",
-        "deze",
-    ]
-)
 _WORD_RE = re.compile("[^\\W\\d_]+(?:['\u2019-][^\\W\\d_]+)*")
 _SENTENCE_END_RE = re.compile(r"[.!?\u2026]+")
 _QUOTE_MAX = 60
@@ -1017,11 +143,12 @@ def phrasebook_for(language: Any) -> Phrasebook:
 
     Unknown or non-string languages get English.
     """
+    books = phrasebooks()
     if not isinstance(language, str):
-        return _EN
-    book = PHRASEBOOKS.get(language)
+        return books["EN"]
+    book = books.get(language)
     if book is None:
-        book = PHRASEBOOKS.get(language.split("_", 1)[0], _EN)
+        book = books.get(language.split("_", 1)[0], books["EN"])
     return book
 
 
@@ -1037,7 +164,7 @@ def keyword(text: str) -> str | None:
     best_score = 0
     for sentence in _SENTENCE_END_RE.split(text):
         for position, word in enumerate(_WORD_RE.findall(sentence)):
-            if len(word) < 4 or word.lower() in _STOPWORDS:
+            if len(word) < 4 or word.lower() in _stopwords():
                 continue
             score = len(word) + 3 if position and word[0].isupper() else len(word)
             if score > best_score:
@@ -1160,7 +287,7 @@ def suggestions_for(body: Mapping[str, Any], canonical: bytes) -> list[str]:
         third = questions[digest[3] % len(questions)]
 
     out = [_capitalize(s) for s in (first, second, third)]
-    variants = _VARIANTS.get(language) if isinstance(language, str) else None
+    variants = _variants().get(language) if isinstance(language, str) else None
     if variants:
         for old, new in variants:
             out = [s.replace(old, new) for s in out]

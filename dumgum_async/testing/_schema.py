@@ -1,6 +1,6 @@
 """Request validation for the emulator: the vendor's JSON schema plus its prose rules.
 
-The schema is read from the ``openapi.yaml`` shipped in this package (never from the
+The schema is read from the ``openapi.yaml`` shipped in ``dumgum_async`` (never from the
 client's models), turned into a JSON Schema 2020-12 document whose ``$defs`` are the
 spec's ``components/schemas``, and checked with :mod:`jsonschema`.
 
@@ -89,7 +89,7 @@ class UnsupportedSchemaError(ValueError):
 
 @functools.cache
 def load_spec() -> dict[str, Any]:
-    """Load the vendor OpenAPI document shipped as ``dumgum_async/testing/openapi.yaml``.
+    """Load the vendor OpenAPI document shipped as ``dumgum_async/openapi.yaml``.
 
     Returns:
         The parsed document (cached: do not mutate it).
@@ -102,7 +102,7 @@ def load_spec() -> dict[str, Any]:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError(INSTALL_HINT) from exc
     text = (
-        importlib.resources.files("dumgum_async.testing")
+        importlib.resources.files("dumgum_async")
         .joinpath("openapi.yaml")
         .read_text(encoding="utf-8")
     )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dumgum_async.testing._engine import Emulator
-from dumgum_async.testing._replies import PHRASEBOOKS, Phrasebook, keyword
+from dumgum_async.testing._replies import Phrasebook, keyword, phrasebooks
 from tests.testing._bodies import full_request, minimal_request, with_last_message
 
 _HEADERS = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
@@ -78,9 +78,9 @@ def _written_in(suggestions: list[str], book: Phrasebook) -> bool:
 )
 def test_suggestions_are_written_in_the_requested_language(language: str, book: str) -> None:
     suggestions = _suggest(full_request(language))
-    assert _written_in(suggestions, PHRASEBOOKS[book])
+    assert _written_in(suggestions, phrasebooks()[book])
     if book != "EN":
-        assert not _written_in(suggestions, PHRASEBOOKS["EN"])
+        assert not _written_in(suggestions, phrasebooks()["EN"])
 
 
 def test_french_request_gets_french_text() -> None:
