@@ -138,8 +138,10 @@ async def test_closing_stops_a_batch_which_raises_client_closed_error() -> None:
         with pytest.raises(dg.ClientClosedError):
             await task
     assert len(yielded) < 500
-    # The items cancelled by the close were yielded as failures, and none started after.
-    assert len(yielded) == fake.stats.total
+    # The items cancelled by the close were yielded as failures, and none started after:
+    # everything the server saw was yielded, and at most the 8 in flight were yielded
+    # without reaching it (cancelled while waiting for a connection, say).
+    assert fake.stats.total <= len(yielded) <= fake.stats.total + 8
     assert any(isinstance(r.error, dg.ClientClosedError) for r in yielded)
 
 
