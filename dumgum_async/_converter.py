@@ -25,6 +25,7 @@ import attrs
 import cattrs
 import orjson
 from cattrs.errors import ClassValidationError, IterableValidationError
+from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from dumgum_async import _pylist
@@ -136,7 +137,7 @@ def _structure_date(value: Any, _: Any) -> _dt.date:
 
 def _enum_table(cls: type[WireEnum]) -> dict[Any, WireEnum]:
     """Wire string -> member, older spellings included."""
-    table: dict[Any, WireEnum] = dict(cls._value2member_map_)
+    table: dict[Any, WireEnum] = {k: cls(v) for k, v in cls._value2member_map_.items()}
     for alias, target in ALIASES.get(cls, {}).items():
         table[alias] = cls(target)
     return table
@@ -361,10 +362,10 @@ def _make_unstructurer(*, native: bool) -> cattrs.Converter:
     if native:
         # orjson writes these itself, faster than any hook could.
         for t in (_dt.datetime, _dt.date):
-            conv.register_unstructure_hook(t, cattrs.fns.identity)
+            conv.register_unstructure_hook(t, identity)
         conv.register_unstructure_hook_factory(
             lambda t: isinstance(t, type) and issubclass(t, WireEnum),
-            lambda t: cattrs.fns.identity,
+            lambda t: identity,
         )
     else:
         conv.register_unstructure_hook(_dt.datetime, _datetime_to_str)
@@ -377,7 +378,7 @@ def _make_unstructurer(*, native: bool) -> cattrs.Converter:
     def tuple_hook(t: Any, c: cattrs.Converter) -> Callable[[Any], Any]:
         item_type = get_args(t)[0]
         item = c.get_unstructure_hook(item_type)
-        if item is cattrs.fns.identity or item_type is str:
+        if item is identity or item_type is str:
             return (lambda v: v) if native else list
         return lambda v: [item(x) for x in v]
 
@@ -385,7 +386,7 @@ def _make_unstructurer(*, native: bool) -> cattrs.Converter:
 
     def optional_hook(t: Any, c: cattrs.Converter) -> Callable[[Any], Any]:
         inner = c.get_unstructure_hook(_optional_of(t))
-        if inner is cattrs.fns.identity:
+        if inner is identity:
             return inner
         return lambda v: None if v is None else inner(v)
 

@@ -493,7 +493,7 @@ class _Validated:
             self._validate_slowly()
 
     @staticmethod
-    def _fast_ok(self: Any) -> bool:  # replaced by a compiled function per class
+    def _fast_ok(instance: Any) -> bool:  # replaced by a compiled function per class
         return False
 
     def _more_ok(self) -> bool:
