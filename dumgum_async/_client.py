@@ -979,6 +979,7 @@ class DumGumClient:
             try:
                 return _converter.decode_response(response.body)
             except _converter.BodyError as exc:
+                response.headers = safe_headers(response.headers, api_key)
                 raise ResponseDecodeError(
                     f"could not read the response from POST {self._url}: {exc}",
                     body_excerpt=_excerpt(response.body),
@@ -986,12 +987,15 @@ class DumGumClient:
                     url=self._url,
                     request_id=request_id_of(response.headers),
                 ) from None
+        # Credential headers dropped and an echoed key masked, on the object itself:
+        # the frames of the error's traceback hold it.
+        response.headers = safe_headers(response.headers, api_key)
         raise self._status_error(response)
 
     def _status_error(self, response: Response) -> APIStatusError:
         if response.status == 429:
             self._stats.rate_limited += 1
-        headers = safe_headers(response.headers)
+        headers = response.headers  # made safe by _interpret
         text = response.body.decode("utf-8", "replace")
         cls = status_error_class(response.status)
         detail = " ".join(text[:200].split())
@@ -1064,7 +1068,7 @@ class RawResponses:
         loop = asyncio.get_running_loop()
         started = loop.time()
         parsed = await root._suggest(request, opts)
-        headers = safe_headers(capture.headers)
+        headers = safe_headers(capture.headers, root._api_key)
         return RawResponse(
             status_code=capture.status,
             headers=headers,

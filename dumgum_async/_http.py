@@ -69,11 +69,13 @@ class Response:
         self.body = body
 
 
-def safe_headers(headers: Mapping[str, str]) -> CIMultiDictProxy[str]:
-    """A read-only, case-insensitive copy of ``headers`` without credential headers."""
-    return CIMultiDictProxy(
-        CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in _SECRET_HEADERS)
-    )
+def safe_headers(headers: Mapping[str, str], secret: Secret | None = None) -> CIMultiDictProxy[str]:
+    """A read-only, case-insensitive copy of ``headers`` without credential headers,
+    and with ``secret`` masked wherever a server echoed it into another header."""
+    kept = ((k, v) for k, v in headers.items() if k.lower() not in _SECRET_HEADERS)
+    if secret is not None:
+        kept = ((k, secret.redact_text(v)) for k, v in kept)
+    return CIMultiDictProxy(CIMultiDict(kept))
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:
@@ -321,6 +323,15 @@ class Transport:
         chain; nothing aiohttp raised outlives the ``except`` clauses below.
         """
         proxy = self._proxy
+        if session.closed:
+            # A caller's session, closed under us: aiohttp would raise a bare
+            # RuntimeError. No later attempt can cure it.
+            error = APIConnectionError(
+                f"cannot POST {url}: the aiohttp session given to the client is closed",
+                url=url,
+            )
+            error.retryable = False
+            return error
         try:
             async with session.post(
                 url,

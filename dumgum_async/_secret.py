@@ -75,6 +75,13 @@ class Secret:
             return data.replace(value.encode(), _MASK)
         return data
 
+    def redact_text(self, text: str) -> str:
+        """``text`` with every occurrence of the value replaced by ``<redacted>``."""
+        value = self._value
+        if isinstance(value, str) and value and value in text:
+            return text.replace(value, "<redacted>")
+        return text
+
     def __repr__(self) -> str:
         return _REDACTED
 

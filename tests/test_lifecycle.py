@@ -145,6 +145,24 @@ async def test_closing_stops_a_batch_which_raises_client_closed_error() -> None:
     assert any(isinstance(r.error, dg.ClientClosedError) for r in yielded)
 
 
+async def test_a_callers_session_closed_under_the_client_is_a_typed_error_not_retried() -> None:
+    import aiohttp
+
+    async with FakeDumGumServer(api_key=KEY) as fake:
+        session = aiohttp.ClientSession()
+        await session.close()
+        async with dg.DumGumClient(
+            api_key=KEY, base_url=fake.url, session=session, retry=QUICK
+        ) as client:
+            with pytest.raises(
+                dg.APIConnectionError, match="session given to the client is closed"
+            ) as info:
+                await client.suggest(minimal_request())
+        assert info.value.retryable is False
+        assert info.value.attempts == 1
+        assert fake.stats.total == 0
+
+
 async def test_a_bad_drain_is_a_configuration_error() -> None:
     client = dg.DumGumClient(api_key=KEY)
     with pytest.raises(dg.ConfigurationError, match="drain"):

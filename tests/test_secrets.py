@@ -552,6 +552,17 @@ async def test_a_key_echoed_in_an_error_page_is_redacted(
     assert_no_leak(exc)
 
 
+async def test_a_key_echoed_in_a_response_header_is_redacted(
+    server: FakeDumGumServer,
+) -> None:
+    exc = await _failure(
+        server, ScriptedResponse(status=502, headers={"X-Debug-Auth": f"Bearer {KEY}"})
+    )
+    assert isinstance(exc, dg.APIStatusError)
+    assert exc.headers["X-Debug-Auth"] == "Bearer <redacted>"
+    assert_no_leak(exc)
+
+
 async def test_a_key_echoed_in_an_unreadable_2xx_body_is_redacted(
     server: FakeDumGumServer,
 ) -> None:
