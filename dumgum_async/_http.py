@@ -59,7 +59,8 @@ ClientSession = aiohttp.ClientSession
 
 
 class Response:
-    """What one attempt got back: status, headers (credentials removed) and body."""
+    """What one attempt got back: status, headers (as received: the client strips
+    credential headers with :func:`safe_headers` before anything keeps them) and body."""
 
     __slots__ = ("body", "headers", "status")
 

@@ -16,7 +16,8 @@ class StatsSnapshot:
     """A consistent copy of a client's counters at one moment.
 
     Attributes:
-        calls: Calls started (``suggest`` and batch items that reached the network).
+        calls: Calls started (``suggest`` and batch items), counted before validation:
+            a request rejected as invalid counts here and in ``failed``.
         succeeded: Calls that returned suggestions.
         failed: Calls that ended in an error, by exception class name.
         attempts: HTTP attempts made, retries included.

@@ -33,7 +33,8 @@ response arrived or it had none.
 
 This module is a leaf: it imports nothing else from the package, so any layer may
 raise these. The API key never reaches an exception: status errors keep response
-headers only, with credential headers removed by the HTTP layer before they get here.
+headers only, with credential headers removed (and an echoed key masked) by the
+client before they get here.
 """
 
 from __future__ import annotations
