@@ -75,6 +75,7 @@ from dumgum_async._models import (
 from dumgum_async._redis import RedisRateLimit
 from dumgum_async._stats import StatsSnapshot
 from dumgum_async._throttle import Limiter
+from dumgum_async._validate import validate
 from dumgum_async._version import __version__
 from dumgum_async.exceptions import (
     APIConnectionError,
@@ -83,6 +84,7 @@ from dumgum_async.exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BudgetExhaustedError,
     CircuitOpenError,
     ClientClosedError,
     ConfigurationError,
@@ -119,6 +121,7 @@ __all__ = [
     "BatchResult",
     "BdsmInterest",
     "BodyShape",
+    "BudgetExhaustedError",
     "Child",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -175,6 +178,7 @@ __all__ = [
     "WantsChildren",
     "WireEnum",
     "__version__",
+    "validate",
 ]
 
 _log.configure()

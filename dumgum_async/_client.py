@@ -597,6 +597,7 @@ class DumGumClient:
                     if left <= 0:
                         raise self._deadline_error("waiting for a rate-limit token")
                     post_timeout = min(timeout, left)
+                _batch.spend_attempt()  # --- budget: a batch's max_requests (h15)
                 self._stats.attempts += 1
                 sent = bound.loop.time()
                 try:
@@ -666,6 +667,7 @@ class DumGumClient:
         retry: RetryPolicy | _Unset | None = UNSET,
         timeout: float | _dt.timedelta | None = None,
         progress: ProgressCallback | None = None,
+        max_requests: int | None = None,
     ) -> AsyncGenerator[BatchResult[_In], None]:
         """Get suggestions for many conversations; yield each result as it is ready.
 
@@ -690,6 +692,13 @@ class DumGumClient:
         neither their attempts nor the retry budget. With ``retry=None`` an item
         still waits for the breaker, but a failure is final.
 
+        ``max_requests`` bounds the HTTP attempts of the batch, retries included, so
+        a misconfigured job cannot spend without bound: once they are spent no
+        further attempt starts, items in flight fail with
+        :class:`BudgetExhaustedError` (or finish, if already answered), items not
+        started are not yielded, and the iterator raises that error
+        (``.max_requests``, ``.attempts``).
+
         Breaking out of the loop, an exception in its body or cancelling the task
         stops the batch: in-flight calls are cancelled, no task is left behind.
         Cleanup runs when the iterator is closed; wrap it in
@@ -704,6 +713,7 @@ class DumGumClient:
             retry: The batch's retry policy; omitted uses the client's.
             timeout: Per-attempt timeout; omitted uses the client's.
             progress: Called after each result with (results so far, result).
+            max_requests: The batch's budget of HTTP attempts; None: unbounded.
 
         Yields:
             :class:`BatchResult` objects: ``index``, ``request``, ``response``,
@@ -713,10 +723,13 @@ class DumGumClient:
             AuthenticationError: The API rejected the key; after the items in flight.
             PermissionDeniedError: The key may not use the endpoint; likewise.
             ClientClosedError: The client was closed during the batch; likewise.
+            BudgetExhaustedError: ``max_requests`` attempts were made; after the
+                items in flight.
             DumGumError: The first failure, only with ``stop_on_error``.
-            ConfigurationError: A bad ``concurrency`` or ``retry``.
+            ConfigurationError: A bad ``concurrency``, ``retry`` or ``max_requests``.
         """
         policy = self._policy(retry)
+        budget = None if max_requests is None else _batch.AttemptBudget(max_requests)
         attempt_timeout = self._timeout if timeout is None else seconds(timeout, "timeout")
         assert attempt_timeout is not None
 
@@ -741,6 +754,7 @@ class DumGumClient:
             stop_on_error=stop_on_error,
             progress=progress,
             fatal=_FATAL,
+            budget=budget,
         )
 
     async def suggest_all(

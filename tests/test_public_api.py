@@ -27,6 +27,7 @@ EXPECTED = [
     "BatchResult",
     "BdsmInterest",
     "BodyShape",
+    "BudgetExhaustedError",
     "Child",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -83,6 +84,7 @@ EXPECTED = [
     "WantsChildren",
     "WireEnum",
     "__version__",
+    "validate",
 ]
 
 
