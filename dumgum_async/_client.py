@@ -581,6 +581,9 @@ class DumGumClient:
         # Three instants split the attempt into waiting (slot, token) and the wire.
         queued = bound.loop.time()
         try:
+            # --- budget (h15): a batch's max_requests, counted as the attempt queues,
+            # so that once it is spent no queued item waits for a token to fail.
+            _batch.spend_attempt()
             if deadline_at is None:
                 await slots.acquire()
             else:
@@ -597,7 +600,6 @@ class DumGumClient:
                     if left <= 0:
                         raise self._deadline_error("waiting for a rate-limit token")
                     post_timeout = min(timeout, left)
-                _batch.spend_attempt()  # --- budget: a batch's max_requests (h15)
                 self._stats.attempts += 1
                 sent = bound.loop.time()
                 try:
