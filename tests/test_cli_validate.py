@@ -230,7 +230,7 @@ async def test_validate_flags_exactly_the_lines_batch_refuses_to_send(tmp_path: 
                 "--base-url",
                 server.url,
                 "--no-progress",
-            ]  # fmt: skip
+            ]
         )
         sent = len(server.requests)
     assert status == _cli.EXIT_FAILED
