@@ -146,7 +146,7 @@ def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n", 1)[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 200_000])
     parser.add_argument("--timeout", type=float, default=900, help="seconds per child")
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")

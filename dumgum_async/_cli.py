@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from array import array
 from collections import Counter
 from collections.abc import (
     AsyncGenerator,
@@ -875,19 +876,54 @@ def _read_line(number: int, raw: bytes) -> tuple[Any, dict[str, Any], _BadLine |
 
 class _SeenIds:
     """The line each id was first seen on, in compact form: an 8-byte digest of the
-    id's JSON text per id (a million ids: tens of MB, not the ids themselves).
+    id's JSON text and its line number per id, in an open-addressing table of two
+    ``array('Q')`` kept at most half full (32 bytes an id: 32 MB for a million,
+    where a dict of the ids would take several times that).
 
     Two ids share a digest with odds of about n**2 / 2**65 (3e-8 for a million):
     the second would be reported as a duplicate of the first.
     """
 
     def __init__(self) -> None:
-        self._first: dict[int, int] = {}
+        self._digests = array("Q", bytes(8 * 1024))
+        self._lines = array("Q", bytes(8 * 1024))
+        self._mask = 1023
+        self._count = 0
 
     def first(self, key: str, number: int) -> int:
         """The line number of the first line with id ``key`` (``number`` if new)."""
-        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        return self._first.setdefault(int.from_bytes(digest, "little"), number)
+        hashed = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8)
+        digest = int.from_bytes(hashed.digest(), "little") or 1  # 0 marks a free slot
+        slot = self._slot(self._digests, self._mask, digest)
+        if self._digests[slot] == digest:
+            return self._lines[slot]
+        self._digests[slot] = digest
+        self._lines[slot] = number
+        self._count += 1
+        if 2 * self._count > self._mask:
+            self._grow()
+        return number
+
+    @staticmethod
+    def _slot(digests: array[int], mask: int, digest: int) -> int:
+        """Where ``digest`` is, or the free slot where it belongs (linear probing)."""
+        slot = digest & mask
+        while True:
+            found = digests[slot]
+            if found == 0 or found == digest:
+                return slot
+            slot = (slot + 1) & mask
+
+    def _grow(self) -> None:
+        size = 2 * (self._mask + 1)
+        digests, lines = array("Q", bytes(8 * size)), array("Q", bytes(8 * size))
+        mask = size - 1
+        for digest, line in zip(self._digests, self._lines, strict=True):
+            if digest:
+                slot = self._slot(digests, mask, digest)
+                digests[slot] = digest
+                lines[slot] = line
+        self._digests, self._lines, self._mask = digests, lines, mask
 
 
 def _id_key(item_id: Any) -> str:

@@ -238,3 +238,10 @@ async def test_validate_flags_exactly_the_lines_batch_refuses_to_send(tmp_path: 
     refused = {json.dumps(r["id"]) for r in records if "error" in r}
     assert sent == 2
     assert refused == {'"b"', "4", '"a"', '"c"', "8"}
+
+
+def test_seen_ids_keep_every_first_line_across_the_table_growing() -> None:
+    seen = _cli._SeenIds()
+    n = 5000  # several doublings of the 1024-slot table
+    assert [seen.first(str(i), i + 1) for i in range(n)] == list(range(1, n + 1))
+    assert [seen.first(str(i), n + 1 + i) for i in range(n)] == list(range(1, n + 1))
