@@ -12,7 +12,9 @@ item is started, the items in flight finish and are yielded, then the error is
 raised.
 
 A *budget* (``max_requests``) bounds the HTTP attempts of the batch's calls,
-retries included: the client asks :func:`spend_attempt` before each attempt, and
+retries included: the client asks :func:`spend_attempt` as each attempt queues
+for a slot and a token (so that once it is spent no item waits for a token only
+to fail; an attempt whose deadline passes while it queues counts, unsent), and
 the batch's workers carry their :class:`AttemptBudget` in a context variable, so
 the client needs no parameter for it and calls outside the batch are not counted.
 Once it is spent, the next attempt fails with :class:`BudgetExhaustedError`
@@ -104,7 +106,7 @@ class AttemptBudget:
         )
 
     def spend(self) -> None:
-        """Count one attempt about to start.
+        """Count one attempt about to queue for a slot and a rate-limit token.
 
         Raises:
             BudgetExhaustedError: None is left; the attempt must not start.
