@@ -81,6 +81,7 @@ from dumgum_async._raw import RawResponse
 from dumgum_async._redis import RedisRateLimit
 from dumgum_async._stats import StatsSnapshot
 from dumgum_async._throttle import Limiter
+from dumgum_async._validate import validate
 from dumgum_async._version import __version__
 from dumgum_async.exceptions import (
     APIConnectionError,
@@ -89,6 +90,7 @@ from dumgum_async.exceptions import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BudgetExhaustedError,
     CircuitOpenError,
     ClientClosedError,
     ConfigurationError,
@@ -130,6 +132,7 @@ __all__ = [
     "BatchSuccess",
     "BdsmInterest",
     "BodyShape",
+    "BudgetExhaustedError",
     "Child",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -189,6 +192,7 @@ __all__ = [
     "WantsChildren",
     "WireEnum",
     "__version__",
+    "validate",
 ]
 
 _log.configure()

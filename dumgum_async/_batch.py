@@ -10,11 +10,22 @@ A *fatal* error (one that every further item would meet too: a rejected key, a
 closed client) stops the batch without burning the rest of the input: no new
 item is started, the items in flight finish and are yielded, then the error is
 raised.
+
+A *budget* (``max_requests``) bounds the HTTP attempts of the batch's calls,
+retries included: the client asks :func:`spend_attempt` as each attempt queues
+for a slot and a token (so that once it is spent no item waits for a token only
+to fail; an attempt whose deadline passes while it queues counts, unsent), and
+the batch's workers carry their :class:`AttemptBudget` in a context variable, so
+the client needs no parameter for it and calls outside the batch are not counted.
+Once it is spent, the next attempt fails with :class:`BudgetExhaustedError`
+instead of starting, no new item is pulled, and the batch stops like on a fatal
+error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeAlias, TypeVar
@@ -22,7 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeAlias, Ty
 import attrs
 
 from dumgum_async._models import SuggestionResponse
-from dumgum_async.exceptions import ConfigurationError, DumGumError
+from dumgum_async.exceptions import BudgetExhaustedError, ConfigurationError, DumGumError
 
 _In = TypeVar("_In")
 
@@ -140,6 +151,58 @@ class _SourceFailed:
 _DONE = object()
 
 
+class AttemptBudget:
+    """At most ``limit`` HTTP attempts for one batch; counts the ones it allowed."""
+
+    __slots__ = ("attempts", "limit")
+
+    def __init__(self, limit: int) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigurationError(f"max_requests must be an integer >= 1, got {limit!r}")
+        self.limit = limit
+        self.attempts = 0
+
+    @property
+    def exhausted(self) -> bool:
+        """True once every allowed attempt has been made."""
+        return self.attempts >= self.limit
+
+    def error(self) -> BudgetExhaustedError:
+        """The error saying the budget is spent, with its counts."""
+        return BudgetExhaustedError(
+            f"the batch's budget of {self.limit} HTTP attempts (max_requests, retries "
+            "included) is spent: no further request was sent",
+            max_requests=self.limit,
+            attempts=self.attempts,
+        )
+
+    def spend(self) -> None:
+        """Count one attempt about to queue for a slot and a rate-limit token.
+
+        Raises:
+            BudgetExhaustedError: None is left; the attempt must not start.
+        """
+        if self.attempts >= self.limit:
+            raise self.error()
+        self.attempts += 1
+
+
+_budget: contextvars.ContextVar[AttemptBudget | None] = contextvars.ContextVar(
+    "dumgum_async_attempt_budget", default=None
+)
+
+
+def spend_attempt() -> None:
+    """Count an attempt against the running batch's budget, if it has one.
+
+    Raises:
+        BudgetExhaustedError: The budget is spent; the attempt must not start.
+    """
+    budget = _budget.get()
+    if budget is not None:
+        budget.spend()
+
+
 async def stream(
     call: Callable[[_In], Awaitable[SuggestionResponse]],
     requests: Iterable[_In] | AsyncIterable[_In],
@@ -149,15 +212,18 @@ async def stream(
     stop_on_error: bool,
     progress: ProgressCallback | None,
     fatal: tuple[type[DumGumError], ...] = (),
+    budget: AttemptBudget | None = None,
 ) -> AsyncGenerator[BatchResult[_In], None]:
     """Run ``call`` over ``requests``; yield each :class:`BatchResult` as it is ready.
 
     After the first error that is an instance of one of ``fatal``, no new item is
     started; the items in flight finish and are yielded (the fatal one included),
-    then that error is raised. Items never started are never yielded.
+    then that error is raised. Items never started are never yielded. ``budget``
+    spent is fatal in the same way (:class:`BudgetExhaustedError`).
 
     Raises:
         ConfigurationError: ``concurrency`` below 1.
+        BudgetExhaustedError: ``budget`` is spent; after the items in flight.
         DumGumError: The first failure, when ``stop_on_error`` is set; the first
             ``fatal`` one, after the items in flight.
         Exception: Whatever the source raised while being iterated.
@@ -191,6 +257,12 @@ async def stream(
                         window.release()
                         results.put_nowait(_SourceFailed(exc))
                         return
+                    if budget is not None and budget.exhausted:
+                        # Checked with an item in hand: a budget that ran out just as
+                        # the input did stops nothing.
+                        stopped_by = stopped_by or budget.error()
+                        window.release()
+                        return
                     index = next_index
                     next_index += 1
                 result: BatchResult[_In]
@@ -198,7 +270,7 @@ async def stream(
                     result = BatchSuccess(index, item, await call(item))
                 except DumGumError as exc:
                     result = BatchFailure(index, item, exc)
-                    if stopped_by is None and isinstance(exc, fatal):
+                    if stopped_by is None and isinstance(exc, (*fatal, BudgetExhaustedError)):
                         stopped_by = exc
                 except Exception as exc:  # a bug, not an API failure: stop the batch
                     results.put_nowait(_SourceFailed(exc))
@@ -209,7 +281,13 @@ async def stream(
             if running == 0:
                 results.put_nowait(_DONE)
 
-    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    # Each worker task runs in a copy of this context: the budget goes with them
+    # (and so with every attempt of their calls), never back to the caller.
+    token = _budget.set(budget)
+    try:
+        workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    finally:
+        _budget.reset(token)
     done = 0
     held: dict[int, BatchResult[_In]] = {}
     expected = 0

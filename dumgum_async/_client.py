@@ -727,6 +727,9 @@ class DumGumClient:
         # Three instants split the attempt into waiting (slot, token) and the wire.
         queued = bound.loop.time()
         try:
+            # A batch's max_requests, counted as the attempt queues,
+            # so that once it is spent no queued item waits for a token to fail.
+            _batch.spend_attempt()
             if deadline_at is None:
                 await slots.acquire()
             else:
@@ -833,6 +836,7 @@ class DumGumClient:
         timeout: float | _dt.timedelta | Timeout | NotGiven | None = NOT_GIVEN,
         extra_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
         progress: ProgressCallback | None = None,
+        max_requests: int | None = None,
     ) -> AsyncGenerator[BatchResult[_In], None]:
         """Get suggestions for many conversations; yield each result as it is ready.
 
@@ -857,6 +861,13 @@ class DumGumClient:
         neither their attempts nor the retry budget. With ``retry=None`` an item
         still waits for the breaker, but a failure is final.
 
+        ``max_requests`` bounds the HTTP attempts of the batch, retries included, so
+        a misconfigured job cannot spend without bound: once they are spent no
+        further attempt starts, items in flight fail with
+        :class:`BudgetExhaustedError` (or finish, if already answered), items not
+        started are not yielded, and the iterator raises that error
+        (``.max_requests``, ``.attempts``).
+
         Breaking out of the loop, an exception in its body or cancelling the task
         stops the batch: in-flight calls are cancelled, no task is left behind.
         Cleanup runs when the iterator is closed; wrap it in
@@ -874,6 +885,7 @@ class DumGumClient:
             extra_headers: Headers merged over the client's for every item, as for
                 :meth:`suggest`.
             progress: Called after each result with (results so far, result).
+            max_requests: The batch's budget of HTTP attempts; None: unbounded.
 
         Yields:
             :class:`BatchResult` objects: ``index``, ``request``, ``response``,
@@ -883,11 +895,14 @@ class DumGumClient:
             AuthenticationError: The API rejected the key; after the items in flight.
             PermissionDeniedError: The key may not use the endpoint; likewise.
             ClientClosedError: The client was closed during the batch; likewise.
+            BudgetExhaustedError: ``max_requests`` attempts were made; after the
+                items in flight.
             DumGumError: The first failure, only with ``stop_on_error``.
-            ConfigurationError: A bad ``concurrency``, ``retry``, ``timeout`` or
-                header; raised here, before the batch starts.
+            ConfigurationError: A bad ``concurrency``, ``retry``, ``timeout``,
+                ``max_requests`` or header; raised here, before the batch starts.
         """
         opts = self._opts.for_call(retry, timeout, extra_headers, stacklevel=2)
+        budget = None if max_requests is None else _batch.AttemptBudget(max_requests)
         root = self._root
 
         async def call(item: _In) -> SuggestionResponse:
@@ -911,6 +926,7 @@ class DumGumClient:
             stop_on_error=stop_on_error,
             progress=progress,
             fatal=_FATAL,
+            budget=budget,
         )
 
     async def suggest_all(

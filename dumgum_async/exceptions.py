@@ -8,6 +8,7 @@
     ├── ClientClosedError (RuntimeError)         the client was closed (before or during the call)
     ├── RequestValidationError (ValueError)      the request breaks the spec; nothing was sent
     ├── RateLimiterUnavailableError              a shared (Redis) rate limiter cannot be reached
+    ├── BudgetExhaustedError                     a batch's max_requests attempts are spent
     └── APIError                                 something went wrong talking to the API
         ├── APIConnectionError                   no usable HTTP response (DNS, refused, reset,
         │   │                                    TLS; .retryable False if it cannot heal)
@@ -40,6 +41,7 @@ client before they get here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "APIConnectionError",
@@ -48,6 +50,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExhaustedError",
     "CircuitOpenError",
     "ClientClosedError",
     "ConfigurationError",
@@ -111,6 +114,24 @@ class Problem:
                 out.append(f".{seg}" if out else seg)
         return "".join(out)
 
+    @property
+    def kind(self) -> str:
+        """A stable label for counting problems of the same sort across requests.
+
+        The path with list indices removed (``messages[].text``; ``(request)`` for
+        the request itself), a colon, and a category derived from the message:
+        ``required``, ``wrong type``, ``unknown value``, ``unencodable`` or
+        ``invalid``. E.g. ``messages[].sentAt: wrong type``. (Until problems carry
+        codes of their own, this is the summary's key; the categories may grow.)
+        """
+        out: list[str] = []
+        for seg in self.loc:
+            if isinstance(seg, int):
+                out.append("[]")
+            else:
+                out.append(f".{seg}" if out else seg)
+        return f"{''.join(out) or '(request)'}: {_category(self.message)}"
+
     def __str__(self) -> str:
         path = self.path
         return f"{path}: {self.message}" if path else self.message
@@ -125,6 +146,18 @@ class Problem:
 
     def __hash__(self) -> int:
         return hash((self.loc, self.message))
+
+
+def _category(message: str) -> str:
+    if message == "required":
+        return "required"
+    if message.startswith("expected"):
+        return "wrong type"
+    if message.startswith("unknown value"):
+        return "unknown value"
+    if "surrogate" in message or "cannot be written as JSON" in message:
+        return "unencodable"
+    return "invalid"
 
 
 class RequestValidationError(DumGumError, ValueError):
@@ -151,6 +184,30 @@ class RateLimiterUnavailableError(DumGumError):
     request may be sent; raised within the limiter's ``socket_timeout``, or at once
     while the store is known to be down. The store's error is named in the message,
     not chained (its frames hold credentials), and the password appears nowhere."""
+
+
+class BudgetExhaustedError(DumGumError):
+    """A batch's ``max_requests`` HTTP attempts (retries included) are all spent:
+    no further attempt was started. Items in flight then fail with it; the batch
+    iterator raises it once they are yielded. Items never started are not yielded.
+
+    Args:
+        message: What happened.
+        max_requests: The budget: attempts the batch was allowed.
+        attempts: Attempts the batch made (never more than ``max_requests``).
+    """
+
+    def __init__(self, message: str, *, max_requests: int, attempts: int) -> None:
+        super().__init__(message)
+        self.max_requests = max_requests
+        self.attempts = attempts
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_budget, (str(self), self.max_requests, self.attempts))
+
+
+def _rebuild_budget(message: str, max_requests: int, attempts: int) -> BudgetExhaustedError:
+    return BudgetExhaustedError(message, max_requests=max_requests, attempts=attempts)
 
 
 class APIError(DumGumError):

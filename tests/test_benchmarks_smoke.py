@@ -148,3 +148,16 @@ def test_bench_otel(tmp_path: Path) -> None:
             assert _positive(entry["rps"])
     for name in ("api", "sdk"):
         assert _positive(results[name]["64"]["cpu_vs_off"])
+
+
+def test_bench_validate(tmp_path: Path) -> None:
+    data = _run("bench_validate.py", tmp_path)
+    sizes = data["params"]["sizes"]
+    assert set(data["results"]) == {str(n) for n in sizes}
+    for entry in data["results"].values():
+        assert entry["validate"]["status"] == 0
+        assert _positive(entry["lines_per_s"])
+        assert _positive(entry["baseline_lines_per_s"])
+        assert _positive(entry["validate"]["peak_rss_mb"])
+    assert _positive(data["steady_lines_per_s"])
+    _check_targets(data)

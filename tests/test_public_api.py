@@ -32,6 +32,7 @@ EXPECTED = [
     "BatchSuccess",
     "BdsmInterest",
     "BodyShape",
+    "BudgetExhaustedError",
     "Child",
     "CircuitBreaker",
     "CircuitOpenError",
@@ -91,6 +92,7 @@ EXPECTED = [
     "WantsChildren",
     "WireEnum",
     "__version__",
+    "validate",
 ]
 
 

@@ -90,3 +90,11 @@ def test_the_recipe_excerpts_are_the_examples_code() -> None:
     assert len(blocks) == 4
     for block in blocks:
         assert any(_is_excerpt(_code_lines(block), src) for src in sources), block
+
+
+def test_the_validate_example_prints_the_problems_it_shows() -> None:
+    [block] = _python_blocks("Checking a file first")
+    result = _run(block)
+    assert result.returncode == 0, result.stderr
+    shown = [line[2:] for line in block.splitlines() if line.startswith("# ")]
+    assert result.stdout.splitlines() == shown
