@@ -1,0 +1,121 @@
+"""The adaptive-rate controller: finds a server's sustainable rate and holds under it.
+
+Pure logic, no asyncio: it is told of each answer (``success(now)``,
+``rate_limited(now, retry_after)``) and says which rate to send at (``rate``).
+The limiter in ``_throttle.py`` spaces requests at that rate.
+
+The shape is congestion control. Until the first 429 the rate grows
+exponentially from a conservative start (``FAST_GROWTH`` per window of clean
+answers). A 429 records the *ceiling* (the rate at which 429s began) and cuts the
+rate to ``HOLD_MARGIN`` under it: multiplicative decrease, but to just under the
+known limit rather than to half, as BBR-style controllers do. After the server's
+pause and a quiet spell (``PROBE_AFTER`` windows) it probes upward again slowly
+(``PROBE_GROWTH`` of the ceiling per window), so a limit that rose is found, and
+one that fell gives a 429 at a lower rate, which becomes the new ceiling.
+429s that arrive before the pause ends were sent at the old rate: they belong to
+the same cut and do not cut again.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+#: Growth per window of clean answers while no ceiling is known (x1.5 per window).
+FAST_GROWTH: Final = 0.5
+#: Rate held under the ceiling after a 429 (5% under it).
+HOLD_MARGIN: Final = 0.05
+#: Growth per window, as a share of the ceiling, when probing above the hold rate.
+PROBE_GROWTH: Final = 0.01
+#: Cut when a 429 comes while holding under a ceiling (it was an overestimate: a
+#: server's burst allowance lets the first climb overshoot the sustainable rate).
+DEEP_CUT: Final = 0.15
+#: Windows of clean answers, after a cut's pause, before probing upward again.
+PROBE_AFTER: Final = 10.0
+#: Longest wait between probes, in windows, reached by doubling while probes keep
+#: finding the same ceiling.
+MAX_PROBE_AFTER: Final = 300.0
+
+
+class AdaptiveController:
+    """State of one adaptive rate: the current rate, the ceiling, the last cut.
+
+    Rates are requests per ``time_period`` seconds, like :class:`RateLimit`'s.
+
+    Args:
+        min_rate: Never below this, however many 429s.
+        max_rate: Never above this, whatever the server allows.
+        start: The rate of the first requests.
+        time_period: The window, in seconds, rates are counted in.
+    """
+
+    __slots__ = (
+        "_last",
+        "_probe_at",
+        "_probe_wait",
+        "_quiet_until",
+        "ceiling",
+        "cuts",
+        "max_rate",
+        "min_rate",
+        "rate",
+        "time_period",
+    )
+
+    def __init__(self, min_rate: float, max_rate: float, start: float, time_period: float) -> None:
+        self.min_rate = min_rate
+        self.max_rate = max_rate
+        self.time_period = time_period
+        self.rate = min(max(start, min_rate), max_rate)
+        #: The rate at which 429s began (the latest cut); None before any.
+        self.ceiling: float | None = None
+        #: How many times the rate was cut.
+        self.cuts = 0
+        self._last: float | None = None  # when growth was last applied
+        self._quiet_until = -math.inf  # 429s before this belong to the last cut
+        self._probe_at = -math.inf  # no growth above the hold rate before this
+        self._probe_wait = PROBE_AFTER * time_period
+
+    def success(self, now: float) -> float:
+        """An answer that was not a 429 arrived at ``now``; returns the new rate."""
+        last, self._last = self._last, now
+        if last is None or now <= last or now < self._quiet_until:
+            return self.rate
+        windows = (now - last) / self.time_period
+        rate = self.rate
+        ceiling = self.ceiling
+        if ceiling is None:
+            rate *= (1.0 + FAST_GROWTH) ** windows
+        else:
+            hold = ceiling * (1.0 - HOLD_MARGIN)
+            if rate < hold:  # back up to the hold rate quickly (after a clamp to min, say)
+                rate = min(hold, rate * (1.0 + FAST_GROWTH) ** windows)
+            elif now >= self._probe_at:
+                rate += PROBE_GROWTH * ceiling * windows
+                if rate > ceiling:
+                    # Clean answers above the old ceiling: the limit rose; forget it.
+                    self.ceiling = rate
+        self.rate = min(rate, self.max_rate)
+        return self.rate
+
+    def rate_limited(self, now: float, retry_after: float | None) -> float:
+        """A 429 arrived at ``now`` (with ``Retry-After`` seconds, if any); returns
+        the new rate."""
+        if now < self._quiet_until:
+            return self.rate  # sent before the last cut took effect
+        old = self.ceiling
+        holding = old is not None and now < self._probe_at
+        if old is not None and abs(self.rate - old) <= HOLD_MARGIN * old:
+            # A probe found the same limit again: probe less often (each costs a pause).
+            self._probe_wait = min(2 * self._probe_wait, MAX_PROBE_AFTER * self.time_period)
+        else:
+            self._probe_wait = PROBE_AFTER * self.time_period
+        self.ceiling = self.rate
+        self.cuts += 1
+        cut = DEEP_CUT if holding else HOLD_MARGIN
+        self.rate = max(self.min_rate, self.rate * (1.0 - cut))
+        pause = retry_after if retry_after is not None and retry_after > 0 else 0.0
+        self._quiet_until = now + max(pause, 0.1 * self.time_period)
+        self._probe_at = self._quiet_until + self._probe_wait
+        self._last = self._quiet_until
+        return self.rate
