@@ -18,6 +18,7 @@ the same cut and do not cut again.
 
 from __future__ import annotations
 
+import collections
 import math
 from typing import Final
 
@@ -25,13 +26,19 @@ from typing import Final
 FAST_GROWTH: Final = 0.5
 #: Rate held under the ceiling after a 429 (5% under it).
 HOLD_MARGIN: Final = 0.05
-#: Growth per window, as a share of the ceiling, when probing above the hold rate.
-PROBE_GROWTH: Final = 0.01
-#: Cut when a 429 comes while holding under a ceiling (it was an overestimate: a
-#: server's burst allowance lets the first climb overshoot the sustainable rate).
-DEEP_CUT: Final = 0.15
+#: Growth per window when probing upward after a cut (+2% per window).
+PROBE_GROWTH: Final = 0.02
+#: Cut at the first 429, which ends the fast climb: by then the climb has overshot
+#: the sustainable rate by as much as the server's burst allowance let through.
+START_CUT: Final = 0.3
+#: Windows over which the rate the server accepted is measured: after a pause at
+#: least this long ago, it is a better estimate of a token bucket's limit at a 429
+#: than the rate sent at (which overstates it by the bucket's burst).
+MEASURE_AFTER: Final = 5.0
 #: Windows of clean answers, after a cut's pause, before probing upward again.
 PROBE_AFTER: Final = 10.0
+#: Windows, after the first cut, before probing upward again.
+START_PROBE_AFTER: Final = 2.0
 #: Longest wait between probes, in windows, reached by doubling while probes keep
 #: finding the same ceiling.
 MAX_PROBE_AFTER: Final = 300.0
@@ -54,6 +61,7 @@ class AdaptiveController:
         "_probe_at",
         "_probe_wait",
         "_quiet_until",
+        "_since_cut",
         "ceiling",
         "cuts",
         "max_rate",
@@ -75,26 +83,32 @@ class AdaptiveController:
         self._quiet_until = -math.inf  # 429s before this belong to the last cut
         self._probe_at = -math.inf  # no growth above the hold rate before this
         self._probe_wait = PROBE_AFTER * time_period
+        # Times of the successes of the last MEASURE_AFTER windows since the last
+        # cut's pause ended (oldest first).
+        self._since_cut: collections.deque[float] = collections.deque()
 
     def success(self, now: float) -> float:
         """An answer that was not a 429 arrived at ``now``; returns the new rate."""
         last, self._last = self._last, now
-        if last is None or now <= last or now < self._quiet_until:
+        if now < self._quiet_until:
+            return self.rate
+        recent = self._since_cut
+        recent.append(now)
+        horizon = now - MEASURE_AFTER * self.time_period
+        while recent[0] < horizon:
+            recent.popleft()
+        if last is None or now <= last:
             return self.rate
         windows = (now - last) / self.time_period
         rate = self.rate
         ceiling = self.ceiling
         if ceiling is None:
             rate *= (1.0 + FAST_GROWTH) ** windows
-        else:
-            hold = ceiling * (1.0 - HOLD_MARGIN)
-            if rate < hold:  # back up to the hold rate quickly (after a clamp to min, say)
-                rate = min(hold, rate * (1.0 + FAST_GROWTH) ** windows)
-            elif now >= self._probe_at:
-                rate += PROBE_GROWTH * ceiling * windows
-                if rate > ceiling:
-                    # Clean answers above the old ceiling: the limit rose; forget it.
-                    self.ceiling = rate
+        elif now >= self._probe_at:
+            rate *= (1.0 + PROBE_GROWTH) ** windows
+            if rate > ceiling:
+                # Clean answers above the old ceiling: the limit rose; follow it.
+                self.ceiling = rate
         self.rate = min(rate, self.max_rate)
         return self.rate
 
@@ -104,18 +118,34 @@ class AdaptiveController:
         if now < self._quiet_until:
             return self.rate  # sent before the last cut took effect
         old = self.ceiling
-        holding = old is not None and now < self._probe_at
-        if old is not None and abs(self.rate - old) <= HOLD_MARGIN * old:
-            # A probe found the same limit again: probe less often (each costs a pause).
-            self._probe_wait = min(2 * self._probe_wait, MAX_PROBE_AFTER * self.time_period)
+        rate = self.rate
+        if old is None:
+            # The climb overshot by as much as the server's burst allowance let
+            # through before the first 429: cut deep, probe again soon.
+            ceiling = rate
+            rate *= 1.0 - START_CUT
+            probe_wait = START_PROBE_AFTER * self.time_period
         else:
-            self._probe_wait = PROBE_AFTER * self.time_period
-        self.ceiling = self.rate
+            # What the server accepted since the last pause, when that is long enough
+            # to count: the rate at the 429 overstates a bucket's limit by its burst.
+            ceiling = rate
+            elapsed = now - self._quiet_until
+            if elapsed >= MEASURE_AFTER * self.time_period:
+                ceiling = min(ceiling, len(self._since_cut) / MEASURE_AFTER)
+            if abs(ceiling - old) <= HOLD_MARGIN * old:
+                # The same limit again: probe less often (each probe costs a pause).
+                self._probe_wait = min(2 * self._probe_wait, MAX_PROBE_AFTER * self.time_period)
+            else:
+                self._probe_wait = PROBE_AFTER * self.time_period
+            probe_wait = self._probe_wait
+            rate = ceiling * (1.0 - HOLD_MARGIN)
+        self.ceiling = ceiling
         self.cuts += 1
-        cut = DEEP_CUT if holding else HOLD_MARGIN
-        self.rate = max(self.min_rate, self.rate * (1.0 - cut))
+        self.rate = min(max(self.min_rate, rate), self.max_rate)
         pause = retry_after if retry_after is not None and retry_after > 0 else 0.0
         self._quiet_until = now + max(pause, 0.1 * self.time_period)
-        self._probe_at = self._quiet_until + self._probe_wait
+        # After the first cut the limit is still only bracketed: probe again soon.
+        self._probe_at = self._quiet_until + probe_wait
+        self._since_cut.clear()
         self._last = self._quiet_until
         return self.rate
