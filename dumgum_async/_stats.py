@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -86,6 +86,7 @@ class _BreakerView(Protocol):
     openings: int
 
 
+@runtime_checkable
 class _RateView(Protocol):
     @property
     def current_rate(self) -> float | None: ...
@@ -119,11 +120,7 @@ class ClientStats:
 
     def __init__(self, breaker: _BreakerView | None = None, limiter: object = None) -> None:
         self._breaker = breaker
-        self._limiter: _RateView | None = (
-            limiter
-            if hasattr(limiter, "current_rate") and hasattr(limiter, "rate_ceiling")
-            else None  # type: ignore[assignment]
-        )
+        self._limiter = limiter if isinstance(limiter, _RateView) else None
         self.calls = 0
         self.succeeded = 0
         self.attempts = 0

@@ -21,7 +21,9 @@ from tests.samples import full_request
 from tests.test_throttle import VirtualTimeLoop, max_in_window, run_virtual, send_after
 
 
-def controller(start: float = 10.0, *, min_rate: float = 1.0, max_rate: float = 1000.0):
+def controller(
+    start: float = 10.0, *, min_rate: float = 1.0, max_rate: float = 1000.0
+) -> AdaptiveController:
     return AdaptiveController(min_rate, max_rate, start, 1.0)
 
 
