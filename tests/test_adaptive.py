@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import re
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dumgum_async as dg
-from dumgum_async import _adaptive
+from dumgum_async import _adaptive, _cli
 from dumgum_async._adaptive import AdaptiveController
 from dumgum_async._throttle import AdaptiveLimiter
-from dumgum_async.testing import FakeDumGumServer, ServerRateLimit
+from dumgum_async.testing import FakeDumGumServer, ServerRateLimit, sample_requests
 from dumgum_async.testing._rate_limit import TokenBucket
 from tests.samples import full_request
 from tests.test_throttle import VirtualTimeLoop, max_in_window, run_virtual, send_after
@@ -353,3 +356,68 @@ async def test_it_finds_a_hidden_limit_end_to_end() -> None:
     assert stats.rate_limit_current is not None
     assert stats.rate_limit_ceiling is not None
     assert 40 <= stats.rate_limit_current <= 66
+
+
+# --- the CLI -----------------------------------------------------------------------
+
+
+def test_cli_rate_auto_is_the_default_adaptive_limit() -> None:
+    assert _cli._rate("auto") == dg.RateLimit.adaptive()
+
+
+@pytest.mark.parametrize(
+    ("text", "bounds"),
+    [
+        ("auto:5-200/s", (5.0, 200.0, 10.0, 1.0)),
+        ("AUTO:60-6000/min", (60.0, 6000.0, 60.0, 60.0)),
+        ("auto:1-4/s", (1.0, 4.0, 4.0, 1.0)),
+    ],
+)
+def test_cli_rate_auto_takes_bounds_and_brings_the_start_within_them(
+    text: str, bounds: tuple[float, float, float, float]
+) -> None:
+    rate = _cli._rate(text)
+    assert isinstance(rate, dg.AdaptiveRateLimit)
+    assert (rate.min_rate, rate.max_rate, rate.start, rate.time_period) == bounds
+
+
+@pytest.mark.parametrize("text", ["auto:5", "auto:x-10/s", "auto:50-10/s", "auto:5-10/week"])
+async def test_cli_bad_auto_bounds_are_a_usage_error(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("{}\n")
+    args = ["batch", str(inp), "-o", str(tmp_path / "o"), "--api-key", "k", "--rate", text]
+    assert await _cli.run(args) == 2
+    assert "auto:5-200/s" in capsys.readouterr().err
+
+
+async def test_cli_rate_auto_is_not_shared_through_redis_yet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("{}\n")
+    args = ["batch", str(inp), "-o", str(tmp_path / "o"), "--api-key", "k", "--rate", "auto"]
+    args += ["--redis-url", "redis://127.0.0.1:9/0"]
+    assert await _cli.run(args) == 2
+    assert "--rate auto cannot be shared" in capsys.readouterr().err
+
+
+async def test_cli_rate_auto_reports_the_rate_it_settled_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    inp.write_text("".join(json.dumps(r) + "\n" for r in sample_requests(60, seed=3)))
+    limit = ServerRateLimit.token_bucket(rate=30, burst=1)
+    async with FakeDumGumServer(api_key="k", rate_limit=limit) as fake:
+        args = ["batch", str(inp), "-o", str(out), "--api-key", "k", "--base-url", fake.url]
+        args += ["--rate", "auto:25-100/s", "--progress-interval", "0.3"]
+        assert await _cli.run(args) == 0
+        limited = fake.stats.rate_limited
+    err = capsys.readouterr().err
+    assert limited >= 1
+    assert re.search(r"limit \d+\.\d/s", err), err
+    found = re.search(r"rate +settled at ~(\d+\.\d)/s +\(429s began near (\d+\.\d)/s\)", err)
+    assert found is not None, err
+    assert 17.0 <= float(found[1]) <= 31.0
+    assert 25.0 <= float(found[2]) <= 45.0
