@@ -148,3 +148,16 @@ def test_bench_otel(tmp_path: Path) -> None:
             assert _positive(entry["rps"])
     for name in ("api", "sdk"):
         assert _positive(results[name]["64"]["cpu_vs_off"])
+
+
+def test_bench_adaptive(tmp_path: Path) -> None:
+    data = _run("bench_adaptive.py", tmp_path)
+    n = data["params"]["n"]
+    results = data["results"]
+    assert set(results) == {"adaptive", "fixed 0.5R", "fixed 2R"}
+    for entry in results.values():
+        assert entry["ok"] == n
+        assert entry["attempts"] >= n
+        assert _positive(entry["wall_s"])
+    assert _positive(results["adaptive"]["settled_per_s"])
+    _check_targets(data)
