@@ -6,14 +6,17 @@ The limiter in ``_throttle.py`` spaces requests at that rate.
 
 The shape is congestion control. Until the first 429 the rate grows
 exponentially from a conservative start (``FAST_GROWTH`` per window of clean
-answers). A 429 records the *ceiling* (the rate at which 429s began) and cuts the
-rate to ``HOLD_MARGIN`` under it: multiplicative decrease, but to just under the
-known limit rather than to half, as BBR-style controllers do. After the server's
-pause and a quiet spell (``PROBE_AFTER`` windows) it probes upward again slowly
-(``PROBE_GROWTH`` of the ceiling per window), so a limit that rose is found, and
-one that fell gives a 429 at a lower rate, which becomes the new ceiling.
-429s that arrive before the pause ends were sent at the old rate: they belong to
-the same cut and do not cut again.
+answers). The first 429 records the *ceiling* (the rate at which 429s began) and
+cuts ``START_CUT`` under it: a token bucket's burst lets the climb run past the
+sustainable rate before the first 429 comes. Later 429s take as the ceiling what
+the server accepted over the last ``MEASURE_AFTER`` windows (the rate sent at
+overstates a bucket's limit by its burst) and hold ``HOLD_MARGIN`` under it,
+rather than halving as AIMD would: remember where 429s began and keep a margin
+under it, as BBR-style controllers do. After each cut's pause and a quiet spell
+the rate probes upward slowly (``PROBE_GROWTH`` per window), so a limit that rose
+is followed and one that fell is obeyed at its next 429; probes that find the same
+ceiling come less often (each costs the whole client a pause). 429s that arrive
+before the pause ends were sent at the old rate: they belong to the same cut.
 """
 
 from __future__ import annotations
@@ -144,7 +147,6 @@ class AdaptiveController:
         self.rate = min(max(self.min_rate, rate), self.max_rate)
         pause = retry_after if retry_after is not None and retry_after > 0 else 0.0
         self._quiet_until = now + max(pause, 0.1 * self.time_period)
-        # After the first cut the limit is still only bracketed: probe again soon.
         self._probe_at = self._quiet_until + probe_wait
         self._since_cut.clear()
         self._last = self._quiet_until

@@ -426,14 +426,16 @@ class RateLimit:
 class AdaptiveRateLimit:
     """A rate limit the client finds by itself, for a server whose limit it is not told.
 
-    Requests start at ``start`` per window, evenly spaced; the rate grows while
-    answers succeed (x1.5 per window), and a 429 records the rate at which 429s
-    began (the *ceiling*) and cuts the rate to 5% under it, after the pause its
-    ``Retry-After`` asks for. After a quiet spell (10 windows, doubling up to 300
-    while probes find the same ceiling) it probes upward slowly (1% of the ceiling
-    per window), so a limit that rose is found and one that fell is obeyed. Every
-    guarantee of :class:`RateLimit` holds at the current rate: evenly spaced, never
-    more than the current rate in any window, every caller paused by a 429.
+    Requests start at ``start`` per window, evenly spaced; the rate grows by half
+    per window while answers succeed. The first 429 records the rate at which 429s
+    began (the *ceiling*) and cuts to 30% under it (a server's burst allowance lets
+    the climb overshoot); after the pause its ``Retry-After`` asks for, the rate
+    probes upward slowly (2% per window). A later 429 sets the ceiling to what the
+    server accepted over the last 5 windows and holds 5% under it; probes come 10
+    windows after a cut, the wait doubling (up to 300) while they find the same
+    ceiling. A limit that rises is followed, one that falls obeyed at its next 429.
+    Every guarantee of :class:`RateLimit` holds at the current rate: evenly spaced,
+    never more than the current rate in any window, every caller paused by a 429.
     ``DumGumClient.stats`` reports the current rate and the ceiling.
 
     Args:
