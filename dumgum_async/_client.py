@@ -137,11 +137,14 @@ class DumGumClient:
             concurrency slot or a rate-limit token is not part of it.
         retry: How calls retry; None disables retries (see :class:`RetryPolicy`).
         rate_limit: Client-side throttle shared by all calls: a :class:`RateLimit`;
-            an ``aiolimiter.AsyncLimiter`` you also use elsewhere (its budget stays
-            shared, and a strict window of the same rate behind it keeps any
-            ``time_period`` to ``max_rate`` requests); or any object with
+            ``RateLimit.adaptive(...)`` (an :class:`AdaptiveRateLimit`: the client
+            finds the server's limit from its 429s); an ``aiolimiter.AsyncLimiter``
+            you also use elsewhere (its budget stays shared, and a strict window of
+            the same rate behind it keeps any ``time_period`` to ``max_rate``
+            requests); or any object with
             ``async acquire()`` and ``pause(seconds)`` (a limiter shared with
-            other processes, for instance).
+            other processes, for instance), and optionally ``observe(status,
+            retry_after)``, called once per attempt that got an answer.
         max_concurrency: Requests in flight at once for this client; never more
             than the connection limit of a ``session`` you pass.
         session: An ``aiohttp.ClientSession`` you own; the client uses it and never
