@@ -154,11 +154,36 @@ def _probability(text: str) -> float:
     return value
 
 
-def _rate(text: str) -> dg.RateLimit:
+def _fixed_rate(text: str) -> dg.RateLimit:
     try:
         return dg.RateLimit.parse(text)
     except dg.ConfigurationError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rate(text: str) -> dg.RateLimit | dg.AdaptiveRateLimit:
+    """A fixed rate (``20/s``), or ``auto`` / ``auto:MIN-MAX/UNIT`` (``auto:5-200/s``):
+    an adaptive rate within those bounds, starting at the library's default start
+    (brought within them)."""
+    head, colon, bounds = text.strip().partition(":")
+    if head.lower() != "auto":
+        return _fixed_rate(text)
+    if not colon:
+        return dg.RateLimit.adaptive()
+    low, dash, high = bounds.partition("-")
+    try:
+        if not dash:
+            raise dg.ConfigurationError("no '-'")
+        top = dg.RateLimit.parse(high)
+        bottom = float(low)
+        start = min(max(dg.RateLimit.adaptive().start, bottom), top.max_rate)
+        return dg.RateLimit.adaptive(
+            min_rate=bottom, max_rate=top.max_rate, start=start, time_period=top.time_period
+        )
+    except (ValueError, dg.ConfigurationError) as exc:
+        raise argparse.ArgumentTypeError(
+            f"--rate auto takes bounds like auto:5-200/s or auto:60-6000/min, got {text!r} ({exc})"
+        ) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate",
         type=_rate,
         metavar="RATE",
-        help="client-side rate limit: 20/s, 600/min, 36000/h (default: none)",
+        help="client-side rate limit: 20/s, 600/min, 36000/h; or auto (find the "
+        "server's limit, from 10/s) or auto:MIN-MAX/UNIT, e.g. auto:5-200/s (default: none)",
     )
     batch.add_argument(
         "--redis-url",
@@ -338,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--rate",
-        type=_rate,
+        type=_fixed_rate,
         default="50/s",
         metavar="RATE",
         help="rate limit of the client and the emulator (default: 50/s)",
@@ -609,7 +635,8 @@ class _Tally:
 
 
 class _Progress:
-    """The status line of a run: done/total, rate, ETA, ok/failed, retries.
+    """The status line of a run: done/total, rate, ETA, ok/failed, retries; with
+    ``--rate auto``, the rate the limiter allows now (``limit 36.4/s``).
 
     On a live console it is redrawn in place; elsewhere (a log file, a CI job, a
     container's stderr) it is printed as a plain line every ``interval`` seconds, or
@@ -624,7 +651,9 @@ class _Progress:
         total: int | None,
         *,
         interval: float | None,
+        adaptive: bool = False,
     ) -> None:
+        self.adaptive = adaptive
         self.console = console
         self.tally = tally
         self.client = client
@@ -642,6 +671,10 @@ class _Progress:
         if self.total:
             parts[0] += f" ({min(100.0, 100.0 * done / self.total):.0f}%)"
         parts.append(f"{rate:.1f}/s")
+        if self.adaptive:
+            allowed = self.client.stats.rate_limit_current
+            if allowed is not None:
+                parts.append(f"limit {allowed:.1f}/s")
         if self.total is not None:
             left = max(self.total - done, 0)
             parts.append(f"ETA {_duration(left / rate)}" if rate > 0 else "ETA --")
@@ -701,6 +734,7 @@ def _summary(
     resumed: bool,
     refused: int = 0,
     unsent: int = 0,
+    adaptive: bool = False,
 ) -> list[str]:
     failed = sum(tally.failed.values())
     rows = [("ok", str(tally.ok), "")]
@@ -713,6 +747,17 @@ def _summary(
         rows.append(("skipped", str(tally.skipped), "already answered in the output"))
     rows.append(("retries", str(stats.total_retries), _by_count(stats.retries)))
     rows.append(("429s", str(stats.rate_limited), ""))
+    if adaptive and stats.rate_limit_current is not None:
+        ceiling = stats.rate_limit_ceiling
+        rows.append(
+            (
+                "rate",
+                f"settled at ~{stats.rate_limit_current:.1f}/s",
+                "(no 429 seen: the limit may be higher)"
+                if ceiling is None
+                else f"(429s began near {ceiling:.1f}/s)",
+            )
+        )
     # The API's own latency, per attempt; queueing for a slot or a token is shown
     # apart, or a client-side --rate would read as a slow API.
     latency = _percentiles(
@@ -752,7 +797,7 @@ def _client(
     args: argparse.Namespace,
     key: str,
     *,
-    rate: dg.RateLimit | dg.Limiter | None = None,
+    rate: dg.RateLimit | dg.AdaptiveRateLimit | dg.Limiter | None = None,
     concurrency: int = 1,
 ) -> dg.DumGumClient:
     return dg.DumGumClient(
@@ -1164,6 +1209,12 @@ def _estimate(total: int, rate: object) -> str:
         per_second = rate.max_rate / rate.time_period
         shown = f"{per_second:.3g}/s"
         return f"{head} at {shown}: ~{_duration(total / per_second)}"
+    if isinstance(rate, dg.AdaptiveRateLimit):
+        start = rate.start / rate.time_period
+        return (
+            f"{head} at --rate auto, starting at {start:.3g}/s: "
+            f"~{_duration(total / start)} at that rate, less as it climbs"
+        )
     if rate is None:
         return f"{head}, with no --rate (as fast as the API and --concurrency allow)"
     return f"{head} at --rate {rate}"
@@ -1437,6 +1488,8 @@ def _shared_limit(args: argparse.Namespace) -> dg.RedisRateLimit | None:
         return None
     if args.rate is None:
         raise UsageError("--redis-url shares a rate limit: give it one with --rate")
+    if isinstance(args.rate, dg.AdaptiveRateLimit):
+        raise UsageError("--rate auto cannot be shared through --redis-url yet; give a fixed rate")
     try:
         return dg.RedisRateLimit(
             args.redis_url,
@@ -1468,7 +1521,9 @@ async def _batch_with(
     reader: _PipeReader | None = None
     piped: AsyncGenerator[dg.SuggestionRequest] | None = None
     try:
-        rate: dg.RateLimit | dg.Limiter | None = shared if shared is not None else args.rate
+        rate: dg.RateLimit | dg.AdaptiveRateLimit | dg.Limiter | None = (
+            shared if shared is not None else args.rate
+        )
         client = _client(args, key, rate=rate, concurrency=args.concurrency)
         try:
             resumed = _compact_output(args.output) if args.resume else _Resumed()
@@ -1528,6 +1583,7 @@ async def _batch_with(
         resumed=args.resume,
         refused=job.refused,
         unsent=job.unsent,
+        adaptive=isinstance(args.rate, dg.AdaptiveRateLimit),
     )
     for line in [*lines, *epilogue]:
         console.say(line)
@@ -1554,7 +1610,14 @@ async def _drive(
     """Run the batch: (None when it ran to the end, else the exit status to use;
     the lines to print after the summary)."""
     interval = args.progress_interval if args.shows_progress else None
-    progress = _Progress(console, job.tally, client, total, interval=interval)
+    progress = _Progress(
+        console,
+        job.tally,
+        client,
+        total,
+        interval=interval,
+        adaptive=isinstance(args.rate, dg.AdaptiveRateLimit),
+    )
     where = "stdout" if args.output == "-" else args.output
     try:
         async with client, progress.shown():

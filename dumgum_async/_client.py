@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Mapping
 from ssl import SSLContext
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
@@ -19,6 +19,7 @@ from dumgum_async._config import (
     DEFAULT_TIMEOUT,
     NOT_GIVEN,
     SUGGESTION_PATH,
+    AdaptiveRateLimit,
     CircuitBreaker,
     NotGiven,
     RateLimit,
@@ -51,7 +52,7 @@ from dumgum_async._retry import (
 )
 from dumgum_async._secret import Secret, SecretHeaders
 from dumgum_async._stats import ClientStats, StatsSnapshot
-from dumgum_async._throttle import Limiter, LocalLimiter
+from dumgum_async._throttle import AdaptiveLimiter, Limiter, LocalLimiter
 from dumgum_async.exceptions import (
     APIError,
     APIStatusError,
@@ -136,11 +137,14 @@ class DumGumClient:
             concurrency slot or a rate-limit token is not part of it.
         retry: How calls retry; None disables retries (see :class:`RetryPolicy`).
         rate_limit: Client-side throttle shared by all calls: a :class:`RateLimit`;
-            an ``aiolimiter.AsyncLimiter`` you also use elsewhere (its budget stays
-            shared, and a strict window of the same rate behind it keeps any
-            ``time_period`` to ``max_rate`` requests); or any object with
+            ``RateLimit.adaptive(...)`` (an :class:`AdaptiveRateLimit`: the client
+            finds the server's limit from its 429s); an ``aiolimiter.AsyncLimiter``
+            you also use elsewhere (its budget stays shared, and a strict window of
+            the same rate behind it keeps any ``time_period`` to ``max_rate``
+            requests); or any object with
             ``async acquire()`` and ``pause(seconds)`` (a limiter shared with
-            other processes, for instance).
+            other processes, for instance), and optionally ``observe(status,
+            retry_after)``, called once per attempt that got an answer.
         max_concurrency: Requests in flight at once for this client; never more
             than the connection limit of a ``session`` you pass.
         session: An ``aiohttp.ClientSession`` you own; the client uses it and never
@@ -181,7 +185,7 @@ class DumGumClient:
         base_url: str | None = None,
         timeout: float | _dt.timedelta | Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = RetryPolicy(),  # noqa: B008 - frozen, shared safely
-        rate_limit: RateLimit | Limiter | AsyncLimiterLike | None = None,
+        rate_limit: RateLimit | AdaptiveRateLimit | Limiter | AsyncLimiterLike | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         session: ClientSession | None = None,
         strict_enums: bool = True,
@@ -205,11 +209,11 @@ class DumGumClient:
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a RetryPolicy or None, got {retry!r}")
         if rate_limit is not None and not isinstance(
-            rate_limit, RateLimit | Limiter | AsyncLimiterLike
+            rate_limit, RateLimit | AdaptiveRateLimit | Limiter | AsyncLimiterLike
         ):
             raise ConfigurationError(
-                "rate_limit must be a RateLimit, an aiolimiter.AsyncLimiter, a limiter or "
-                f"None, got {rate_limit!r}"
+                "rate_limit must be a RateLimit, RateLimit.adaptive(...), an "
+                f"aiolimiter.AsyncLimiter, a limiter or None, got {rate_limit!r}"
             )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
             raise ConfigurationError(f"max_concurrency must be an integer, got {max_concurrency!r}")
@@ -262,14 +266,20 @@ class DumGumClient:
             self._limiter = rate_limit
         elif isinstance(rate_limit, AsyncLimiterLike):
             self._limiter = StrictAsyncLimiter(rate_limit)
+        elif isinstance(rate_limit, AdaptiveRateLimit):
+            self._limiter = AdaptiveLimiter(rate_limit)
         else:
             self._limiter = LocalLimiter(rate_limit)
+        # A limiter that adapts to answers is told each one; None costs fixed ones nothing.
+        self._observe: Callable[[int, float | None], object] | None = getattr(
+            self._limiter, "observe", None
+        )
         self._breaker = Breaker(circuit_breaker) if circuit_breaker is not None else None
         self._bound: _LoopState | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._cancelled_by_close: set[asyncio.Task[Any]] = set()
         self._idle: asyncio.Future[None] | None = None
-        self._stats = ClientStats(self._breaker)
+        self._stats = ClientStats(self._breaker, self._limiter)
         # --- telemetry (dumgum_async/_otel.py): None when off or not installed.
         self._telemetry = _telemetry(self._url, telemetry, tracer_provider, meter_provider)
         if self._telemetry is not None and self._breaker is not None:
@@ -783,6 +793,14 @@ class DumGumClient:
             finally:
                 slots.release()
             self._stats.record_attempt(sent - queued, bound.loop.time() - sent)
+            if self._observe is not None:
+                status = response.status
+                self._observe(
+                    status,
+                    parse_retry_after(response.headers.get("Retry-After"))
+                    if status == 429
+                    else None,
+                )
             if capture is not None:
                 capture.status = response.status
                 capture.headers = response.headers

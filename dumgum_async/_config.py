@@ -328,6 +328,15 @@ class CircuitBreaker:
             )
 
 
+#: Lowest rate an adaptive limit falls to, per window, however many 429s.
+DEFAULT_ADAPTIVE_MIN_RATE: Final = 1.0
+#: Highest rate an adaptive limit climbs to, per window, whatever the server allows.
+DEFAULT_ADAPTIVE_MAX_RATE: Final = 1000.0
+#: Rate of an adaptive limit's first requests, per window: conservative, below the
+#: limits of the vendor's published plans, reached within a few windows if higher.
+DEFAULT_ADAPTIVE_START: Final = 10.0
+
+
 def _burst(instance: RateLimit, _: attrs.Attribute[Any], value: int) -> None:
     # A plain function, not @burst.validator: pyright reads that as attribute access.
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -393,6 +402,67 @@ class RateLimit:
     def interval(self) -> float:
         """Seconds between two evenly spaced requests."""
         return self.time_period / self.max_rate
+
+    @staticmethod
+    def adaptive(
+        *,
+        min_rate: float = DEFAULT_ADAPTIVE_MIN_RATE,
+        max_rate: float = DEFAULT_ADAPTIVE_MAX_RATE,
+        start: float = DEFAULT_ADAPTIVE_START,
+        time_period: float = 1.0,
+    ) -> AdaptiveRateLimit:
+        """A limit that finds the server's sustainable rate by itself; see
+        :class:`AdaptiveRateLimit`.
+
+        Raises:
+            ConfigurationError: A value out of range, or not ``min_rate <= start <= max_rate``.
+        """
+        return AdaptiveRateLimit(
+            min_rate=min_rate, max_rate=max_rate, start=start, time_period=time_period
+        )
+
+
+@attrs.frozen(kw_only=True)
+class AdaptiveRateLimit:
+    """A rate limit the client finds by itself, for a server whose limit it is not told.
+
+    Requests start at ``start`` per window, evenly spaced; the rate grows by half
+    per window while answers succeed. The first 429 records the rate at which 429s
+    began (the *ceiling*) and cuts to 30% under it (a server's burst allowance lets
+    the climb overshoot); after the pause its ``Retry-After`` asks for, the rate
+    probes upward slowly (2% per window). A later 429 sets the ceiling to what the
+    server accepted over the last 5 windows and holds 5% under it; probes come 10
+    windows after a cut, the wait doubling (up to 300) while they find the same
+    ceiling. A limit that rises is followed, one that falls obeyed at its next 429.
+    Every guarantee of :class:`RateLimit` holds at the current rate: evenly spaced,
+    never more than the current rate in any window, every caller paused by a 429.
+    ``DumGumClient.stats`` reports the current rate and the ceiling.
+
+    Args:
+        min_rate: Requests per window it never goes below.
+        max_rate: Requests per window it never exceeds, whatever the server allows.
+        start: Requests per window at first.
+        time_period: Window length in seconds.
+
+    Raises:
+        ConfigurationError: A value out of range, or not ``min_rate <= start <= max_rate``.
+    """
+
+    min_rate: float = attrs.field(default=DEFAULT_ADAPTIVE_MIN_RATE, validator=_positive)
+    max_rate: float = attrs.field(default=DEFAULT_ADAPTIVE_MAX_RATE, validator=_positive)
+    start: float = attrs.field(default=DEFAULT_ADAPTIVE_START, validator=_positive)
+    time_period: float = attrs.field(default=1.0, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.min_rate <= self.max_rate:
+            raise ConfigurationError(
+                f"min_rate ({self.min_rate}) must not exceed max_rate ({self.max_rate})"
+            )
+        if not self.min_rate <= self.start <= self.max_rate:
+            raise ConfigurationError(
+                f"start ({self.start}) must be between min_rate ({self.min_rate}) "
+                f"and max_rate ({self.max_rate})"
+            )
 
 
 def is_loopback_host(host: str) -> bool:

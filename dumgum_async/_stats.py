@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -41,6 +41,12 @@ class StatsSnapshot:
         breaker_state: The circuit breaker's state, ``"closed"``, ``"open"`` or
             ``"half_open"``; None when the client has none.
         breaker_openings: How many times the circuit breaker opened.
+        rate_limit_current: Requests per second the client's rate limiter allows
+            now (for ``RateLimit.adaptive``, the rate it settled on so far); None
+            without a limit, or for a limiter that does not say.
+        rate_limit_ceiling: Requests per second at which 429s began, as an
+            adaptive limit measured it (the server's limit, near enough); None
+            before any 429, or for a fixed limit.
     """
 
     calls: int
@@ -60,6 +66,8 @@ class StatsSnapshot:
     wait_p99: float | None
     breaker_state: str | None = None
     breaker_openings: int = 0
+    rate_limit_current: float | None = None
+    rate_limit_ceiling: float | None = None
 
     @property
     def total_failed(self) -> int:
@@ -79,16 +87,28 @@ class _BreakerView(Protocol):
     openings: int
 
 
+@runtime_checkable
+class _RateView(Protocol):
+    @property
+    def current_rate(self) -> float | None: ...
+
+    @property
+    def rate_ceiling(self) -> float | None: ...
+
+
 class ClientStats:
     """Live counters of one client; read them with :meth:`snapshot`.
 
     Args:
         breaker: The client's circuit breaker, whose state the snapshot reports.
+        limiter: The client's rate limiter; its rate is reported when it has
+            ``current_rate`` and ``rate_ceiling``.
     """
 
     __slots__ = (
         "_breaker",
         "_latencies",
+        "_limiter",
         "_waits",
         "_wire",
         "attempts",
@@ -99,8 +119,9 @@ class ClientStats:
         "succeeded",
     )
 
-    def __init__(self, breaker: _BreakerView | None = None) -> None:
+    def __init__(self, breaker: _BreakerView | None = None, limiter: object = None) -> None:
         self._breaker = breaker
+        self._limiter = limiter if isinstance(limiter, _RateView) else None
         self.calls = 0
         self.succeeded = 0
         self.attempts = 0
@@ -128,6 +149,7 @@ class ClientStats:
         wire = sorted(self._wire)
         waits = sorted(self._waits)
         breaker = self._breaker
+        limiter = self._limiter
         return StatsSnapshot(
             calls=self.calls,
             succeeded=self.succeeded,
@@ -146,6 +168,8 @@ class ClientStats:
             wait_p99=_percentile(waits, 0.99),
             breaker_state=breaker.state if breaker is not None else None,
             breaker_openings=breaker.openings if breaker is not None else 0,
+            rate_limit_current=limiter.current_rate if limiter is not None else None,
+            rate_limit_ceiling=limiter.rate_ceiling if limiter is not None else None,
         )
 
 

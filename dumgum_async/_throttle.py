@@ -39,7 +39,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol, runtime_checkable
 
-from dumgum_async._config import RateLimit
+from dumgum_async._adaptive import AdaptiveController
+from dumgum_async._config import AdaptiveRateLimit, RateLimit
 
 #: Extra spacing, beyond the window, between a release and the one ``max_rate``
 #: releases before it (at most 2% of the window): the server counts arrivals, and
@@ -66,6 +67,11 @@ class Limiter(Protocol):
     ``acquire`` returns when one request may be sent now; ``pause`` reports that
     the server asked everyone to wait (a 429 with ``Retry-After``), so that every
     caller sharing the limiter waits, not only the one that was told.
+
+    Optionally, a limiter may also have ``observe(status: int, retry_after: float |
+    None) -> None``: the client then calls it once per HTTP attempt that got an
+    answer, with its status (and the ``Retry-After`` of a 429), so that the limiter
+    can adapt its rate (:class:`AdaptiveLimiter` does).
     """
 
     async def acquire(self) -> None:
@@ -116,12 +122,32 @@ class LocalLimiter:
             # The window check may pass this much early (a timer's rounding); it stays
             # well inside the margin, so the window of ``time_period`` holds exactly.
             self._slack = min(_EARLY_OK, margin / 4)
-            # The grid includes the margin, so that on time the window check below
-            # never has to hold anyone back (a second sleep would double the cost).
-            self._interval = self._span / rate.max_rate
-            self._tolerance = (rate.burst - 1) * self._interval
-            window = max(1, math.floor(rate.max_rate))  # 2.5/s allows 2 in any second
-            self._released = collections.deque(maxlen=window)
+            self._set_rate(rate)
+
+    def _set_rate(self, rate: RateLimit) -> None:
+        # Also a live change of rate (same window): the log keeps its most recent
+        # releases, as many as the new rate allows per window, so the window check
+        # is judged at the new rate from the next release on.
+        self.rate = rate
+        # The grid includes the margin, so that on time the window check below
+        # never has to hold anyone back (a second sleep would double the cost).
+        self._interval = self._span / rate.max_rate
+        self._tolerance = (rate.burst - 1) * self._interval
+        window = max(1, math.floor(rate.max_rate))  # 2.5/s allows 2 in any second
+        old = self._released
+        if old is None or old.maxlen != window:
+            self._released = collections.deque(old or (), maxlen=window)
+
+    @property
+    def current_rate(self) -> float | None:
+        """Requests per second allowed now; None for no limit."""
+        rate = self.rate
+        return None if rate is None else rate.max_rate / rate.time_period
+
+    @property
+    def rate_ceiling(self) -> float | None:
+        """Requests per second at which 429s began; None (a fixed limit learns none)."""
+        return None
 
     def pause(self, seconds: float) -> None:
         """Hold every caller back for ``seconds`` from now."""
@@ -139,8 +165,8 @@ class LocalLimiter:
     async def acquire(self) -> None:
         """Wait for any pause to end and for a slot; the request may then be sent."""
         clock, sleep = self._clock, self._sleep
-        released = self._released
         while True:
+            released = self._released  # replaced when the rate changes
             # A loop, not one sleep: the pause may be extended while we wait.
             while (wait := self._paused_until - clock()) > _NEGLIGIBLE:
                 await sleep(wait)
@@ -166,6 +192,8 @@ class LocalLimiter:
             while True:
                 if self._paused_until > at:
                     break  # our slot fell inside a pause: queue again behind it
+                released = self._released
+                assert released is not None
                 if len(released) < (released.maxlen or 0) or now - released[0] >= span:
                     released.append(now)
                     self._release_count += 1
@@ -186,3 +214,48 @@ class LocalLimiter:
             now = self._clock()
             if released[i] < now:
                 released[i] = now
+
+
+class AdaptiveLimiter(LocalLimiter):
+    """A :class:`LocalLimiter` whose rate an :class:`AdaptiveController` sets from
+    the answers the client reports through :meth:`observe`.
+
+    Args:
+        config: The bounds and starting rate.
+        clock: Seconds, monotonic; must be the clock ``sleep`` waits on.
+        sleep: Waits that many seconds (a fake one in tests).
+    """
+
+    def __init__(
+        self,
+        config: AdaptiveRateLimit,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self.controller = AdaptiveController(
+            config.min_rate, config.max_rate, config.start, config.time_period
+        )
+        super().__init__(
+            RateLimit(self.controller.rate, config.time_period), clock=clock, sleep=sleep
+        )
+
+    def observe(self, status: int, retry_after: float | None) -> None:
+        """An HTTP attempt got ``status`` (with the ``Retry-After`` of a 429)."""
+        controller = self.controller
+        before = controller.rate
+        if status == 429:
+            controller.rate_limited(self._clock(), retry_after)
+        elif 200 <= status < 300:
+            controller.success(self._clock())
+        else:
+            return  # no evidence about the rate limit
+        if controller.rate != before:
+            self._set_rate(RateLimit(controller.rate, self.config.time_period))
+
+    @property
+    def rate_ceiling(self) -> float | None:
+        """Requests per second at which 429s began (the latest cut); None before any."""
+        ceiling = self.controller.ceiling
+        return None if ceiling is None else ceiling / self.config.time_period

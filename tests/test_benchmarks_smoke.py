@@ -160,4 +160,16 @@ def test_bench_validate(tmp_path: Path) -> None:
         assert _positive(entry["baseline_lines_per_s"])
         assert _positive(entry["validate"]["peak_rss_mb"])
     assert _positive(data["steady_lines_per_s"])
+
+
+def test_bench_adaptive(tmp_path: Path) -> None:
+    data = _run("bench_adaptive.py", tmp_path)
+    n = data["params"]["n"]
+    results = data["results"]
+    assert set(results) == {"adaptive", "fixed 0.5R", "fixed 2R"}
+    for entry in results.values():
+        assert entry["ok"] == n
+        assert entry["attempts"] >= n
+        assert _positive(entry["wall_s"])
+    assert _positive(results["adaptive"]["settled_per_s"])
     _check_targets(data)

@@ -117,6 +117,11 @@ def test_the_estimate_of_a_million_lines_at_125_per_second() -> None:
     assert text.endswith("about to send ~1000000 lines at 125/s: ~2 h 13 min")
 
 
+def test_the_estimate_with_an_adaptive_rate_starts_from_its_starting_rate() -> None:
+    text = _cli._estimate(36_000, dg.RateLimit.adaptive(start=10.0))
+    assert "--rate auto, starting at 10/s: ~1 h 00 min at that rate" in text
+
+
 def test_the_estimate_says_when_there_is_no_rate() -> None:
     assert "no --rate" in _cli._estimate(5, None)
 

@@ -25,6 +25,7 @@ EXPECTED = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AdaptiveRateLimit",
     "AuthenticationError",
     "BadRequestError",
     "BatchFailure",
