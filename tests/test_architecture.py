@@ -42,6 +42,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
                 "dumgum_async._converter",
                 "dumgum_async._validate",
                 "dumgum_async._retry",
+                "dumgum_async._adaptive",
                 "dumgum_async._throttle",
                 "dumgum_async._aiolimiter",
                 "dumgum_async._redis",
