@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
@@ -204,3 +205,27 @@ async def test_two_limiters_raise_the_shared_rate_once_per_window(
 async def test_adaptive_bounds_are_validated() -> None:
     with pytest.raises(ConfigurationError, match="start"):
         RedisRateLimit.adaptive("redis://127.0.0.1:1/0", key="k", min_rate=5, start=1)
+
+
+async def test_cli_batch_shares_rate_auto_through_redis(
+    redis_server: RedisServer, redis_client: Redis, tmp_path: Path
+) -> None:
+    from dumgum_async import _cli
+
+    key = _key()
+    requests = tmp_path / "in.jsonl"
+    requests.write_text(
+        "".join(json.dumps({"id": i, "request": minimal_request()}) + "\n" for i in range(8))
+    )
+    output = tmp_path / "out.jsonl"
+    async with FakeDumGumServer(api_key=KEY) as fake:
+        argv = ["batch", str(requests), "-o", str(output), "--api-key", KEY]
+        argv += ["--base-url", fake.url, "--rate", "auto:5-50/s", "--no-progress"]
+        argv += ["--redis-url", redis_server.url, "--redis-key", key]
+        status = await _cli.run(argv)
+    assert status == 0
+    lines = [json.loads(line) for line in output.read_text().splitlines()]
+    assert sorted(line["id"] for line in lines) == list(range(8))
+    assert fake.stats.total == 8
+    # The rate the run used is the shared one, kept in Redis for the next worker.
+    assert 5 <= await _stored_rate(redis_client, key) <= 50
