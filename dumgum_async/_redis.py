@@ -37,6 +37,13 @@ its recent slots are written back into Redis with the first acquire after Redis
 returns (so the slots granted locally count against the first shared window).
 :class:`_Breaker` remembers that Redis is unreachable, so that a hung Redis costs
 one timeout, not one per request.
+
+An adaptive limiter (:meth:`RedisRateLimit.adaptive`) keeps the rate itself in
+Redis: each process runs the adaptive controller on its own answers and proposes
+its cut or its rise with its next acquire; the script takes a cut only downward
+and a rise only if the rate did not change within the last window (so N processes
+add one step, not N), then derives the grid and the window log from the shared
+rate and returns it, and each process's controller follows it.
 """
 
 from __future__ import annotations
@@ -518,13 +525,17 @@ class RedisRateLimit:
     A caller that already holds a slot from Redis goes at its slot even if Redis
     then fails.
 
+    For a limit the server does not tell, :meth:`adaptive` makes one adaptive rate
+    that all processes sharing the key move together.
+
     Args:
         url: ``redis://[user:password@]host:port/db``, ``rediss://...`` or
             ``unix:///path``, with redis-py's query options; the password never
             appears in ``repr``, messages or tracebacks.
         key: Name of the shared budget; every process using the same key and Redis
-            shares one limit. The Redis keys are ``{key}:tat``, ``{key}:pause_until``
-            and ``{key}:log`` (braces included: one Redis Cluster slot).
+            shares one limit. The Redis keys are ``{key}:tat``, ``{key}:pause_until``,
+            ``{key}:log`` and, for :meth:`adaptive`, ``{key}:rate`` (braces
+            included: one Redis Cluster slot).
         max_rate: Requests allowed in any window of ``time_period`` seconds.
         time_period: Window length in seconds.
         burst: Requests that may leave back to back after a quiet spell (1 = evenly
