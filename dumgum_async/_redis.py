@@ -136,7 +136,8 @@ if start > 0 then
     -- raise is taken only if nobody changed it within the last window, so N
     -- processes do not each add their step.
     local stored = redis.call('HMGET', KEYS[4], 'rate', 'changed', 'ceiling')
-    local rate = tonumber(stored[1]) or start
+    local rate = tonumber(stored[1])
+    if not rate or not (rate > 0) then rate = start end  -- absent, or not a rate
     local changed = tonumber(stored[2]) or 0
     ceiling_text = stored[3] or ''
     local proposed = tonumber(ARGV[9])
@@ -948,7 +949,8 @@ class RedisRateLimit:
             if ceiling is not None:
                 controller.ceiling = ceiling
         self._synced, self._synced_at = rate, changed
-        self._set_rate(rate)
+        if rate != self.rate.max_rate:
+            self._set_rate(rate)
 
     async def _sleep_until(
         self,

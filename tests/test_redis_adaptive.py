@@ -229,3 +229,14 @@ async def test_cli_batch_shares_rate_auto_through_redis(
     assert fake.stats.total == 8
     # The rate the run used is the shared one, kept in Redis for the next worker.
     assert 5 <= await _stored_rate(redis_client, key) <= 50
+
+
+async def test_a_stored_rate_that_is_not_one_is_replaced_by_the_start_rate(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    key = _key()
+    await cast("Awaitable[int]", redis_client.hset(f"{{{key}}}:rate", "rate", "-3"))
+    async with RedisRateLimit.adaptive(redis_server.url, key=key, start=20) as limiter:
+        await limiter.acquire()
+        assert limiter.current_rate == pytest.approx(20)
+    assert await _stored_rate(redis_client, key) == pytest.approx(20)
