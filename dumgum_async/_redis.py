@@ -657,8 +657,8 @@ class RedisRateLimit:
         self._closed = False
         #: The adaptive rate's bounds, or None for a fixed rate (see :meth:`adaptive`).
         self.adaptive_config: AdaptiveRateLimit | None = None
-        #: This process's controller of the shared adaptive rate, or None.
-        self.controller: AdaptiveController | None = None
+        # This process's controller of the shared adaptive rate, or None.
+        self._controller: AdaptiveController | None = None
         self._now: Callable[[], float] = time.monotonic  # the controller's clock
         self._synced = 0.0  # the shared rate as Redis last said it
         self._synced_at = -math.inf  # when (Redis clock, µs) it last changed
@@ -722,11 +722,11 @@ class RedisRateLimit:
             recheck_interval=recheck_interval,
         )
         self.adaptive_config = config
-        self.controller = AdaptiveController(
+        self._controller = AdaptiveController(
             config.min_rate, config.max_rate, config.start, config.time_period
         )
-        self._synced = self.controller.rate
-        self._set_rate(self.controller.rate)
+        self._synced = self._controller.rate
+        self._set_rate(self._controller.rate)
         return self
 
     def __repr__(self) -> str:
@@ -773,7 +773,7 @@ class RedisRateLimit:
     @property
     def rate_ceiling(self) -> float | None:
         """Requests per second at which 429s began (adaptive, after a cut); else None."""
-        ceiling = None if self.controller is None else self.controller.ceiling
+        ceiling = None if self._controller is None else self._controller.ceiling
         return None if ceiling is None else ceiling / self.rate.time_period
 
     def observe(self, status: int, retry_after: float | None) -> None:
@@ -783,7 +783,7 @@ class RedisRateLimit:
         proposed to Redis with the next acquire; while Redis is unreachable a cut
         applies to this process's fallback at once.
         """
-        controller = self.controller
+        controller = self._controller
         if controller is None:
             return
         before = controller.rate
@@ -913,7 +913,7 @@ class RedisRateLimit:
 
     def _proposal(self) -> list[str | float]:
         """The script's adaptive arguments: start, proposal kind, rate, ceiling."""
-        controller, config = self.controller, self.adaptive_config
+        controller, config = self._controller, self.adaptive_config
         if controller is None or config is None:
             return [0, "none", 0, ""]
         if self._cut_pending:
@@ -927,7 +927,7 @@ class RedisRateLimit:
 
     def _sync(self, answer: Any, sent_cut: bool) -> None:
         """Adopt the shared rate an acquire's answer carries (adaptive only)."""
-        controller = self.controller
+        controller = self._controller
         if controller is None or len(answer) < 5:
             return
         rate_text, ceiling_text, changed_text = (_text(v) for v in answer[2:5])

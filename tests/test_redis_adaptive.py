@@ -181,10 +181,10 @@ async def test_two_limiters_raise_the_shared_rate_once_per_window(
             limiter.observe(200, None)
             clock.now += windows * period
             limiter.observe(200, None)  # clean windows: the controller grows
-        assert a.controller is not None
-        assert b.controller is not None
-        assert a.controller.rate == pytest.approx(15)
-        assert b.controller.rate == pytest.approx(22.5)
+        assert a._controller is not None
+        assert b._controller is not None
+        assert a._controller.rate == pytest.approx(15)
+        assert b._controller.rate == pytest.approx(22.5)
         await a.acquire()  # a's step is taken
         await b.acquire()  # b's, in the same window, is not: b adopts a's rate
         assert await _stored_rate(redis_client, key) == pytest.approx(15)
@@ -194,8 +194,8 @@ async def test_two_limiters_raise_the_shared_rate_once_per_window(
         b.observe(200, None)
         clock_a.now += 3 * period
         a.observe(200, None)
-        step = b.controller.rate
-        assert a.controller.rate > step > 22.5
+        step = b._controller.rate
+        assert a._controller.rate > step > 22.5
         await b.acquire()  # b's step is taken
         await a.acquire()  # a's larger one, in the same window, is not
         assert await _stored_rate(redis_client, key) == pytest.approx(step)
