@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Iterator
@@ -152,13 +151,13 @@ async def test_a_429_seen_by_one_limiter_lowers_the_rate_another_gets(
         assert other.current_rate == pytest.approx(one.current_rate)
         assert other.current_rate < 20 * 0.75
         assert other.rate_ceiling == pytest.approx(20)
-        # Its slots are spaced at the lower rate, not at 20/s.
         stamps = []
         for _ in range(4):
             await other.acquire()
             stamps.append(loop.time())
-    gaps = [b - a for a, b in itertools.pairwise(stamps)]
-    assert min(gaps) >= 0.95 * 1.01 / (20 * 0.7)
+    # Its slots are spaced at the lower rate (a late wake-up may shorten one gap,
+    # not the span).
+    assert (stamps[-1] - stamps[0]) / 3 >= 0.95 * 1.01 / (20 * 0.7)
 
 
 async def test_two_limiters_raise_the_shared_rate_once_per_window(
@@ -240,3 +239,31 @@ async def test_a_stored_rate_that_is_not_one_is_replaced_by_the_start_rate(
         await limiter.acquire()
         assert limiter.current_rate == pytest.approx(20)
     assert await _stored_rate(redis_client, key) == pytest.approx(20)
+
+
+async def test_with_redis_lost_the_fallback_keeps_the_last_shared_rate(
+    redis_server: RedisServer,
+) -> None:
+    key = _key()
+    loop = asyncio.get_running_loop()
+    async with (
+        RedisRateLimit.adaptive(redis_server.url, key=key, start=40) as one,
+        RedisRateLimit.adaptive(
+            redis_server.url, key=key, start=40, on_redis_error="local", socket_timeout=0.5
+        ) as other,
+    ):
+        await one.acquire()
+        one.observe(429, None)
+        await one.acquire()  # the shared rate is cut to 28/s
+        await other.acquire()
+        shared = other.current_rate
+        assert shared < 40 * 0.75
+        redis_server.stop()
+        await other.acquire()  # finds Redis gone, goes on locally
+        assert other.using_fallback
+        stamps = []
+        for _ in range(5):
+            await other.acquire()
+            stamps.append(loop.time())
+        assert other.current_rate == pytest.approx(shared)
+    assert (stamps[-1] - stamps[0]) / 4 >= 0.95 * 1.01 / shared  # not at 40/s
