@@ -151,3 +151,13 @@ class AdaptiveController:
         self._since_cut.clear()
         self._last = self._quiet_until
         return self.rate
+
+    def follow(self, now: float, rate: float, ceiling: float | None) -> None:
+        """Adopt a cut another process made (a shared rate): hold at ``rate`` as if
+        this controller had cut to it at ``now``, then probe upward as after its own."""
+        self.ceiling = ceiling if ceiling is not None else self.ceiling
+        self.rate = min(max(self.min_rate, rate), self.max_rate)
+        self._quiet_until = now + 0.1 * self.time_period
+        self._probe_at = self._quiet_until + self._probe_wait
+        self._since_cut.clear()
+        self._last = self._quiet_until

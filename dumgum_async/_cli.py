@@ -1488,9 +1488,17 @@ def _shared_limit(args: argparse.Namespace) -> dg.RedisRateLimit | None:
         return None
     if args.rate is None:
         raise UsageError("--redis-url shares a rate limit: give it one with --rate")
-    if isinstance(args.rate, dg.AdaptiveRateLimit):
-        raise UsageError("--rate auto cannot be shared through --redis-url yet; give a fixed rate")
     try:
+        if isinstance(args.rate, dg.AdaptiveRateLimit):
+            # One adaptive rate for every worker on the key: they find the limit once.
+            return dg.RedisRateLimit.adaptive(
+                args.redis_url,
+                key=args.redis_key,
+                min_rate=args.rate.min_rate,
+                max_rate=args.rate.max_rate,
+                start=args.rate.start,
+                time_period=args.rate.time_period,
+            )
         return dg.RedisRateLimit(
             args.redis_url,
             key=args.redis_key,

@@ -37,6 +37,13 @@ its recent slots are written back into Redis with the first acquire after Redis
 returns (so the slots granted locally count against the first shared window).
 :class:`_Breaker` remembers that Redis is unreachable, so that a hung Redis costs
 one timeout, not one per request.
+
+An adaptive limiter (:meth:`RedisRateLimit.adaptive`) keeps the rate itself in
+Redis: each process runs the adaptive controller on its own answers and proposes
+its cut or its rise with its next acquire; the script takes a cut only downward
+and a rise only if the rate did not change within the last window (so N processes
+add one step, not N), then derives the grid and the window log from the shared
+rate and returns it, and each process's controller follows it.
 """
 
 from __future__ import annotations
@@ -52,7 +59,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from dumgum_async._config import RateLimit
+from dumgum_async._adaptive import AdaptiveController
+from dumgum_async._config import (
+    DEFAULT_ADAPTIVE_MAX_RATE,
+    DEFAULT_ADAPTIVE_MIN_RATE,
+    DEFAULT_ADAPTIVE_START,
+    AdaptiveRateLimit,
+    RateLimit,
+)
 from dumgum_async._secret import Secret
 from dumgum_async.exceptions import (
     ClientClosedError,
@@ -80,11 +94,16 @@ _CHECK_LEAD: Final = 0.02
 # KEYS[1] tat: the GCRA "theoretical arrival time" (µs, Redis clock) of the next slot.
 # KEYS[2] pause_until: no slot before this time (µs, Redis clock).
 # KEYS[3] log: sorted set of the last `window_n` reserved slots (only when window_n > 0).
+# KEYS[4] rate: hash of the adaptive shared rate: `rate` (per window), `changed` (µs,
+# Redis clock, of its last change), `ceiling` (per window, or absent).
 # ARGV: interval, tolerance, window_n, window (µs except window_n), pause_for (µs, 0 for
-# none), mode ("acquire" or "sync"), then pairs (offset from now in µs, member) of
-# slots this process granted while Redis was away ("seeds").
-# "acquire" returns {now, slot}; "sync" only extends the pause and returns
-# {now, pause_until}; all µs of Redis's clock.
+# none), mode ("acquire" or "sync"), start (the adaptive rate while none is stored;
+# 0 for a fixed rate), proposal ("none", "cut" or "raise"), the proposed rate, its
+# ceiling ('' for none), then pairs (offset from now in µs, member) of slots this
+# process granted while Redis was away ("seeds").
+# "acquire" returns {now, slot, rate, ceiling, changed}; "sync" only extends the pause and
+# returns {now, pause_until}; times in µs of Redis's clock, rates as strings ('' for
+# no ceiling, and for a fixed rate).
 #
 # Times go through string.format('%.17g'): Redis turns Lua numbers into strings with
 # 14 significant digits, which would round a µs epoch (16 digits) to 100 µs.
@@ -110,11 +129,44 @@ if ARGV[6] == 'sync' then
     return {now, math.ceil(pause_until)}
 end
 
+local start = tonumber(ARGV[7])
+local rate_text, ceiling_text, changed_text = '', '', ''
+if start > 0 then
+    -- The adaptive rate is one for every process: a cut only ever lowers it, and a
+    -- raise is taken only if nobody changed it within the last window, so N
+    -- processes do not each add their step.
+    local stored = redis.call('HMGET', KEYS[4], 'rate', 'changed', 'ceiling')
+    local rate = tonumber(stored[1])
+    if not rate or not (rate > 0) then rate = start end  -- absent, or not a rate
+    local changed = tonumber(stored[2]) or 0
+    ceiling_text = stored[3] or ''
+    local proposed = tonumber(ARGV[9])
+    local kind = ARGV[8]
+    if (kind == 'cut' and proposed < rate)
+            or (kind == 'raise' and proposed > rate and now - changed >= window) then
+        rate = proposed
+        changed = now
+        if ARGV[10] ~= '' then ceiling_text = ARGV[10] end
+    end
+    rate_text = string.format('%.17g', rate)
+    changed_text = string.format('%.17g', changed)
+    redis.call('HSET', KEYS[4], 'rate', rate_text, 'changed', changed_text, 'ceiling', ceiling_text)
+    -- Longer-lived than the schedule: a worker that returns after a quiet hour
+    -- starts at the rate found, not at `start` again.
+    redis.call('PEXPIRE', KEYS[4], 3600000)
+    -- Judged at the shared rate: the grid's spacing, and the log of the last
+    -- floor(rate) slots (always kept: the rate may be fractional, and a cut must
+    -- not let the slots granted at the old rate crowd a window at the new one).
+    interval = window / rate
+    tolerance = 0
+    window_n = math.max(math.floor(rate), 1)
+end
+
 raw = redis.call('GET', KEYS[1])
 local tat = raw and tonumber(raw) or now
 -- Seeds are offsets from the moment the caller sent this script: Redis reads `now`
 -- a little later, so they land a little late, which errs on the safe side.
-for i = 7, #ARGV, 2 do
+for i = 11, #ARGV, 2 do
     local seed = now + tonumber(ARGV[i])
     tat = math.max(tat, seed + interval)
     if window_n > 0 then
@@ -146,7 +198,7 @@ if window_n > 0 then
     redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(window_n + 1))
     redis.call('PEXPIRE', KEYS[3], ttl)
 end
-return {now, math.ceil(slot)}
+return {now, math.ceil(slot), rate_text, ceiling_text, changed_text}
 """
 
 
@@ -409,6 +461,11 @@ class _SecretURL:
         return options, credentials, None
 
 
+def _text(value: object) -> str:
+    """A script's string answer, which redis-py gives as bytes unless decoding."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _settle_question(task: asyncio.Task[tuple[int, int]]) -> None:
     # A question nobody waits for any more: its failure is recorded by _run
     # (the breaker); retrieving it here keeps asyncio from reporting it.
@@ -469,13 +526,17 @@ class RedisRateLimit:
     A caller that already holds a slot from Redis goes at its slot even if Redis
     then fails.
 
+    For a limit the server does not tell, :meth:`adaptive` makes one adaptive rate
+    that all processes sharing the key move together.
+
     Args:
         url: ``redis://[user:password@]host:port/db``, ``rediss://...`` or
             ``unix:///path``, with redis-py's query options; the password never
             appears in ``repr``, messages or tracebacks.
         key: Name of the shared budget; every process using the same key and Redis
-            shares one limit. The Redis keys are ``{key}:tat``, ``{key}:pause_until``
-            and ``{key}:log`` (braces included: one Redis Cluster slot).
+            shares one limit. The Redis keys are ``{key}:tat``, ``{key}:pause_until``,
+            ``{key}:log`` and, for :meth:`adaptive`, ``{key}:rate`` (braces
+            included: one Redis Cluster slot).
         max_rate: Requests allowed in any window of ``time_period`` seconds.
         time_period: Window length in seconds.
         burst: Requests that may leave back to back after a quiet spell (1 = evenly
@@ -545,7 +606,12 @@ class RedisRateLimit:
         self.socket_timeout: float = float(socket_timeout)
         self._options = options
         self._credentials = credentials
-        self._keys = [f"{{{key}}}:tat", f"{{{key}}}:pause_until", f"{{{key}}}:log"]
+        self._keys = [
+            f"{{{key}}}:tat",
+            f"{{{key}}}:pause_until",
+            f"{{{key}}}:log",
+            f"{{{key}}}:rate",
+        ]
         # Half the margin absorbs a late wake-up, half the network's jitter.
         self._late_limit = self.margin / 2 if self.margin > 0 else math.inf
         window = time_period + self.margin
@@ -589,6 +655,79 @@ class RedisRateLimit:
         # fall inside the pause: they give it up and reserve a new one.
         self._pause_signal: asyncio.Future[None] | None = None
         self._closed = False
+        #: The adaptive rate's bounds, or None for a fixed rate (see :meth:`adaptive`).
+        self.adaptive_config: AdaptiveRateLimit | None = None
+        # This process's controller of the shared adaptive rate, or None.
+        self._controller: AdaptiveController | None = None
+        self._now: Callable[[], float] = time.monotonic  # the controller's clock
+        self._synced = 0.0  # the shared rate as Redis last said it
+        self._synced_at = -math.inf  # when (Redis clock, µs) it last changed
+        self._cut_pending = False  # a cut Redis has not been told of yet
+
+    @classmethod
+    def adaptive(
+        cls,
+        url: str,
+        *,
+        key: str,
+        min_rate: float = DEFAULT_ADAPTIVE_MIN_RATE,
+        max_rate: float = DEFAULT_ADAPTIVE_MAX_RATE,
+        start: float = DEFAULT_ADAPTIVE_START,
+        time_period: float = 1.0,
+        margin: float = 0.01,
+        on_redis_error: Literal["raise", "local"] = "raise",
+        socket_timeout: float = 2.0,
+        recheck_interval: float = RECHECK_INTERVAL,
+    ) -> RedisRateLimit:
+        """An adaptive rate (:class:`AdaptiveRateLimit`) shared by every process using ``key``.
+
+        Each process runs the adaptive controller on the answers it sees, but the
+        rate is one, kept in Redis (``{key}:rate``, for an hour after the last
+        request): a 429 seen by any process cuts it for all (a cut only ever lowers
+        it), and it rises by at most one step per window however many processes
+        saw clean answers, so N workers do not each find the limit and overshoot
+        it N-fold. Every slot comes from one schedule at that rate: evenly
+        spaced, never more than the current rate in any window, a change of rate
+        included. While Redis is unreachable (``on_redis_error="local"``) each
+        process keeps the last shared rate, lowered by its own 429s only.
+
+        Args:
+            url: As for :class:`RedisRateLimit`.
+            key: As for :class:`RedisRateLimit`.
+            min_rate: Requests per window it never goes below.
+            max_rate: Requests per window it never exceeds.
+            start: Requests per window while no rate is stored under ``key``.
+            time_period: Window length in seconds.
+            margin: As for :class:`RedisRateLimit`.
+            on_redis_error: As for :class:`RedisRateLimit`.
+            socket_timeout: As for :class:`RedisRateLimit`.
+            recheck_interval: As for :class:`RedisRateLimit`.
+
+        Raises:
+            ConfigurationError: A value out of range, or not ``min_rate <= start <=
+                max_rate``, or a bad URL.
+            ImportError: The ``redis`` package is not installed.
+        """
+        config = AdaptiveRateLimit(
+            min_rate=min_rate, max_rate=max_rate, start=start, time_period=time_period
+        )
+        self = cls(
+            url,
+            key=key,
+            max_rate=config.start,
+            time_period=config.time_period,
+            margin=margin,
+            on_redis_error=on_redis_error,
+            socket_timeout=socket_timeout,
+            recheck_interval=recheck_interval,
+        )
+        self.adaptive_config = config
+        self._controller = AdaptiveController(
+            config.min_rate, config.max_rate, config.start, config.time_period
+        )
+        self._synced = self._controller.rate
+        self._set_rate(self._controller.rate)
+        return self
 
     def __repr__(self) -> str:
         if not hasattr(self, "_closed"):  # in a traceback of __init__'s own errors
@@ -625,6 +764,39 @@ class RedisRateLimit:
     def using_fallback(self) -> bool:
         """True while Redis is unreachable and the local limit is in use."""
         return self._breaker.down and self.on_redis_error == "local"
+
+    @property
+    def current_rate(self) -> float:
+        """Requests per second allowed now (the shared rate, when adaptive)."""
+        return self.rate.max_rate / self.rate.time_period
+
+    @property
+    def rate_ceiling(self) -> float | None:
+        """Requests per second at which 429s began (adaptive, after a cut); else None."""
+        ceiling = None if self._controller is None else self._controller.ceiling
+        return None if ceiling is None else ceiling / self.rate.time_period
+
+    def observe(self, status: int, retry_after: float | None) -> None:
+        """An HTTP attempt got ``status`` (with the ``Retry-After`` of a 429).
+
+        Adaptive only (a no-op for a fixed rate): the controller's cut or rise is
+        proposed to Redis with the next acquire; while Redis is unreachable a cut
+        applies to this process's fallback at once.
+        """
+        controller = self._controller
+        if controller is None:
+            return
+        before = controller.rate
+        if status == 429:
+            controller.rate_limited(self._now(), retry_after)
+            if controller.rate < before:
+                self._cut_pending = True
+        elif 200 <= status < 300:
+            controller.success(self._now())
+        else:
+            return  # no evidence about the rate limit
+        if self._breaker.down and controller.rate < self.rate.max_rate:
+            self._set_rate(controller.rate)
 
     # --- the Limiter protocol ---------------------------------------------------------
 
@@ -728,6 +900,57 @@ class RedisRateLimit:
             await pool.disconnect()
 
     # --- internals ----------------------------------------------------------------------
+
+    def _set_rate(self, rate: float) -> None:
+        """Make ``rate`` (per window) this process's rate: for ``repr`` and stats, and
+        for the local schedule, which Redis's loss hands the last shared rate to."""
+        self.rate = RateLimit(rate, self.rate.time_period)
+        schedule = self._schedule
+        schedule.interval = schedule.window / rate
+        schedule.tolerance = 0.0
+        schedule.window_n = max(math.floor(rate), 1)
+        schedule._keep = schedule.window_n
+
+    def _proposal(self) -> list[str | float]:
+        """The script's adaptive arguments: start, proposal kind, rate, ceiling."""
+        controller, config = self._controller, self.adaptive_config
+        if controller is None or config is None:
+            return [0, "none", 0, ""]
+        if self._cut_pending:
+            kind = "cut"
+        elif controller.rate > self._synced:
+            kind = "raise"
+        else:
+            kind = "none"
+        ceiling = "" if controller.ceiling is None else repr(controller.ceiling)
+        return [repr(config.start), kind, repr(controller.rate), ceiling]
+
+    def _sync(self, answer: Any, sent_cut: bool) -> None:
+        """Adopt the shared rate an acquire's answer carries (adaptive only)."""
+        controller = self._controller
+        if controller is None or len(answer) < 5:
+            return
+        rate_text, ceiling_text, changed_text = (_text(v) for v in answer[2:5])
+        if not rate_text:
+            return
+        if sent_cut:
+            self._cut_pending = False  # applied, or the shared rate was lower already
+        changed = float(changed_text)
+        if changed < self._synced_at:
+            return  # an answer overtaken by a later change (another connection)
+        rate = float(rate_text)
+        ceiling = float(ceiling_text) if ceiling_text else None
+        if rate < self._synced and rate < controller.rate:
+            controller.follow(self._now(), rate, ceiling)  # another process cut it
+        elif rate > self._synced:  # another process (or this one) raised it
+            # Growth this controller made since goes on: its next proposal is its
+            # own step, which Redis takes at most once per window from anyone.
+            controller.rate = max(controller.rate, rate)
+            if ceiling is not None:
+                controller.ceiling = ceiling
+        self._synced, self._synced_at = rate, changed
+        if rate != self.rate.max_rate:
+            self._set_rate(rate)
 
     async def _sleep_until(
         self,
@@ -865,6 +1088,7 @@ class RedisRateLimit:
         loop = asyncio.get_running_loop()
         pause_us, deadline = self._pending_pause_us()
         seeds = self._schedule.recent(loop.time()) if seeded else []
+        proposal = self._proposal() if mode == "acquire" else [0, "none", 0, ""]
         sent_at = 0.0
         was_down = self._breaker.down
         failure: str | None = None
@@ -882,7 +1106,7 @@ class RedisRateLimit:
                         await cast("Awaitable[str]", self._redis.script_load(_SCRIPT))
                         self._loaded = True
                     sent_at = loop.time()
-                    args: list[Any] = [*self._args, pause_us, mode]
+                    args: list[Any] = [*self._args, pause_us, mode, *proposal]
                     # A member name per slot, the same in every call that carries it
                     # (so repeating a seed adds nothing), and one per copy of a slot
                     # granted twice at the same instant (so neither copy is lost).
@@ -904,7 +1128,9 @@ class RedisRateLimit:
                 f"rate limiter {self.key!r}: Redis at {self._where} is unavailable: {failure}"
             )
         answered_at = loop.time()
-        now_us, value_us = answer
+        now_us, value_us = answer[0], answer[1]
+        if mode == "acquire":
+            self._sync(answer, proposal[1] == "cut")
         self._clock.update(sent_at, answered_at, int(now_us))
         if pause_us > 0:
             self._pause_written = max(self._pause_written, deadline)

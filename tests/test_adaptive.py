@@ -394,17 +394,6 @@ async def test_cli_bad_auto_bounds_are_a_usage_error(
     assert "auto:5-200/s" in capsys.readouterr().err
 
 
-async def test_cli_rate_auto_is_not_shared_through_redis_yet(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    inp = tmp_path / "in.jsonl"
-    inp.write_text("{}\n")
-    args = ["batch", str(inp), "-o", str(tmp_path / "o"), "--api-key", "k", "--rate", "auto"]
-    args += ["--redis-url", "redis://127.0.0.1:9/0"]
-    assert await _cli.run(args) == 2
-    assert "--rate auto cannot be shared" in capsys.readouterr().err
-
-
 async def test_cli_rate_auto_reports_the_rate_it_settled_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
