@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aioresponses import aioresponses
 
 from dumgum_async.testing import mock_api as _mock_api
+from tests.redis_server import RedisServer, redis_server_path, require
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 API_KEY = "sk-test-0123456789abcdef"
 BASE_URL = "https://api.dumgum.com"
@@ -42,3 +47,31 @@ def no_client_tasks_left() -> bool:
         t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not server_side(t)
     ]
     return mine == []
+
+
+# --- a real redis-server, for the Redis test modules ------------------------------------
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server for one test, stopped afterwards."""
+    require("redis")
+    server = RedisServer(redis_server_path(), tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A plain redis-py client on the test's server, to look at the limiter's keys."""
+    import redis.asyncio
+
+    client = redis.asyncio.from_url(redis_server.url)
+    try:
+        yield client
+    finally:
+        # aclose() arrived in redis-py 5.0.1; the [redis] extra allows 5.0.0.
+        await (getattr(client, "aclose", None) or client.close)()

@@ -12,9 +12,14 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    pass
 
 #: Where CI says "this must run": there a missing redis-server fails instead of skipping.
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -133,3 +138,33 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
+
+
+# --- shared by the Redis test modules -------------------------------------------------
+
+
+def require(module: str) -> None:
+    """Skip without the Python package ``module``; fail under CI=true, never skip."""
+    try:
+        __import__(module)
+    except ImportError:
+        reason = f"the {module!r} package is not installed (pip install -e '.[dev]')"
+        if IN_CI:
+            pytest.fail(f"{reason}; CI=true, so this is an error, not a skip")
+        pytest.skip(reason)
+
+
+def new_key() -> str:
+    """A Redis key no other test uses."""
+    return f"test:{uuid.uuid4().hex[:8]}"
+
+
+def max_in_window(stamps: list[float], period: float) -> int:
+    """The most stamps in any half-open window (t - period, t]."""
+    best = 0
+    j = 0
+    for i, t in enumerate(stamps):
+        while stamps[j] <= t - period:
+            j += 1
+        best = max(best, i - j + 1)
+    return best

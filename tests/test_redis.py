@@ -15,8 +15,7 @@ import logging
 import socket
 import sys
 import traceback
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -30,7 +29,12 @@ from dumgum_async._redis import RedisRateLimit
 from dumgum_async._throttle import Limiter
 from dumgum_async.exceptions import RateLimiterUnavailableError
 from dumgum_async.testing import FakeDumGumServer, ScriptedResponse, ServerRateLimit
-from tests.redis_server import IN_CI, RedisServer, redis_server_path
+from tests.redis_server import (
+    RedisServer,
+)
+from tests.redis_server import max_in_window as _max_in_window
+from tests.redis_server import new_key as _key
+from tests.redis_server import require as _require
 from tests.samples import minimal_request
 
 if TYPE_CHECKING:
@@ -38,57 +42,6 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "redis-test-key"
-
-
-def _require(module: str) -> None:
-    """Skip without the Python package ``module``; fail under CI=true, never skip."""
-    try:
-        __import__(module)
-    except ImportError:
-        reason = f"the {module!r} package is not installed (pip install -e '.[dev]')"
-        if IN_CI:
-            pytest.fail(f"{reason}; CI=true, so this is an error, not a skip")
-        pytest.skip(reason)
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A fresh redis-server for one test, stopped afterwards."""
-    _require("redis")
-    server = RedisServer(redis_server_path(), tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def redis_client(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    """A plain redis-py client on the test's server, to look at the limiter's keys."""
-    import redis.asyncio
-
-    client = redis.asyncio.from_url(redis_server.url)
-    try:
-        yield client
-    finally:
-        # aclose() arrived in redis-py 5.0.1; the [redis] extra allows 5.0.0.
-        await (getattr(client, "aclose", None) or client.close)()
-
-
-def _key() -> str:
-    return f"test:{uuid.uuid4().hex[:8]}"
-
-
-def _max_in_window(stamps: list[float], period: float) -> int:
-    """The most stamps in any half-open window (t - period, t]."""
-    best = 0
-    j = 0
-    for i, t in enumerate(stamps):
-        while stamps[j] <= t - period:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 async def _stamps(limiters: list[RedisRateLimit], n: int) -> list[float]:

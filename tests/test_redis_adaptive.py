@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -15,57 +14,15 @@ import dumgum_async as dg
 from dumgum_async._redis import RedisRateLimit
 from dumgum_async.exceptions import ConfigurationError
 from dumgum_async.testing import FakeDumGumServer, ServerRateLimit
-from tests.redis_server import IN_CI, RedisServer, redis_server_path
+from tests.redis_server import RedisServer
+from tests.redis_server import max_in_window as _max_in_window
+from tests.redis_server import new_key as _key
 from tests.samples import minimal_request
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 KEY = "redis-adaptive-test-key"
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A fresh redis-server for one test, stopped afterwards."""
-    try:
-        import redis  # noqa: F401
-    except ImportError:
-        if IN_CI:
-            pytest.fail("the 'redis' package is not installed; CI=true, so this is an error")
-        pytest.skip("the 'redis' package is not installed")
-    server = RedisServer(redis_server_path(), tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def redis_client(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    """A plain redis-py client on the test's server, to look at the shared rate."""
-    import redis.asyncio
-
-    client = redis.asyncio.from_url(redis_server.url)
-    try:
-        yield client
-    finally:
-        await (getattr(client, "aclose", None) or client.close)()
-
-
-def _key() -> str:
-    return f"test:{uuid.uuid4().hex[:8]}"
-
-
-def _max_in_window(stamps: list[float], period: float) -> int:
-    """The most stamps in any half-open window (t - period, t]."""
-    best = 0
-    j = 0
-    for i, t in enumerate(stamps):
-        while stamps[j] <= t - period:
-            j += 1
-        best = max(best, i - j + 1)
-    return best
 
 
 class _FakeClock:
