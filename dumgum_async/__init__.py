@@ -19,6 +19,7 @@ from dumgum_async._batch import BatchFailure, BatchResult, BatchSuccess
 from dumgum_async._client import DumGumClient
 from dumgum_async._config import (
     DEFAULT_BASE_URL,
+    DEFAULT_BATCH_CONCURRENCY,
     DEFAULT_BREAKER_COOLDOWN,
     DEFAULT_BREAKER_FAILURE_RATIO,
     DEFAULT_BREAKER_MAX_COOLDOWN,
@@ -110,6 +111,7 @@ from dumgum_async.exceptions import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_BATCH_CONCURRENCY",
     "DEFAULT_BREAKER_COOLDOWN",
     "DEFAULT_BREAKER_FAILURE_RATIO",
     "DEFAULT_BREAKER_MAX_COOLDOWN",

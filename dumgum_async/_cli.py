@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--concurrency",
         type=_positive_int,
-        default=32,
+        default=dg.DEFAULT_BATCH_CONCURRENCY,
         metavar="N",
         help="requests in flight at once (default: %(default)s)",
     )

@@ -14,6 +14,7 @@ from dumgum_async._aiolimiter import AsyncLimiterLike, StrictAsyncLimiter
 from dumgum_async._batch import BatchResult, ProgressCallback
 from dumgum_async._breaker import CLOSED, Breaker, Ticket
 from dumgum_async._config import (
+    DEFAULT_BATCH_CONCURRENCY,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
@@ -847,7 +848,7 @@ class DumGumClient:
         self,
         requests: Iterable[_In] | AsyncIterable[_In],
         *,
-        concurrency: int = 32,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
         ordered: bool = False,
         stop_on_error: bool = False,
         retry: RetryPolicy | NotGiven | None = NOT_GIVEN,
@@ -951,7 +952,7 @@ class DumGumClient:
         self,
         requests: Iterable[_In] | AsyncIterable[_In],
         *,
-        concurrency: int = 32,
+        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
         stop_on_error: bool = False,
         retry: RetryPolicy | NotGiven | None = NOT_GIVEN,
         timeout: float | _dt.timedelta | Timeout | NotGiven | None = NOT_GIVEN,

@@ -25,6 +25,8 @@ SUGGESTION_PATH = "/cs/v1/content_creation/suggestion"
 DEFAULT_TIMEOUT = 30.0
 #: Requests in flight at once for one client.
 DEFAULT_MAX_CONCURRENCY = 64
+#: Items of ``suggest_many``/``suggest_all`` (and ``dumgum-async batch``) in flight at once.
+DEFAULT_BATCH_CONCURRENCY = 32
 #: A suggestion response is a few hundred bytes; anything near this is not one.
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 
