@@ -134,13 +134,21 @@ class _Source:
         """``enc_<cls>``: the dict cattrs would build (``memo_<cls>``: memos spliced in)."""
         head: list[str] = []
         rest: list[str] = []
+        prelude: list[str] = []
+        if memo:
+            prelude = self._seen_test(cls)
         for a in attrs.fields(cls):
             key = _converter.camel(a.name)
             inner = _optional_of(a.type)
             t = a.type if inner is None else inner
             if a.default is attrs.NOTHING:
                 # cattrs writes every required field first, in one dict display.
-                head.append(f"{key!r}: {self._value(t, 'o.' + a.name, memo)}")
+                value = self._value(t, "o." + a.name, memo)
+                item = _tuple_item(t)
+                if memo and item is not None and issubclass(item, _Encoded):
+                    plain = self._value(t, "o." + a.name, False)
+                    value = f"({value} if seen else {plain})"
+                head.append(f"{key!r}: {value}")
                 continue
             rest.append(f"    v = o.{a.name}")
             if a.default is None:
@@ -156,11 +164,26 @@ class _Source:
         self.lines += [
             f"def {'memo' if memo else 'enc'}_{cls.__name__}(o):",
             f"    if o.__class__ is not {self.bind(cls)}: raise _Unusual",
+            *prelude,
             "    d = {" + ", ".join(head) + "}",
             *rest,
             "    return d",
             "",
         ]
+
+    def _seen_test(self, cls: type) -> list[str]:
+        """``seen``: whether the first remembered object of ``cls`` was sent before.
+
+        Lists of remembered objects (the messages) are looked up only then. A request
+        whose user profile is a new object was built from scratch, so its messages are
+        new too, and reading the never-written slot of each would cost more than the
+        whole encoding saves (an AttributeError raised and caught inside ``getattr``).
+        Skipping them is never wrong, only slower for a history kept with new profiles.
+        """
+        for a in attrs.fields(cls):
+            if isinstance(a.type, type) and issubclass(a.type, _Encoded):
+                return [f"    seen = _getattr(o.{a.name}, '_wire', None) is not None"]
+        return ["    seen = True"]
 
     def _memo(self, cls: type) -> None:
         name = cls.__name__

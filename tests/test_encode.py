@@ -230,11 +230,20 @@ def test_valid_requests_never_take_the_converters_road(
 # --- the memo: from the second use, exact size, right bytes ---------------------------
 
 
-def test_the_first_use_only_counts_the_object() -> None:
+def test_the_first_use_only_counts_the_profiles() -> None:
     request = SuggestionRequest.from_dict(full_request())
     _encode.encode_request(request)
     assert memo_of(request.persona_profile) == _encode._SEEN
+    assert {memo_of(m) for m in request.messages} == {None}
+
+
+def test_messages_are_counted_once_their_user_profile_was_sent_before() -> None:
+    request = SuggestionRequest.from_dict(full_request())
+    _encode.encode_request(request)
+    _encode.encode_request(request)
     assert {memo_of(m) for m in request.messages} == {_encode._SEEN}
+    _encode.encode_request(request)
+    assert all(isinstance(memo_of(m), orjson.Fragment) for m in request.messages)
 
 
 def test_the_second_use_keeps_the_objects_own_json() -> None:
@@ -254,6 +263,7 @@ def test_a_memo_is_an_exact_size_copy() -> None:
     # whole output buffer (4 KB for a small message), which tracemalloc does see.
     requests = [SuggestionRequest.from_dict(full_request()) for _ in range(50)]
     for request in requests:
+        _encode.encode_request(request)
         _encode.encode_request(request)
     tracemalloc.start()
     try:
@@ -282,8 +292,8 @@ def test_an_object_in_a_fixed_offset_zone_is_remembered() -> None:
         language=dg.Language.FR,
         messages=(message,),
     )
-    _encode.encode_request(request)
-    _encode.encode_request(request)
+    for _ in range(3):
+        _encode.encode_request(request)
     assert isinstance(memo_of(message), orjson.Fragment)
 
 
@@ -329,22 +339,23 @@ def test_a_zoneinfo_date_is_encoded_afresh_every_time() -> None:
 # --- what a memo may never reach ------------------------------------------------------
 
 
-def _used_twice() -> SuggestionRequest:
+def _remembered() -> SuggestionRequest:
     request = SuggestionRequest.from_dict(full_request())
-    _encode.encode_request(request)
-    _encode.encode_request(request)
+    for _ in range(3):
+        _encode.encode_request(request)
     assert isinstance(memo_of(request.user_profile), orjson.Fragment)
+    assert isinstance(memo_of(request.messages[0]), orjson.Fragment)
     return request
 
 
 def test_models_are_frozen_so_a_memo_cannot_outlive_its_values() -> None:
-    profile = _used_twice().user_profile
+    profile = _remembered().user_profile
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         profile.first_name = "Other"  # type: ignore[misc]
 
 
 def test_evolve_starts_without_a_memo_and_writes_the_new_values() -> None:
-    request = _used_twice()
+    request = _remembered()
     renamed = attrs.evolve(request.user_profile, first_name="Paul")
     assert memo_of(renamed) is None
     evolved = attrs.evolve(request, user_profile=renamed)
@@ -353,7 +364,7 @@ def test_evolve_starts_without_a_memo_and_writes_the_new_values() -> None:
 
 
 def test_an_evolved_message_does_not_carry_the_old_text() -> None:
-    request = _used_twice()
+    request = _remembered()
     edited = attrs.evolve(request.messages[0], text="edited")
     evolved = attrs.evolve(request, messages=(edited, *request.messages[1:]))
     for _ in range(3):
@@ -363,7 +374,7 @@ def test_an_evolved_message_does_not_carry_the_old_text() -> None:
 
 @pytest.mark.parametrize("duplicate", [copy.copy, copy.deepcopy], ids=["copy", "deepcopy"])
 def test_copies_start_without_a_memo(duplicate: Callable[[Any], Any]) -> None:
-    request = _used_twice()
+    request = _remembered()
     twin = duplicate(request.user_profile)
     assert memo_of(twin) is None
     evolved = attrs.evolve(request, user_profile=twin)
@@ -371,7 +382,7 @@ def test_copies_start_without_a_memo(duplicate: Callable[[Any], Any]) -> None:
 
 
 def test_pickling_a_remembered_object_works_and_does_not_carry_the_memo() -> None:
-    profile = _used_twice().user_profile
+    profile = _remembered().user_profile
     back = pickle.loads(pickle.dumps(profile))
     assert back == profile
     assert memo_of(back) is None
@@ -405,7 +416,7 @@ def test_a_value_of_an_unusual_class_takes_the_converters_road() -> None:
 
 
 def test_an_unsendable_value_is_named_as_the_converter_names_it() -> None:
-    request = _used_twice()
+    request = _remembered()
     bad = attrs.evolve(request, language=dg.Language.unknown("X\ud800"))
     with pytest.raises(RequestValidationError) as ours:
         _encode.encode_request(bad)
@@ -425,7 +436,7 @@ def test_a_json_key_cannot_fill_the_memo() -> None:
 
 
 def test_a_remembered_object_looks_like_a_fresh_one() -> None:
-    used = _used_twice().user_profile
+    used = _remembered().user_profile
     fresh = SuggestionRequest.from_dict(full_request()).user_profile
     assert used == fresh
     assert hash(used) == hash(fresh)
@@ -441,8 +452,8 @@ def test_a_remembered_object_looks_like_a_fresh_one() -> None:
 def test_distinct_objects_leave_nothing_behind() -> None:
     def turn() -> None:
         request = SuggestionRequest.from_dict(full_request())
-        _encode.encode_request(request)
-        _encode.encode_request(request)  # a memo on every object
+        for _ in range(3):  # a memo on every object
+            _encode.encode_request(request)
 
     for _ in range(50):
         turn()
