@@ -12,7 +12,10 @@ values, so the JSON of a ``Profile`` or a ``Message`` is the same every time: fr
 object's second use on, it is kept on the object (the ``_Encoded`` slot of the model)
 and spliced into the next body as an ``orjson.Fragment`` instead of being built again.
 The first use only marks the object as seen: most objects (a new request's fresh
-messages, the body of a one-off call) are never sent twice and keep nothing.
+messages, the body of a one-off call) are never sent twice and keep nothing. Messages
+are looked at only in a request whose user profile object was sent before (see
+``_Source._seen_test``): in a request built from scratch, counting twenty new messages
+would cost more than the rest of the encoding.
 
 What makes the spliced bytes right:
 
