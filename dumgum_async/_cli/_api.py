@@ -9,7 +9,7 @@ from typing import Final
 
 import dumgum_async as dg
 from dumgum_async._cli._run import UsageError
-from dumgum_async._cli._types import positive_float, positive_int
+from dumgum_async._cli._types import flags_of, positive_float, positive_int
 
 #: The API refused the key: stop the batch rather than fail every item the same way.
 FATAL_ERRORS: Final = (dg.AuthenticationError, dg.PermissionDeniedError)
@@ -42,18 +42,14 @@ def api_flags() -> argparse.ArgumentParser:
         metavar="URL",
         help=f"the API's base URL (default: ${dg.ENV_BASE_URL}, else {dg.DEFAULT_BASE_URL})",
     )
-    group.add_argument(
+    flags_of(group, positive_float, "S")(
         "--timeout",
-        type=positive_float,
         default=dg.DEFAULT_TIMEOUT,
-        metavar="S",
         help="seconds one HTTP attempt may take (default: %(default)s)",
     )
-    group.add_argument(
+    flags_of(group, positive_int, "N")(
         "--max-attempts",
-        type=positive_int,
         default=dg.DEFAULT_MAX_ATTEMPTS,
-        metavar="N",
         help="attempts per request, the first included; 1 disables retries (default: %(default)s)",
     )
     group.add_argument(

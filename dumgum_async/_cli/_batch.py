@@ -11,6 +11,7 @@ import stat
 import sys
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from typing import Final
 
 import dumgum_async as dg
 from dumgum_async._cli import _api, _types
@@ -29,28 +30,22 @@ from dumgum_async._cli._defaults import (
 from dumgum_async._cli._jsonl import LineWriter, PipeReader, may_block, open_input
 from dumgum_async._cli._resume import Resumed, compact_output
 from dumgum_async._cli._run import Interrupt, UsageError, run_items
-from dumgum_async._cli._types import positive_float, positive_int
+from dumgum_async._cli._types import flags_of, positive_float, positive_int
+
+HELP: Final = "turn a JSONL file of conversations into a JSONL file of suggestions"
+DESCRIPTION: Final = (
+    "Each input line is a request body, or "
+    '{"id": ..., "request": {...}} (a bare body\'s id is its line number). Each '
+    'output line is {"id": ..., "suggestions": [...]} or {"id": ..., "error": '
+    '{"type": ..., "message": ..., "status": ...}}, written whole as soon as the '
+    "item is done, in completion order. Progress and the summary go to stderr: "
+    "a line redrawn in place on a terminal, else a plain line every few seconds."
+)
+EPILOG: Final = EXIT_STATUSES
 
 
-def add_parser(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    *,
-    api: argparse.ArgumentParser,
-    common: argparse.ArgumentParser,
-) -> None:
-    """Add ``batch`` and its flags to ``commands``."""
-    batch = commands.add_parser(
-        "batch",
-        parents=[api, common],
-        help="turn a JSONL file of conversations into a JSONL file of suggestions",
-        description="Each input line is a request body, or "
-        '{"id": ..., "request": {...}} (a bare body\'s id is its line number). Each '
-        'output line is {"id": ..., "suggestions": [...]} or {"id": ..., "error": '
-        '{"type": ..., "message": ..., "status": ...}}, written whole as soon as the '
-        "item is done, in completion order. Progress and the summary go to stderr: "
-        "a line redrawn in place on a terminal, else a plain line every few seconds.",
-        epilog=EXIT_STATUSES,
-    )
+def add_arguments(batch: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``batch`` (the API flags come from the parent parsers)."""
     batch.add_argument("input", metavar="CONVERSATIONS.jsonl", help="the input; - reads stdin")
     batch.add_argument(
         "-o",
@@ -59,17 +54,14 @@ def add_parser(
         metavar="SUGGESTIONS.jsonl",
         help="the output file; - writes the lines to stdout (not with --resume)",
     )
-    batch.add_argument(
+    count = flags_of(batch, positive_int, "N")
+    count(
         "--concurrency",
-        type=positive_int,
         default=dg.DEFAULT_BATCH_CONCURRENCY,
-        metavar="N",
         help="requests in flight at once (default: %(default)s)",
     )
-    batch.add_argument(
+    flags_of(batch, _types.rate, "RATE")(
         "--rate",
-        type=_types.rate,
-        metavar="RATE",
         help="client-side rate limit: 20/s, 600/min, 36000/h; or auto (find the "
         "server's limit, from 10/s) or auto:MIN-MAX/UNIT, e.g. auto:5-200/s (default: none)",
     )
@@ -93,19 +85,15 @@ def add_parser(
         "retry the ones that failed",
     )
     mode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    batch.add_argument(
+    count(
         "--max-requests",
-        type=positive_int,
-        metavar="N",
         help="stop sending after N HTTP attempts, retries included, and say how far "
         "the batch got (exit status 4); --resume continues it (default: no limit)",
     )
     batch.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
-    batch.add_argument(
+    flags_of(batch, positive_float, "S")(
         "--progress-interval",
-        type=positive_float,
         default=DEFAULT_PROGRESS_INTERVAL,
-        metavar="S",
         help="seconds between progress lines when stderr is not a terminal "
         "(logs of CI, Kubernetes...; default: %(default)s)",
     )

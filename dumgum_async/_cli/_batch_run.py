@@ -4,6 +4,7 @@ and each result written as its output line."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncGenerator, Iterable, Iterator
 from typing import Any, Final
 
@@ -19,6 +20,7 @@ INPUT_LINE_ERROR: Final = "InputLineError"
 _MAX_REPORTED_LINES: Final = 20
 
 
+@dataclasses.dataclass(kw_only=True, eq=False)
 class BatchRun:
     """Feeds input lines to ``suggest_many`` and writes each result as it comes.
 
@@ -27,32 +29,24 @@ class BatchRun:
     refuses the key (401/403) no new line is read: ``fatal`` holds that error.
     """
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        writer: LineWriter,
-        console: Console,
-        tally: Tally,
-        answered: set[str],
-        client: dg.DumGumClient,
-    ) -> None:
-        self.name = name
-        self.writer = writer
-        self.console = console
-        self.tally = tally
-        self.answered = answered
-        self.client = client
-        # Only items in flight are here: the batch keeps at most `concurrency` of them.
-        self.pending: dict[int, Any] = {}
-        self._next = 0
-        # The line number of the first line with each id.
-        self._seen = SeenIds()
-        self.fatal: dg.DumGumError | None = None
-        #: Items refused with the key (401/403): no line written, --resume sends them.
-        self.refused = 0
-        #: Items in flight when --max-requests ran out: no line, --resume sends them.
-        self.unsent = 0
+    name: str
+    writer: LineWriter
+    console: Console
+    tally: Tally
+    #: The ids the output already answers (--resume): skipped.
+    answered: set[str]
+    client: dg.DumGumClient
+    #: Only items in flight are here: the batch keeps at most `concurrency` of them.
+    pending: dict[int, Any] = dataclasses.field(default_factory=dict, init=False)
+    #: The API's refusal of the key, once it came.
+    fatal: dg.DumGumError | None = dataclasses.field(default=None, init=False)
+    #: Items refused with the key (401/403): no line written, --resume sends them.
+    refused: int = dataclasses.field(default=0, init=False)
+    #: Items in flight when --max-requests ran out: no line, --resume sends them.
+    unsent: int = dataclasses.field(default=0, init=False)
+    _next: int = dataclasses.field(default=0, init=False)
+    # The line number of the first line with each id.
+    _seen: SeenIds = dataclasses.field(default_factory=SeenIds, init=False)
 
     def requests(self, lines: Iterable[bytes]) -> Iterator[dg.SuggestionRequest]:
         """Requests of the input, lazily; lines that are not requests are written here."""

@@ -44,20 +44,16 @@ _DEMO_FAULT_LABELS: Final = ", ".join(kind.removeprefix("http_") for kind in _DE
 _DEMO_SHOWN: Final = 5
 
 
-def add_parser(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    *,
-    common: argparse.ArgumentParser,
-) -> None:
-    """Add ``demo`` and its flags to ``commands``."""
-    demo = commands.add_parser(
-        "demo",
-        parents=[common],
-        help="run sample conversations through a local emulator (no key needed)",
-        description="Start the emulator on 127.0.0.1 with a rate limit and random faults, "
-        "send it sample conversations under the same rate limit with retries, and show "
-        "what came back.",
-    )
+HELP: Final = "run sample conversations through a local emulator (no key needed)"
+DESCRIPTION: Final = (
+    "Start the emulator on 127.0.0.1 with a rate limit and random faults, "
+    "send it sample conversations under the same rate limit with retries, and show "
+    "what came back."
+)
+
+
+def add_arguments(demo: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``demo``."""
     demo.add_argument(
         "--n",
         type=positive_int,

@@ -8,6 +8,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from types import ModuleType
 
 import dumgum_async as dg
 from dumgum_async._cli import _api, _batch, _demo, _serve, _suggest, _validate
@@ -36,11 +37,24 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _api.common_flags()
     api = _api.api_flags()
-    _suggest.add_parser(commands, api=api, common=common)
-    _batch.add_parser(commands, api=api, common=common)
-    _validate.add_parser(commands, common=common)
+
+    def add(module: ModuleType, *parents: argparse.ArgumentParser) -> None:
+        # Each command's module has its HELP, DESCRIPTION, EPILOG and add_arguments.
+        name = module.__name__.rpartition("._")[2]
+        command = commands.add_parser(
+            name,
+            parents=list(parents),
+            help=module.HELP,
+            description=module.DESCRIPTION,
+            epilog=getattr(module, "EPILOG", None),
+        )
+        module.add_arguments(command)
+
+    add(_suggest, api, common)
+    add(_batch, api, common)
+    add(_validate, common)
     _serve.add_parser(commands)
-    _demo.add_parser(commands, common=common)
+    add(_demo, common)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import Any, Final
 
 import dumgum_async as dg
 from dumgum_async._cli import _api
@@ -14,20 +14,12 @@ from dumgum_async._cli._defaults import EXIT_FAILED, EXIT_FATAL, EXIT_OK, PROG
 from dumgum_async._cli._jsonl import json_type
 from dumgum_async._cli._run import Interrupt, UsageError
 
+HELP: Final = "print the suggestions for one conversation"
+DESCRIPTION: Final = "Print the three suggestions for one request body (the API's JSON)."
 
-def add_parser(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    *,
-    api: argparse.ArgumentParser,
-    common: argparse.ArgumentParser,
-) -> None:
-    """Add ``suggest`` and its flags to ``commands``."""
-    suggest = commands.add_parser(
-        "suggest",
-        parents=[api, common],
-        help="print the suggestions for one conversation",
-        description="Print the three suggestions for one request body (the API's JSON).",
-    )
+
+def add_arguments(suggest: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``suggest`` (the API flags come from the parent parsers)."""
     suggest.add_argument(
         "request", metavar="REQUEST.json", help="a request body; - reads it from stdin"
     )

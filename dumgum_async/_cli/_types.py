@@ -4,9 +4,10 @@ raises :class:`argparse.ArgumentTypeError` with the message argparse prints."""
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dumgum_async as dg
 
@@ -74,3 +75,11 @@ def rate(text: str) -> dg.RateLimit | dg.AdaptiveRateLimit:
         raise argparse.ArgumentTypeError(
             f"--rate auto takes bounds like auto:5-200/s or auto:60-6000/min, got {text!r} ({exc})"
         ) from None
+
+
+def flags_of(
+    parser: argparse._ActionsContainer, kind: Callable[[str], Any], metavar: str
+) -> Callable[..., argparse.Action]:
+    """``parser.add_argument`` with ``type`` and ``metavar`` given: for the flags that
+    take one kind of value (seconds, counts), so that each says only what is its own."""
+    return functools.partial(parser.add_argument, type=kind, metavar=metavar)

@@ -28,27 +28,24 @@ from dumgum_async._cli._run import Interrupt, UsageError
 _VALIDATE_YIELD_EVERY: Final = 2000
 
 
-def add_parser(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    *,
-    common: argparse.ArgumentParser,
-) -> None:
-    """Add ``validate`` and its flags to ``commands``."""
+HELP: Final = "check a JSONL file of conversations without sending anything (no key needed)"
+DESCRIPTION: Final = (
+    "Read the input exactly as batch does and check every line against "
+    "the API's spec: nothing is sent, no API key is needed. Every problem of every "
+    "line is printed on stdout (FILE:LINE: id ID: PATH: MESSAGE), then a summary on "
+    "stderr: lines, valid, invalid, problems by kind, duplicate ids. A problem's PATH "
+    "is inside the request body; its kind is the path without list indices and a "
+    "category (required, wrong type, unknown value, unencodable, invalid), or "
+    "line: ... for a line that is not a request at all."
+)
+EPILOG: Final = (
+    "Exit status: 0 every line is valid; 1 some line is invalid; 2 usage error "
+    "(a missing file, a bad option)."
+)
 
-    validate = commands.add_parser(
-        "validate",
-        parents=[common],
-        help="check a JSONL file of conversations without sending anything (no key needed)",
-        description="Read the input exactly as batch does and check every line against "
-        "the API's spec: nothing is sent, no API key is needed. Every problem of every "
-        "line is printed on stdout (FILE:LINE: id ID: PATH: MESSAGE), then a summary on "
-        "stderr: lines, valid, invalid, problems by kind, duplicate ids. A problem's PATH "
-        "is inside the request body; its kind is the path without list indices and a "
-        "category (required, wrong type, unknown value, unencodable, invalid), or "
-        "line: ... for a line that is not a request at all.",
-        epilog="Exit status: 0 every line is valid; 1 some line is invalid; 2 usage error "
-        "(a missing file, a bad option).",
-    )
+
+def add_arguments(validate: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``validate``."""
     validate.add_argument("input", metavar="CONVERSATIONS.jsonl", help="the input; - reads stdin")
     validate.add_argument(
         "--json",
