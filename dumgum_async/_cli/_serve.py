@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from dumgum_async._cli._defaults import PROG
+
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``serve`` to ``commands``: a name in the help, its arguments left to it."""
     serve = commands.add_parser(
         "serve",
         add_help=False,
-        help="run the local API emulator (see: dumgum-async serve --help)",
+        help=f"run the local API emulator (see: {PROG} serve --help)",
     )
     serve.add_argument("serve_args", nargs=argparse.REMAINDER)
 
