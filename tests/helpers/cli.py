@@ -15,7 +15,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "SUBPROCESS_TIMEOUT",
     "batch_args",
     "first_message_id",
+    "interrupted_batch",
     "parse_jsonl",
     "read_jsonl",
     "reap",
@@ -138,3 +139,25 @@ async def wait_for_lines(out: Path, n: int, proc: asyncio.subprocess.Process) ->
         assert proc.returncode is None, "the batch ended before it could be interrupted"
         assert time.monotonic() < deadline, "no output from the batch"
         await asyncio.sleep(0.01)
+
+
+async def interrupted_batch(
+    fake: FakeDumGumServer,
+    inp: Path,
+    out: Path,
+    signum: int,
+    *,
+    after: int,
+    more: Sequence[str] = (),
+) -> tuple[int, str]:
+    """(exit status, stderr) of a ``batch`` subprocess sent ``signum`` once ``out`` has
+    ``after`` lines."""
+    proc = await start_batch(fake, inp, out, *more)
+    try:
+        await wait_for_lines(out, after, proc)
+        proc.send_signal(signum)
+        _, err = await asyncio.wait_for(proc.communicate(), SUBPROCESS_TIMEOUT)
+    finally:
+        await reap(proc)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
