@@ -109,6 +109,16 @@ CLI_PRIVATE_ALLOWED: Final = frozenset(
 )
 
 
+#: Today's exceptions to "the emulator uses the client's public API only", with why.
+EMULATOR_PRIVATE_ALLOWED: Final = frozenset(
+    {
+        # Every DEFAULT_* has one home, the client's _config (plain values, a leaf of
+        # the foundation); the emulator re-exports this one as testing.DEFAULT_API_KEY.
+        (PACKAGE + "._config", "DEFAULT_API_KEY"),
+    }
+)
+
+
 class Import(NamedTuple):
     """One imported thing: who imports what, and whether only for type checking."""
 
@@ -358,7 +368,7 @@ def test_cli_uses_only_the_public_api() -> None:
 
 def test_the_emulator_uses_only_the_public_api_of_the_client() -> None:
     testing = [imp for m, imps in IMPORTS.items() if m.startswith(TESTING) for imp in imps]
-    assert _public_only(testing, frozenset()) == []
+    assert _public_only(testing, EMULATOR_PRIVATE_ALLOWED) == []
 
 
 def test_examples_use_only_the_public_api() -> None:

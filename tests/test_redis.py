@@ -82,7 +82,7 @@ async def test_worker_processes_share_one_budget_exactly(redis_server: RedisServ
     key = _key()
     procs: list[asyncio.subprocess.Process] = []
     async with FakeDumGumServer(
-        api_key=KEY, rate_limit=ServerRateLimit(rate=rate, period=1.0)
+        api_key=KEY, rate_limit=ServerRateLimit(max_rate=rate, time_period=1.0)
     ) as fake:
         try:
             for _ in range(workers):
@@ -402,7 +402,7 @@ async def test_with_local_a_hung_redis_falls_back_after_one_timeout() -> None:
     rate = 50
     async with (
         _hung_redis() as (port, _),
-        FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(rate=rate)) as fake,
+        FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(max_rate=rate)) as fake,
         RedisRateLimit(
             f"redis://127.0.0.1:{port}/0",
             key=_key(),
@@ -580,7 +580,9 @@ async def test_switching_to_local_and_back_never_overruns_a_window(
     rate, period, burst = 20, 0.5, 3
     loop = asyncio.get_running_loop()
     async with (
-        FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(rate=rate, period=period)) as fake,
+        FakeDumGumServer(
+            api_key=KEY, rate_limit=ServerRateLimit(max_rate=rate, time_period=period)
+        ) as fake,
         RedisRateLimit(
             redis_server.url,
             key=_key(),
@@ -940,7 +942,7 @@ async def test_the_saq_example_answers_queued_conversations(
     from examples import saq_worker
 
     async with FakeDumGumServer(
-        api_key=KEY, rate_limit=ServerRateLimit(rate=10, period=1.0)
+        api_key=KEY, rate_limit=ServerRateLimit(max_rate=10, time_period=1.0)
     ) as fake:
         monkeypatch.setenv("REDIS_URL", redis_server.url)
         monkeypatch.setenv("DUMGUM_API_KEY", KEY)
@@ -984,7 +986,7 @@ async def test_cli_batch_shares_its_rate_through_redis(
         "".join(json.dumps({"id": i, "request": minimal_request()}) + "\n" for i in range(12))
     )
     output = tmp_path / "out.jsonl"
-    async with FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(rate=10)) as fake:
+    async with FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(max_rate=10)) as fake:
         argv = ["batch", str(requests), "-o", str(output), "--api-key", KEY]
         argv += ["--base-url", fake.url, "--rate", "10/s", "--no-progress"]
         argv += ["--redis-url", redis_server.url, "--redis-key", _key()]

@@ -45,7 +45,7 @@ async def test_workers_on_one_key_settle_on_one_rate_under_a_hidden_limit(
     key, limit = _key(), 30
     workers = 3
     policy = dg.RetryPolicy(initial_backoff=0.01, budget=None)
-    async with FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(rate=limit)) as fake:
+    async with FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(max_rate=limit)) as fake:
         limiters = [
             RedisRateLimit.adaptive(redis_server.url, key=key, min_rate=1, max_rate=200, start=10)
             for _ in range(workers)

@@ -45,10 +45,10 @@ from dumgum_async.testing._faults import (
     ScriptedResponse,
     latency_sampler,
 )
-from dumgum_async.testing._rate_limit import Limiter, ServerRateLimit, retry_after_seconds
+from dumgum_async.testing._rate_limit import AdmissionPolicy, ServerRateLimit, retry_after_seconds
 from dumgum_async.testing._records import RecordedRequest, ServerStats
 from dumgum_async.testing._replies import suggestions_for
-from dumgum_async.testing._schema import Problem, RequestValidator, get_validator
+from dumgum_async.testing._schema import RequestValidator, WireProblem, get_validator
 
 __all__ = [
     "Action",
@@ -182,7 +182,7 @@ class Emulator:
         self._validator: RequestValidator | None = get_validator() if validate else None
         self._faults = faults or Faults()
         self._rate_limit = rate_limit
-        self._limiter: Limiter | None = rate_limit.limiter() if rate_limit else None
+        self._limiter: AdmissionPolicy | None = rate_limit.limiter() if rate_limit else None
         self._latency = latency_sampler(latency)
         self.seed = seed
         self._fault_rng = random.Random(seed) if seed is not None else random.Random()
@@ -505,17 +505,17 @@ class Emulator:
                     f"Content-Type must be application/json, got {content_type or 'none'!r}",
                 )
         if parse_error is not None:
-            return self._invalid([Problem("$", parse_error)])
+            return self._invalid([WireProblem("$", parse_error)])
         if validator is not None:
             problems = validator.problems(parsed)
             if problems:
                 return self._invalid(problems)
         elif not isinstance(parsed, dict):
-            return self._invalid([Problem("$", "the body must be a JSON object")])
+            return self._invalid([WireProblem("$", "the body must be a JSON object")])
         return self._success(parsed, lowered)
 
     @staticmethod
-    def _invalid(problems: list[Problem]) -> Reply:
+    def _invalid(problems: list[WireProblem]) -> Reply:
         return _json_reply(
             400,
             {

@@ -32,9 +32,9 @@ from typing import Any
 __all__ = [
     "INSTALL_HINT",
     "REQUEST_SCHEMA_NAME",
-    "Problem",
     "RequestValidator",
     "UnsupportedSchemaError",
+    "WireProblem",
     "compile_schema",
     "get_validator",
     "load_spec",
@@ -62,8 +62,13 @@ _NULLABLE: tuple[tuple[str, str], ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
-    """One reason a request was rejected.
+class WireProblem:
+    """One reason the emulator rejected a request, as its 400 body lists it.
+
+    Not the client's :class:`dumgum_async.Problem`, which locates a problem by path
+    segments (``loc``) in Python's or the API's names: this one is the server's view,
+    a JSON path string and a message, exactly what goes on the wire (:meth:`as_dict`).
+    (It was ``dumgum_async.testing.Problem``, a name that stays as a deprecated alias.)
 
     Attributes:
         path: Where in the body, dotted with list indices in brackets, e.g.
@@ -454,40 +459,42 @@ def _is_https(value: str) -> bool:
     return _HTTPS_RE.fullmatch(value) is not None
 
 
-def _profile_problems(profile: Mapping[str, Any], where: str, out: list[Problem]) -> None:
+def _profile_problems(profile: Mapping[str, Any], where: str, out: list[WireProblem]) -> None:
     names = (profile.get("firstName"), profile.get("nickname"))
     if not any(isinstance(n, str) and n.strip() for n in names):
-        out.append(Problem(where, "must have a non-empty firstName or nickname"))
+        out.append(WireProblem(where, "must have a non-empty firstName or nickname"))
     birthdate = profile.get("birthdate")
     if isinstance(birthdate, str) and not _is_date(birthdate):
         out.append(
-            Problem(f"{where}.birthdate", f"{_short(birthdate)} is not a real yyyy-MM-dd date")
+            WireProblem(f"{where}.birthdate", f"{_short(birthdate)} is not a real yyyy-MM-dd date")
         )
     country = profile.get("countryCode")
     if isinstance(country, str) and len(country) == 2 and not _COUNTRY_RE.fullmatch(country):
-        out.append(Problem(f"{where}.countryCode", "must be a two-letter ISO 3166-1 alpha-2 code"))
+        out.append(
+            WireProblem(f"{where}.countryCode", "must be a two-letter ISO 3166-1 alpha-2 code")
+        )
     expires = profile.get("expiresAt")
     if isinstance(expires, str) and not _is_rfc3339(expires):
         out.append(
-            Problem(
+            WireProblem(
                 f"{where}.expiresAt",
                 f"{_short(expires)} is not an RFC 3339 date-time with a time zone offset",
             )
         )
     main = profile.get("mainPictureUrl")
     if isinstance(main, str) and not _is_https(main):
-        out.append(Problem(f"{where}.mainPictureUrl", f"{_short(main)} is not an https URL"))
+        out.append(WireProblem(f"{where}.mainPictureUrl", f"{_short(main)} is not an https URL"))
     for key in ("pictures", "privatePictures"):
         urls = profile.get(key)
         if isinstance(urls, list):
             for index, url in enumerate(urls):
                 if isinstance(url, str) and not _is_https(url):
                     out.append(
-                        Problem(f"{where}.{key}[{index}]", f"{_short(url)} is not an https URL")
+                        WireProblem(f"{where}.{key}[{index}]", f"{_short(url)} is not an https URL")
                     )
 
 
-def prose_problems(body: Any) -> list[Problem]:
+def prose_problems(body: Any) -> list[WireProblem]:
     """Check the rules the spec states in prose rather than in its schema.
 
     Each profile has a non-blank ``firstName`` or ``nickname``; ``mainPictureUrl``,
@@ -503,7 +510,7 @@ def prose_problems(body: Any) -> list[Problem]:
     Returns:
         The problems found, in body order (empty when the rules hold).
     """
-    out: list[Problem] = []
+    out: list[WireProblem] = []
     if not isinstance(body, dict):
         return out
     for key in ("userProfile", "personaProfile"):
@@ -520,7 +527,7 @@ def prose_problems(body: Any) -> list[Problem]:
             if isinstance(message_id, str):
                 if message_id in first_use:
                     out.append(
-                        Problem(
+                        WireProblem(
                             f"messages[{index}].id",
                             f"duplicate message id {_short(message_id)} "
                             f"(already used by messages[{first_use[message_id]}])",
@@ -531,7 +538,7 @@ def prose_problems(body: Any) -> list[Problem]:
             date = message.get("date")
             if isinstance(date, str) and not _is_rfc3339(date):
                 out.append(
-                    Problem(
+                    WireProblem(
                         f"messages[{index}].date",
                         f"{_short(date)} is not an RFC 3339 date-time with a time zone offset",
                     )
@@ -576,14 +583,14 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _schema_problems(error: Any) -> list[Problem]:
+def _schema_problems(error: Any) -> list[WireProblem]:
     parts = list(error.absolute_path)
     kind = error.validator
     expected = error.validator_value
     instance = error.instance
     if kind == "required":
         missing = [p for p in expected if isinstance(instance, dict) and p not in instance]
-        return [Problem(format_path([*parts, name]), "is required") for name in missing]
+        return [WireProblem(format_path([*parts, name]), "is required") for name in missing]
     path = format_path(parts)
     if kind == "type":
         wanted = " or ".join(expected) if isinstance(expected, list) else str(expected)
@@ -603,7 +610,7 @@ def _schema_problems(error: Any) -> list[Problem]:
         message = "must not contain duplicate items"
     else:
         message = str(error.message)
-    return [Problem(path, message)]
+    return [WireProblem(path, message)]
 
 
 class RequestValidator:
@@ -627,11 +634,11 @@ class RequestValidator:
         except UnsupportedSchemaError:  # pragma: no cover - the shipped spec compiles
             self._fast = None
 
-    def schema_problems(self, body: Any) -> list[Problem]:
+    def schema_problems(self, body: Any) -> list[WireProblem]:
         """Return the JSON schema violations of ``body`` (jsonschema's, all of them)."""
         if self._fast is not None and self._fast(body):
             return []
-        problems: list[Problem] = []
+        problems: list[WireProblem] = []
         mistyped: set[str] = set()
         for error in self._reference.iter_errors(body):
             found = _schema_problems(error)
@@ -642,7 +649,7 @@ class RequestValidator:
             problems.extend(found)
         return problems
 
-    def problems(self, body: Any) -> list[Problem]:
+    def problems(self, body: Any) -> list[WireProblem]:
         """Return every schema and prose problem of ``body``; empty when it is valid.
 
         Args:
@@ -665,7 +672,7 @@ def get_validator() -> RequestValidator:
     return RequestValidator()
 
 
-def validate_request(body: Any) -> list[Problem]:
+def validate_request(body: Any) -> list[WireProblem]:
     """Check a request body (parsed JSON) the way the emulator does.
 
     Args:

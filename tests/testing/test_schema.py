@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from dumgum_async.testing import Problem, validate_request
+from dumgum_async.testing import WireProblem, validate_request
 from dumgum_async.testing._schema import (
     RequestValidator,
     compile_schema,
@@ -19,7 +19,7 @@ from dumgum_async.testing._schema import (
 from tests.testing._bodies import full_request, minimal_request
 
 
-def _paths(problems: list[Problem]) -> list[str]:
+def _paths(problems: list[WireProblem]) -> list[str]:
     return [p.path for p in problems]
 
 
@@ -134,7 +134,7 @@ def test_enum_problem_is_not_repeated_after_a_type_problem() -> None:
 
 
 def test_problem_serializes_to_the_400_body_shape() -> None:
-    assert Problem("a.b", "bad").as_dict() == {"path": "a.b", "message": "bad"}
+    assert WireProblem("a.b", "bad").as_dict() == {"path": "a.b", "message": "bad"}
 
 
 def test_the_validator_is_built_once_per_process() -> None:
@@ -191,3 +191,11 @@ def test_fast_check_never_accepts_what_jsonschema_rejects() -> None:
             assert not fast(body) or reference.is_valid(body), path
     assert checked > 1000
     assert fast(base)
+
+
+def test_the_old_name_problem_is_a_deprecated_alias_of_wire_problem() -> None:
+    import dumgum_async.testing
+
+    with pytest.warns(DeprecationWarning, match="testing.Problem is deprecated, use WireProblem"):
+        old = dumgum_async.testing.Problem
+    assert old is WireProblem
