@@ -46,6 +46,10 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
                 "dumgum_async._throttle",
                 "dumgum_async._aiolimiter",
                 "dumgum_async._redis",
+                "dumgum_async._redis_adaptive",
+                "dumgum_async._redis_link",
+                "dumgum_async._redis_local",
+                "dumgum_async._redis_url",
                 "dumgum_async._breaker",
                 "dumgum_async._stats",
                 "dumgum_async._options",
@@ -67,13 +71,24 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ("entry points", frozenset({"dumgum_async._cli", "dumgum_async.__main__"})),
 )
 
+#: RedisRateLimit and its parts, the only modules that may import ``redis``.
+REDIS_MODULES: Final = frozenset(
+    {
+        "dumgum_async._redis",
+        "dumgum_async._redis_adaptive",
+        "dumgum_async._redis_link",
+        "dumgum_async._redis_local",
+        "dumgum_async._redis_url",
+    }
+)
+
 #: Third-party packages and the only modules allowed to import them (none: never).
 CORE_CONFINED: Final[dict[str, frozenset[str]]] = {
     "aiohttp": frozenset({"dumgum_async._http"}),
     "multidict": frozenset({"dumgum_async._http"}),
     "yarl": frozenset({"dumgum_async._http"}),
     "tenacity": frozenset({"dumgum_async._retry"}),
-    "redis": frozenset({"dumgum_async._redis"}),
+    "redis": REDIS_MODULES,
     "opentelemetry": frozenset({"dumgum_async._otel"}),
     # Duck-typed in _aiolimiter: a user's AsyncLimiter works without our importing it.
     "aiolimiter": frozenset(),
@@ -321,6 +336,11 @@ def test_third_party_clients_are_confined_to_their_module() -> None:
 def test_the_emulator_uses_aiohttp_only_in_its_server_and_mock() -> None:
     testing = {m: imps for m, imps in IMPORTS.items() if m.startswith(TESTING)}
     assert _confinement_breaches(testing, TESTING_CONFINED) == []
+
+
+def test_the_redis_modules_are_every_redis_module() -> None:
+    # A new _redis_* module must be listed, and a listed one must exist.
+    assert {m for m in MODULES if m.startswith(PACKAGE + "._redis")} == REDIS_MODULES
 
 
 def test_exceptions_is_a_leaf() -> None:

@@ -24,7 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dumgum_async as dg
-from dumgum_async import _redis
+from dumgum_async import _redis_link, _redis_local
 from dumgum_async._redis import RedisRateLimit
 from dumgum_async._throttle import Limiter
 from dumgum_async.exceptions import RateLimiterUnavailableError
@@ -669,7 +669,7 @@ class FakeClock:
 
 def test_the_breaker_checks_again_only_after_the_interval() -> None:
     clock = FakeClock()
-    breaker = _redis._Breaker(5.0, clock)
+    breaker = _redis_link.Breaker(5.0, clock)
     assert not breaker.start_check()  # not down: nothing to check
     assert breaker.failed("refused")
     assert breaker.down
@@ -682,7 +682,7 @@ def test_the_breaker_checks_again_only_after_the_interval() -> None:
 
 def test_the_breaker_runs_one_check_at_a_time() -> None:
     clock = FakeClock()
-    breaker = _redis._Breaker(1.0, clock)
+    breaker = _redis_link.Breaker(1.0, clock)
     breaker.failed("refused")
     clock.now += 1.0
     assert breaker.start_check()
@@ -692,7 +692,7 @@ def test_the_breaker_runs_one_check_at_a_time() -> None:
 
 def test_a_failed_check_waits_a_whole_interval_again() -> None:
     clock = FakeClock()
-    breaker = _redis._Breaker(1.0, clock)
+    breaker = _redis_link.Breaker(1.0, clock)
     breaker.failed("refused")
     clock.now += 1.5
     assert breaker.start_check()
@@ -705,17 +705,17 @@ def test_a_failed_check_waits_a_whole_interval_again() -> None:
 
 
 def test_an_answer_closes_the_breaker_once() -> None:
-    breaker = _redis._Breaker(1.0, FakeClock())
+    breaker = _redis_link.Breaker(1.0, FakeClock())
     breaker.failed("refused")
     assert breaker.succeeded()
     assert not breaker.down
     assert not breaker.succeeded()
 
 
-def _schedule(rate: int, burst: int, period: float = 1.0) -> _redis._Schedule:
+def _schedule(rate: int, burst: int, period: float = 1.0) -> _redis_local.Schedule:
     window = period * 1.01
     interval = window / rate
-    return _redis._Schedule(interval, (burst - 1) * interval, rate if burst > 1 else 0, window)
+    return _redis_local.Schedule(interval, (burst - 1) * interval, rate if burst > 1 else 0, window)
 
 
 @settings(max_examples=60, deadline=None)
