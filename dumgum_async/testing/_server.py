@@ -12,8 +12,9 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from dumgum_async.testing._canned import Action, Reply
 from dumgum_async.testing._constants import DEFAULT_API_KEY, ENDPOINT_PATH, loopback_host
-from dumgum_async.testing._engine import Action, Emulator, Reply
+from dumgum_async.testing._engine import Emulator
 from dumgum_async.testing._faults import Faults, LatencySpec, ScriptedResponse
 from dumgum_async.testing._rate_limit import ServerRateLimit
 from dumgum_async.testing._records import RecordedRequest, ServerStats
