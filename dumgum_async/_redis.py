@@ -40,7 +40,6 @@ import asyncio
 import logging
 import math
 import time
-from types import TracebackType
 from typing import Any, Final, Literal
 
 from dumgum_async._config import (
@@ -303,12 +302,7 @@ class RedisRateLimit:
     async def __aenter__(self) -> RedisRateLimit:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     @property

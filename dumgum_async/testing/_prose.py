@@ -87,6 +87,16 @@ def _is_https(value: str) -> bool:
     return _HTTPS_RE.fullmatch(value) is not None
 
 
+def _check_date_time(value: Any, path: str, out: list[WireProblem]) -> None:
+    """A problem at ``path`` if ``value`` is a string but not an RFC 3339 date-time."""
+    if isinstance(value, str) and not _is_rfc3339(value):
+        out.append(
+            WireProblem(
+                path, f"{short(value)} is not an RFC 3339 date-time with a time zone offset"
+            )
+        )
+
+
 def _profile_problems(profile: Mapping[str, Any], where: str, out: list[WireProblem]) -> None:
     names = (profile.get("firstName"), profile.get("nickname"))
     if not any(isinstance(n, str) and n.strip() for n in names):
@@ -101,14 +111,7 @@ def _profile_problems(profile: Mapping[str, Any], where: str, out: list[WireProb
         out.append(
             WireProblem(f"{where}.countryCode", "must be a two-letter ISO 3166-1 alpha-2 code")
         )
-    expires = profile.get("expiresAt")
-    if isinstance(expires, str) and not _is_rfc3339(expires):
-        out.append(
-            WireProblem(
-                f"{where}.expiresAt",
-                f"{short(expires)} is not an RFC 3339 date-time with a time zone offset",
-            )
-        )
+    _check_date_time(profile.get("expiresAt"), f"{where}.expiresAt", out)
     main = profile.get("mainPictureUrl")
     if isinstance(main, str) and not _is_https(main):
         out.append(WireProblem(f"{where}.mainPictureUrl", f"{short(main)} is not an https URL"))
@@ -163,12 +166,5 @@ def prose_problems(body: Any) -> list[WireProblem]:
                     )
                 else:
                     first_use[message_id] = index
-            date = message.get("date")
-            if isinstance(date, str) and not _is_rfc3339(date):
-                out.append(
-                    WireProblem(
-                        f"messages[{index}].date",
-                        f"{short(date)} is not an RFC 3339 date-time with a time zone offset",
-                    )
-                )
+            _check_date_time(message.get("date"), f"messages[{index}].date", out)
     return out
