@@ -363,8 +363,7 @@ class RedisRateLimit:
             signal = self._pause_signal
             slot_us: int | None = None
             if self._breaker.down:
-                if not self._closed:
-                    self._link.start_check(loop)
+                self._link.start_check(loop)
                 if self.on_redis_error == "raise":
                     raise self._link.unavailable()
                 release_at = self._schedule.reserve(loop.time(), self._link.pause_until(loop))
