@@ -155,7 +155,7 @@ async def command(args: argparse.Namespace, interrupt: Interrupt) -> int:
     key = "demo-" + secrets.token_urlsafe(12)
     # The emulator enforces the client's limit as an exact sliding window: a 429 from
     # its limiter would mean the client let too much through.
-    limit = ServerRateLimit(rate=math.ceil(rate.max_rate), period=rate.time_period)
+    limit = ServerRateLimit(max_rate=math.ceil(rate.max_rate), time_period=rate.time_period)
     try:
         server = FakeDumGumServer(
             api_key=key,
