@@ -20,7 +20,7 @@ from dumgum_async._adaptive import AdaptiveController
 from dumgum_async._throttle import AdaptiveLimiter
 from dumgum_async.testing import FakeDumGumServer, ServerRateLimit, sample_requests
 from dumgum_async.testing._rate_limit import TokenBucket
-from tests.samples import full_request
+from tests.helpers.bodies import full_request
 from tests.test_throttle import VirtualTimeLoop, max_in_window, run_virtual, send_after
 
 

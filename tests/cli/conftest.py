@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 
 from dumgum_async.testing import FakeDumGumServer
-
-#: The key the ``server`` fixture accepts (``tests.helpers.cli`` passes it by default).
-KEY = "cli-key"
+from tests.helpers.constants import CLI_KEY as KEY
 
 
 @pytest.fixture

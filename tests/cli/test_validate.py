@@ -13,12 +13,12 @@ import pytest
 
 from dumgum_async import _cli
 from dumgum_async.testing import FakeDumGumServer, sample_requests
+from tests.helpers.bodies import minimal_request
 from tests.helpers.cli import (
     SUBPROCESS_TIMEOUT,
     reap,
     spawn,
 )
-from tests.samples import minimal_request
 
 
 def _line(item_id: Any, body: Any) -> str:

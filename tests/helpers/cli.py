@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dumgum_async.testing import FakeDumGumServer
-from tests.cli.conftest import KEY
+from tests.helpers.constants import CLI_KEY as KEY
 
 __all__ = [
     "KEY",

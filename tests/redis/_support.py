@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dumgum_async._redis import RedisRateLimit
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -14,10 +14,10 @@ import dumgum_async as dg
 from dumgum_async._redis import RedisRateLimit
 from dumgum_async.exceptions import ConfigurationError
 from dumgum_async.testing import FakeDumGumServer, ServerRateLimit
-from tests.redis_server import RedisServer
-from tests.redis_server import max_in_window as _max_in_window
-from tests.redis_server import new_key as _key
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
+from tests.helpers.redis_server import RedisServer
+from tests.helpers.redis_server import max_in_window as _max_in_window
+from tests.helpers.redis_server import new_key as _key
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

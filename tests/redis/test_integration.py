@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from dumgum_async.testing import FakeDumGumServer, ServerRateLimit
-from tests.redis_server import (
+from tests.helpers.bodies import minimal_request
+from tests.helpers.redis_server import (
     RedisServer,
 )
-from tests.redis_server import new_key as _key
-from tests.redis_server import require as _require
-from tests.samples import minimal_request
+from tests.helpers.redis_server import new_key as _key
+from tests.helpers.redis_server import require as _require
 
 if TYPE_CHECKING:
     pass

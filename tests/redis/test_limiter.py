@@ -18,13 +18,13 @@ import dumgum_async as dg
 from dumgum_async._redis import RedisRateLimit
 from dumgum_async._throttle import Limiter
 from dumgum_async.testing import FakeDumGumServer, ScriptedResponse, ServerRateLimit
-from tests.redis_server import (
+from tests.helpers.bodies import minimal_request
+from tests.helpers.redis_server import (
     RedisServer,
 )
-from tests.redis_server import max_in_window as _max_in_window
-from tests.redis_server import new_key as _key
-from tests.redis_server import require as _require
-from tests.samples import minimal_request
+from tests.helpers.redis_server import max_in_window as _max_in_window
+from tests.helpers.redis_server import new_key as _key
+from tests.helpers.redis_server import require as _require
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -57,7 +57,7 @@ async def test_worker_processes_share_one_budget_exactly(redis_server: RedisServ
                     await asyncio.create_subprocess_exec(
                         sys.executable,
                         "-m",
-                        "tests.redis_worker",
+                        "tests.helpers.redis_worker",
                         redis_server.url,
                         key,
                         fake.url,

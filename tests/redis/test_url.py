@@ -15,9 +15,9 @@ import dumgum_async as dg
 from dumgum_async._redis import RedisRateLimit
 from dumgum_async.exceptions import RateLimiterUnavailableError
 from dumgum_async.testing import FakeDumGumServer
-from tests.redis_server import new_key as _key
-from tests.redis_server import require as _require
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
+from tests.helpers.redis_server import new_key as _key
+from tests.helpers.redis_server import require as _require
 
 if TYPE_CHECKING:
     pass

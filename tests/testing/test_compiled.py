@@ -8,7 +8,7 @@ from typing import Any
 
 from dumgum_async.testing._compiled import compile_schema
 from dumgum_async.testing._schema import request_schema
-from tests.testing._bodies import full_request
+from tests.helpers.bodies import conversation_request
 
 _WRONG_VALUES: tuple[Any, ...] = (None, True, 7, 2.5, "", "x" * 600, [], ["WOMAN", "WOMAN"], {})
 
@@ -29,7 +29,7 @@ def test_fast_check_never_accepts_what_jsonschema_rejects() -> None:
     schema = request_schema()
     fast = compile_schema(schema)
     reference = Draft202012Validator(schema)
-    base = full_request(messages=2)
+    base = conversation_request(messages=2)
     checked = 0
     for path in _mutations(base):
         if not path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dumgum_async.testing import WireProblem, validate_request
-from tests.testing._bodies import full_request, minimal_request
+from tests.helpers.bodies import conversation_request, minimal_request
 
 
 def _paths(problems: list[WireProblem]) -> list[str]:
@@ -23,7 +23,7 @@ def test_profile_without_first_name_or_nickname_is_rejected() -> None:
 
 @pytest.mark.parametrize("field", ["mainPictureUrl", "pictures", "privatePictures"])
 def test_picture_urls_must_be_https(field: str) -> None:
-    body = full_request()
+    body = conversation_request()
     url = "http://cdn.example.org/a.jpg"
     body["userProfile"][field] = url if field == "mainPictureUrl" else ["https://ok.org/", url]
     [problem] = validate_request(body)
@@ -34,7 +34,7 @@ def test_picture_urls_must_be_https(field: str) -> None:
 
 @pytest.mark.parametrize("birthdate", ["1990-02-30", "1990-5-14", "14/05/1990", "1990-13-01"])
 def test_birthdate_must_be_a_real_yyyy_mm_dd_date(birthdate: str) -> None:
-    body = full_request()
+    body = conversation_request()
     body["personaProfile"]["birthdate"] = birthdate
     assert _paths(validate_request(body)) == ["personaProfile.birthdate"]
 
@@ -43,7 +43,7 @@ def test_birthdate_must_be_a_real_yyyy_mm_dd_date(birthdate: str) -> None:
     "value", ["2025-03-01T10:00:00", "2025-03-01", "2025-03-01T25:00:00Z", "yesterday"]
 )
 def test_dates_must_be_rfc3339_with_an_offset(value: str) -> None:
-    body = full_request()
+    body = conversation_request()
     body["messages"][0]["date"] = value
     body["userProfile"]["expiresAt"] = value
     assert _paths(validate_request(body)) == ["userProfile.expiresAt", "messages[0].date"]
@@ -59,7 +59,7 @@ def test_rfc3339_date_times_with_offsets_are_accepted(value: str) -> None:
 
 
 def test_message_ids_must_be_unique() -> None:
-    body = full_request()
+    body = conversation_request()
     body["messages"][5]["id"] = body["messages"][2]["id"]
     [problem] = validate_request(body)
     assert problem.path == "messages[5].id"

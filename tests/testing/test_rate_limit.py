@@ -7,8 +7,8 @@ import pytest
 
 from dumgum_async.testing import ServerFactory, ServerRateLimit
 from dumgum_async.testing._rate_limit import SlidingWindow, TokenBucket
-from tests.testing._bodies import minimal_request
-from tests.testing.conftest import AUTH
+from tests.helpers.bodies import minimal_request
+from tests.helpers.constants import AUTH
 
 
 def test_token_bucket_allows_a_burst_then_refills_at_the_rate() -> None:

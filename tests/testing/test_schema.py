@@ -11,7 +11,7 @@ from dumgum_async.testing._schema import (
     RequestValidator,
     get_validator,
 )
-from tests.testing._bodies import full_request, minimal_request
+from tests.helpers.bodies import conversation_request, minimal_request
 
 
 def _paths(problems: list[WireProblem]) -> list[str]:
@@ -19,7 +19,7 @@ def _paths(problems: list[WireProblem]) -> list[str]:
 
 
 def test_full_request_is_valid() -> None:
-    assert validate_request(full_request()) == []
+    assert validate_request(conversation_request()) == []
 
 
 def test_minimal_request_is_valid() -> None:
@@ -27,7 +27,7 @@ def test_minimal_request_is_valid() -> None:
 
 
 def test_several_problems_are_reported_at_once_with_paths() -> None:
-    body = full_request()
+    body = conversation_request()
     body["userProfile"]["features"]["job"] = "x" * 40
     del body["personaProfile"]["gender"]
     body["language"] = "KLINGON"
@@ -61,7 +61,7 @@ def test_a_body_that_is_not_an_object_is_reported_at_the_root() -> None:
 
 
 def test_null_text_and_working_are_accepted_as_the_prose_says() -> None:
-    body = full_request()
+    body = conversation_request()
     body["messages"][0]["text"] = None
     body["userProfile"]["features"]["working"] = None
     assert validate_request(body) == []
