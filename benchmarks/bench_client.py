@@ -12,7 +12,11 @@ concurrency 1, 16 and 64. Contenders, each with its own session and pool of 64:
 * ``raw_notimeout``: the same with ``ClientTimeout(total=None, sock_connect=None)``:
   what aiohttp costs without its timer (the client passes its own ``ClientTimeout``
   per request, 30 s by default);
-* ``dumgum``: ``DumGumClient.suggest(request)`` with the scenario's model objects;
+* ``dumgum``: ``DumGumClient.suggest(request)`` with the scenario's model objects,
+  default options (so with OpenTelemetry's API no-op spans when opentelemetry-api
+  is installed, as in the dev environment);
+* ``dumgum_notel`` (breakdown): the same with ``telemetry=False``, which is also the
+  code path of an environment without opentelemetry;
 * ``raw_control``: a second ``raw``, measured as a contender: its ratio is the noise.
 
 Paired rounds: this VM's speed drifts with the other tenants, so every contender
@@ -47,7 +51,8 @@ from scenarios import SCENARIOS, Scenario
 import dumgum_async as dg
 
 BASELINE = "raw"
-CONTENDERS = ("raw_notimeout", "dumgum", "raw_control")
+CONTENDERS = ("raw_notimeout", "dumgum", "dumgum_notel", "raw_control")
+CLIENTS = ("dumgum", "dumgum_notel")  # the contenders that take the scenario's requests
 POOL = 64
 HEADERS = {
     "Authorization": f"Bearer {_common.API_KEY}",
@@ -87,9 +92,9 @@ async def raw_aiohttp(url: str, *, timeout: bool = True) -> AsyncIterator[Send]:
 
 
 @contextlib.asynccontextmanager
-async def dumgum(url: str) -> AsyncIterator[Send]:
+async def dumgum(url: str, *, telemetry: bool = True) -> AsyncIterator[Send]:
     async with dg.DumGumClient(
-        api_key=_common.API_KEY, base_url=url, max_concurrency=POOL
+        api_key=_common.API_KEY, base_url=url, max_concurrency=POOL, telemetry=telemetry
     ) as client:
         yield client.suggest
 
@@ -101,6 +106,8 @@ def contender(name: str, url: str) -> contextlib.AbstractAsyncContextManager[Sen
         return raw_aiohttp(url, timeout=False)
     if name == "dumgum":
         return dumgum(url)
+    if name == "dumgum_notel":
+        return dumgum(url, telemetry=False)
     raise ValueError(name)
 
 
@@ -160,7 +167,7 @@ async def run_cell(
             before = await block(sends[BASELINE], blank, concurrency)
             blocks[BASELINE].append(before)
             for name in order:
-                items = stream.take(args.block) if name == "dumgum" else blank
+                items = stream.take(args.block) if name in CLIENTS else blank
                 got = await block(sends[name], items, concurrency)
                 after = await block(sends[BASELINE], blank, concurrency)
                 blocks[name].append(got)

@@ -74,12 +74,12 @@ def test_bench_client(tmp_path: Path) -> None:
     for by_c in results.values():
         assert set(by_c) == {"1", "16", "64"}
         for by_name in by_c.values():
-            assert set(by_name) == {"raw", "raw_notimeout", "dumgum", "raw_control"}
+            assert set(by_name) == {"raw", "raw_notimeout", "dumgum", "dumgum_notel", "raw_control"}
             for entry in by_name.values():
                 assert _positive(entry["cpu_us_per_req"])
                 assert _positive(entry["rps"])
                 assert _positive(entry["p99_us"])
-            for name in ("raw_notimeout", "dumgum", "raw_control"):
+            for name in ("raw_notimeout", "dumgum", "dumgum_notel", "raw_control"):
                 assert _positive(by_name[name]["cpu_ratio"])
                 assert _positive(by_name[name]["rps_ratio"])
                 assert math.isfinite(by_name[name]["added_p50_us"])
