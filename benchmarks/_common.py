@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# tests.samples.full_request() written out (the smoke test checks they agree): the
+# tests.helpers.bodies.full_request() written out (the smoke test checks they agree): the
 # benchmarks use the installed package only, never the tests.
 FULL_REQUEST = HERE / "data" / "full_request.json"
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.samples import full_request
+from tests.helpers.bodies import full_request
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 TIMEOUT = 90.0
