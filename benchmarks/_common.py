@@ -1,7 +1,8 @@
 """Shared helpers of the benchmark scripts: servers in subprocesses, stats, output.
 
-Not a benchmark itself. Every script imports it as ``_common`` (the scripts are run
-as ``python benchmarks/bench_x.py``, so ``benchmarks/`` is on ``sys.path``).
+Not a benchmark itself. Every script imports it as ``_common``: the scripts are run
+as ``python benchmarks/bench_x.py``, so their own directory comes first on the
+import path.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ from typing import Any, TypeVar
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-if str(ROOT) not in sys.path:  # for tests.samples (the same request the tests use)
-    sys.path.insert(0, str(ROOT))
-
-from tests.samples import full_request  # noqa: E402
+# tests.helpers.bodies.full_request() written out (the smoke test checks they agree): the
+# benchmarks use the installed package only, never the tests.
+FULL_REQUEST = HERE / "data" / "full_request.json"
 
 __all__ = [
     "API_KEY",
@@ -48,9 +48,6 @@ _T = TypeVar("_T")
 API_KEY = "bench-key"
 
 _URL_RE = re.compile(r"(http://127\.0\.0\.1:\d+)")
-_EMULATOR_CODE = (
-    "import sys; from dumgum_async.testing._serve import main; sys.exit(main(sys.argv[1:]))"
-)
 
 
 class Server:
@@ -106,6 +103,15 @@ def _spawn(cmd: Sequence[str], *, timeout: float = 20.0) -> Iterator[Server]:
             proc.stdout.close()
 
 
+def full_request() -> dict[str, Any]:
+    """A request with every profile field set and 20 messages, in the API's JSON shape.
+
+    A fresh copy on every call, so a caller may change it.
+    """
+    data: dict[str, Any] = json.loads(FULL_REQUEST.read_text(encoding="utf-8"))
+    return data
+
+
 def minimal_server(*, loop: str = "auto") -> contextlib.AbstractContextManager[Server]:
     """The no-validation server of ``minimal_server.py``, in a child process."""
     return _spawn([sys.executable, str(HERE / "minimal_server.py"), "--port", "0", "--loop", loop])
@@ -114,7 +120,17 @@ def minimal_server(*, loop: str = "auto") -> contextlib.AbstractContextManager[S
 def emulator(*options: str) -> contextlib.AbstractContextManager[Server]:
     """The library's emulator (``dumgum-async serve``) in a child process."""
     return _spawn(
-        [sys.executable, "-c", _EMULATOR_CODE, "--port", "0", "--api-key", API_KEY, *options]
+        [
+            sys.executable,
+            "-m",
+            "dumgum_async",
+            "serve",
+            "--port",
+            "0",
+            "--api-key",
+            API_KEY,
+            *options,
+        ]
     )
 
 

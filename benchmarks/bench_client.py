@@ -1,45 +1,58 @@
-"""Client overhead: CPU per request and requests/s of ``client.suggest(model)``.
+"""Client overhead: CPU per request, latency and requests/s of ``client.suggest(model)``.
 
 The server is ``minimal_server.py`` in its own process (fixed answer, no validation),
 so the client process's CPU time (``time.process_time()``) is the client's cost alone.
-Contenders, each with its own session and connection pool of 64, run one after the
-other in every round, in a rotating order, at each concurrency:
+Three request streams (``scenarios.py``: ``same``, ``warm``, ``cold``), each at
+concurrency 1, 16 and 64. Contenders, each with its own session and pool of 64:
 
-* ``raw_aiohttp``: aiohttp posting the pre-encoded body and reading the answer's bytes,
-  nothing else: the physical limit of an aiohttp-based client;
-* ``raw_codec`` (breakdown): ``raw_aiohttp`` plus the library's own codec on each call,
-  ``encode_request(model)`` and ``decode_response(body)``: so ``raw_codec - raw_aiohttp``
-  is the codec's cost and ``dumgum - raw_codec`` the rest of the client's machinery;
-* ``dumgum``: ``DumGumClient.suggest(SuggestionRequest)``: encode, post, status check,
-  decode into a ``SuggestionResponse``, stats, retry machinery (not triggered);
-* ``httpx``: ``httpx.AsyncClient`` posting the pre-encoded body (transport comparison);
-* ``handwritten``: what users write themselves with aiohttp: ``json.dumps`` of the
-  dict, post, status check, ``json.loads``, a 3-attempt retry loop on 429/5xx/errors.
+* ``raw``: aiohttp posting the pre-encoded body of ``full_request()`` and reading the
+  answer's bytes, as a user writes it: ``ClientSession()`` with aiohttp's default
+  timeout (``total=300, sock_connect=30``, so a timer per request), no per-request
+  ``timeout=``. The baseline of every ratio;
+* ``raw_notimeout``: the same with ``ClientTimeout(total=None, sock_connect=None)``:
+  what aiohttp costs without its timer (the client passes its own ``ClientTimeout``
+  per request, 30 s by default);
+* ``dumgum``: ``DumGumClient.suggest(request)`` with the scenario's model objects,
+  default options (so with OpenTelemetry's API no-op spans when opentelemetry-api
+  is installed, as in the dev environment);
+* ``dumgum_notel`` (breakdown): the same with ``telemetry=False``, which is also the
+  code path of an environment without opentelemetry;
+* ``raw_control``: a second ``raw``, measured as a contender: its ratio is the noise.
 
-    python benchmarks/bench_client.py            # 7 rounds, 3000 requests per run
-    python benchmarks/bench_client.py --quick    # a few seconds, for the smoke test
+Paired rounds: this VM's speed drifts with the other tenants, so every contender
+block (``--block`` requests) runs between two ``raw`` blocks, and its ratio is taken
+against the mean of those two; a round is ``raw, X1, raw, X2, raw, ...`` with the
+contenders in a rotating order. Reported: the median of the per-block ratios over
+``--rounds`` and their IQR. Latency (each request's ``perf_counter`` span) is pooled
+over the rounds at concurrency 1; "added" is the contender's percentile minus raw's.
 
-Targets: dumgum CPU per request <= 1.3x raw_aiohttp; requests/s at concurrency 64
->= 0.85x raw_aiohttp (both as the median of per-round ratios).
+    python benchmarks/bench_client.py                # 21 rounds of 400 (~6 min)
+    python benchmarks/bench_client.py --quick        # a few seconds, for the smoke test
+    python benchmarks/bench_client.py --profile      # cProfile of dumgum vs raw, warm, C=16
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
-import json
+import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import _common
 import aiohttp
+import orjson
+from scenarios import SCENARIOS, Scenario
 
 import dumgum_async as dg
 
-CONTENDERS = ("raw_aiohttp", "raw_codec", "dumgum", "httpx", "handwritten")
+BASELINE = "raw"
+CONTENDERS = ("raw_notimeout", "dumgum", "dumgum_notel", "raw_control")
+CLIENTS = ("dumgum", "dumgum_notel")  # the contenders that take the scenario's requests
 POOL = 64
 HEADERS = {
     "Authorization": f"Bearer {_common.API_KEY}",
@@ -47,271 +60,274 @@ HEADERS = {
     "Accept": "application/json",
 }
 PATH = "/cs/v1/content_creation/suggestion"
+# The goals of issue #14: scenario -> the most CPU per request vs raw at C >= 16.
+CPU_GOALS = {"same": 1.10, "warm": 1.15, "cold": 1.25}
+LATENCY_GOALS_US = {"p50": 30.0, "p99": 60.0}  # added at C=1, warm
+RPS_GOAL = 0.9  # at C=64
 
+Send = Callable[[Any], Awaitable[Any]]
 One = Callable[[], Awaitable[Any]]
 
 
-class Contender:
-    """An async context manager giving ``one()``: send one request, read the answer."""
+@contextlib.asynccontextmanager
+async def raw_aiohttp(url: str, *, timeout: bool = True) -> AsyncIterator[Send]:
+    """aiohttp posting ``full_request()``'s bytes; the argument of ``send`` is ignored."""
+    options: dict[str, Any] = {}
+    if not timeout:
+        options["timeout"] = aiohttp.ClientTimeout(total=None, sock_connect=None)
+    body = orjson.dumps(_common.full_request())
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=POOL), **options
+    ) as session:
+        post, target = session.post, url + PATH
 
-    def __init__(self, name: str, url: str, data: dict[str, Any]) -> None:
-        self.name = name
-        self.url = url + PATH
-        self.base_url = url
-        self.data = data
-        self.body = dg.SuggestionRequest.from_dict(data).to_dict()  # canonical dict
-        self.model = dg.SuggestionRequest.from_dict(data)
-        self.encoded = dg._converter.encode_request(self.model)
-        self._close: Callable[[], Awaitable[Any]] | None = None
-
-    async def __aenter__(self) -> One:
-        if self.name == "raw_aiohttp":
-            return self._raw()
-        if self.name == "raw_codec":
-            return self._raw_codec()
-        if self.name == "handwritten":
-            return self._handwritten()
-        if self.name == "dumgum":
-            return await self._dumgum()
-        if self.name == "httpx":
-            return self._httpx()
-        raise ValueError(self.name)
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._close is not None:
-            await self._close()
-
-    def _session(self) -> aiohttp.ClientSession:
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
-        self._close = session.close
-        return session
-
-    def _raw(self) -> One:
-        session, url, body = self._session(), self.url, self.encoded
-
-        async def one() -> bytes:
-            async with session.post(url, data=body, headers=HEADERS) as resp:
+        async def send(_: object) -> bytes:
+            async with post(target, data=body, headers=HEADERS) as resp:
                 raw = await resp.read()
                 if resp.status != 200:
                     raise RuntimeError(resp.status)
                 return raw
 
-        return one
+        yield send
 
-    def _raw_codec(self) -> One:
-        session, url, model = self._session(), self.url, self.model
-        encode, decode = dg._converter.encode_request, dg._converter.decode_response
 
-        async def one() -> dg.SuggestionResponse:
-            async with session.post(url, data=encode(model), headers=HEADERS) as resp:
-                raw = await resp.read()
-                if resp.status != 200:
-                    raise RuntimeError(resp.status)
-            return decode(raw)
+@contextlib.asynccontextmanager
+async def dumgum(url: str, *, telemetry: bool = True) -> AsyncIterator[Send]:
+    async with dg.DumGumClient(
+        api_key=_common.API_KEY, base_url=url, max_concurrency=POOL, telemetry=telemetry
+    ) as client:
+        yield client.suggest
 
-        return one
 
-    def _handwritten(self) -> One:
-        session, url, data = self._session(), self.url, self.body
-        retryable = {429, 500, 502, 503, 504}
-
-        async def one() -> list[str]:
-            payload = json.dumps(data)
-            for attempt in range(3):
-                try:
-                    async with session.post(url, data=payload, headers=HEADERS) as resp:
-                        if resp.status == 200:
-                            return json.loads(await resp.read())["suggestions"]  # type: ignore[no-any-return]
-                        if resp.status not in retryable or attempt == 2:
-                            raise RuntimeError(f"HTTP {resp.status}")
-                except aiohttp.ClientConnectionError:
-                    if attempt == 2:
-                        raise
-                await asyncio.sleep(0.5 * 2**attempt)
-            raise AssertionError("unreachable")
-
-        return one
-
-    async def _dumgum(self) -> One:
-        client = dg.DumGumClient(
-            api_key=_common.API_KEY, base_url=self.base_url, max_concurrency=POOL
-        )
-        await client.__aenter__()
-        self._close = client.aclose
-        model = self.model
-
-        async def one() -> dg.SuggestionResponse:
-            return await client.suggest(model)
-
-        return one
-
-    def _httpx(self) -> One:
-        import httpx
-
-        client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=POOL, max_keepalive_connections=POOL),
-            timeout=30.0,
-        )
-        self._close = client.aclose
-        url, body = self.url, self.encoded
-
-        async def one() -> bytes:
-            resp = await client.post(url, content=body, headers=HEADERS)
-            if resp.status_code != 200:
-                raise RuntimeError(resp.status_code)
-            return resp.content
-
-        return one
+def contender(name: str, url: str) -> contextlib.AbstractAsyncContextManager[Send]:
+    if name in ("raw", "raw_control"):
+        return raw_aiohttp(url)
+    if name == "raw_notimeout":
+        return raw_aiohttp(url, timeout=False)
+    if name == "dumgum":
+        return dumgum(url)
+    if name == "dumgum_notel":
+        return dumgum(url, telemetry=False)
+    raise ValueError(name)
 
 
 async def drive(one: One, concurrency: int, n: int) -> None:
-    """``n`` calls of ``one()`` by ``concurrency`` workers."""
-    remaining = n
+    """``n`` calls of ``one()`` by ``concurrency`` workers (``bench_otel.py``'s driver)."""
+    await drive_items(lambda _: one(), [None] * n, concurrency)
+
+
+async def drive_items(
+    send: Send, items: Sequence[Any], concurrency: int, spans: list[float] | None = None
+) -> None:
+    """``send(item)`` for every item by ``concurrency`` workers, timing each if asked."""
+    queue = iter(items)  # shared: next() never yields to the loop, so no item twice
+    clock = time.perf_counter
+    record = spans.append if spans is not None else None
 
     async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
-            await one()
+        for item in queue:
+            start = clock()
+            await send(item)
+            if record is not None:
+                record(clock() - start)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
-# httpx costs ~10x more per request at high concurrency: fewer of its requests per
-# run keep a round short (its figures are per request, so still comparable).
-SHARE = {"httpx": 0.25}
+async def block(send: Send, items: Sequence[Any], concurrency: int) -> dict[str, Any]:
+    """One measured block: client CPU per request, requests/s, every request's span."""
+    gc.collect()
+    spans: list[float] = []
+    cpu, wall = time.process_time(), time.perf_counter()
+    await drive_items(send, items, concurrency, spans)
+    wall = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
+    n = len(items)
+    return {"cpu_us": cpu / n * 1e6, "rps": n / wall, "cpu_share": cpu / wall, "spans": spans}
 
 
-async def measure(
-    name: str, server: _common.Server, concurrency: int, n: int, warmup: int
-) -> dict[str, float]:
-    n = max(int(n * SHARE.get(name, 1.0)), concurrency)
-    async with Contender(name, server.url, _common.full_request()) as one:
-        await drive(one, concurrency, max(warmup, concurrency))  # connections, caches
-        gc.collect()
-        server_cpu = server.cpu_seconds()
-        cpu, wall = time.process_time(), time.perf_counter()
-        await drive(one, concurrency, n)
-        wall = time.perf_counter() - wall
-        cpu = time.process_time() - cpu
-        server_cpu = server.cpu_seconds() - server_cpu
-    return {
-        "cpu_us_per_req": cpu / n * 1e6,
-        "rps": n / wall,
-        "client_cpu_share": cpu / wall,
-        "server_cpu_share": server_cpu / wall,
+async def run_cell(
+    args: argparse.Namespace, url: str, scenario: str, concurrency: int
+) -> dict[str, Any]:
+    """Every round of one scenario at one concurrency; per-block figures and ratios."""
+    stream = Scenario(scenario)
+    names = [BASELINE, *args.contenders]
+    blank = [None] * args.block
+    blocks: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    ratios: dict[str, dict[str, list[float]]] = {
+        name: {"cpu": [], "rps": []} for name in args.contenders
     }
-
-
-async def bench(args: argparse.Namespace, server: _common.Server) -> dict[str, Any]:
-    runs: dict[str, dict[int, list[dict[str, float]]]] = {
-        name: {c: [] for c in args.concurrency} for name in args.contenders
-    }
-    for r in range(args.rounds):
-        for c in args.concurrency:
-            shift = (r + c) % len(args.contenders)
+    async with contextlib.AsyncExitStack() as stack:
+        sends = {name: await stack.enter_async_context(contender(name, url)) for name in names}
+        for name in names:  # connections, caches, code paths
+            await drive_items(sends[name], stream.take(args.warmup), concurrency)
+        for r in range(args.rounds):
+            shift = r % len(args.contenders)
             order = args.contenders[shift:] + args.contenders[:shift]
+            before = await block(sends[BASELINE], blank, concurrency)
+            blocks[BASELINE].append(before)
             for name in order:
-                got = await measure(name, server, c, args.n, args.warmup)
-                runs[name][c].append(got)
+                items = stream.take(args.block) if name in CLIENTS else blank
+                got = await block(sends[name], items, concurrency)
+                after = await block(sends[BASELINE], blank, concurrency)
+                blocks[name].append(got)
+                blocks[BASELINE].append(after)
+                for key in ("cpu", "rps"):
+                    field = "cpu_us" if key == "cpu" else "rps"
+                    ratios[name][key].append(got[field] / ((before[field] + after[field]) / 2))
                 if not args.quiet:
                     print(
-                        f"  round {r + 1} c={c:<3} {name:<12} "
-                        f"{got['cpu_us_per_req']:8.1f} us/req {got['rps']:8.0f} req/s "
-                        f"(client cpu {got['client_cpu_share']:.2f}, "
-                        f"server cpu {got['server_cpu_share']:.2f})",
+                        f"  {scenario:<4} c={concurrency:<3} round {r + 1:>2} {name:<13} "
+                        f"{got['cpu_us']:7.1f} us/req (raw {before['cpu_us']:6.1f}, "
+                        f"{after['cpu_us']:6.1f}) x{ratios[name]['cpu'][-1]:.3f} "
+                        f"{got['rps']:6.0f} req/s, client cpu {got['cpu_share']:.2f}",
                         file=sys.stderr,
                         flush=True,
                     )
-    return summarize(runs, args)
+                before = after
+    return summarize_cell(blocks, ratios)
 
 
-def summarize(
-    runs: dict[str, dict[int, list[dict[str, float]]]], args: argparse.Namespace
+def _quartiles(values: Sequence[float]) -> tuple[float, float, float]:
+    if len(values) < 2:
+        v = values[0] if values else float("nan")
+        return v, v, v
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summarize_cell(
+    blocks: dict[str, list[dict[str, Any]]], ratios: dict[str, dict[str, list[float]]]
 ) -> dict[str, Any]:
+    raw_spans = [s for b in blocks[BASELINE] for s in b["spans"]]
+    raw_p50, raw_p99 = _percentile(raw_spans, 0.50), _percentile(raw_spans, 0.99)
+    out: dict[str, Any] = {}
+    for name, runs in blocks.items():
+        spans = [s for b in runs for s in b["spans"]]
+        entry: dict[str, Any] = {
+            "cpu_us_per_req": _common.median([b["cpu_us"] for b in runs]),
+            "rps": _common.median([b["rps"] for b in runs]),
+            "client_cpu_share": _common.median([b["cpu_share"] for b in runs]),
+            "p50_us": _percentile(spans, 0.50) * 1e6,
+            "p99_us": _percentile(spans, 0.99) * 1e6,
+            "blocks": [{k: v for k, v in b.items() if k != "spans"} for b in runs],
+        }
+        if name in ratios:
+            for key in ("cpu", "rps"):
+                q1, q2, q3 = _quartiles(ratios[name][key])
+                entry[f"{key}_ratio"] = q2
+                entry[f"{key}_ratio_iqr"] = [q1, q3]
+                entry[f"{key}_ratios"] = ratios[name][key]
+            entry["added_p50_us"] = (_percentile(spans, 0.50) - raw_p50) * 1e6
+            entry["added_p99_us"] = (_percentile(spans, 0.99) - raw_p99) * 1e6
+        out[name] = entry
+    return out
+
+
+async def bench(args: argparse.Namespace, url: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    for name, by_c in runs.items():
-        results[name] = {}
-        for c, rounds in by_c.items():
-            entry: dict[str, Any] = {
-                key: _common.median([x[key] for x in rounds]) for key in rounds[0]
-            }
-            if name != "raw_aiohttp" and "raw_aiohttp" in runs:
-                base = runs["raw_aiohttp"][c]
-                entry["cpu_ratio"] = _common.median(
-                    [
-                        x["cpu_us_per_req"] / b["cpu_us_per_req"]
-                        for x, b in zip(rounds, base, strict=True)
-                    ]
-                )
-                entry["rps_ratio"] = _common.median(
-                    [x["rps"] / b["rps"] for x, b in zip(rounds, base, strict=True)]
-                )
-            entry["rounds"] = rounds
-            results[name][str(c)] = entry
-    targets = []
-    if "dumgum" in results and "raw_aiohttp" in results:
+    for scenario in args.scenarios:
+        results[scenario] = {}
         for c in args.concurrency:
-            ratio = results["dumgum"][str(c)]["cpu_ratio"]
-            targets.append(
-                {
-                    "figure": f"CPU/request vs raw aiohttp, concurrency {c}",
-                    "value": ratio,
-                    "target": "<= 1.3",
-                    "met": ratio <= 1.3,
-                }
-            )
-        if 64 in args.concurrency:
-            ratio = results["dumgum"]["64"]["rps_ratio"]
-            targets.append(
-                {
-                    "figure": "requests/s vs raw aiohttp, concurrency 64",
-                    "value": ratio,
-                    "target": ">= 0.85",
-                    "met": ratio >= 0.85,
-                }
-            )
-    return {"results": results, "targets": targets}
+            results[scenario][str(c)] = await run_cell(args, url, scenario, c)
+    return {"results": results, "targets": targets(results, args)}
+
+
+def _target(figure: str, value: float, target: str, met: bool) -> dict[str, Any]:
+    return {"figure": figure, "value": value, "target": target, "met": met}
+
+
+def targets(results: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if "dumgum" not in args.contenders:
+        return out
+    for scenario, by_c in results.items():
+        goal = CPU_GOALS[scenario]
+        for c in ("16", "64"):
+            if c in by_c:
+                value = by_c[c]["dumgum"]["cpu_ratio"]
+                figure = f"{scenario}: CPU/request vs raw, C={c}"
+                out.append(_target(figure, value, f"<= {goal}", value <= goal))
+        if "64" in by_c:
+            value = by_c["64"]["dumgum"]["rps_ratio"]
+            figure = f"{scenario}: requests/s vs raw, C=64"
+            out.append(_target(figure, value, f">= {RPS_GOAL}", value >= RPS_GOAL))
+    if "1" in results.get("warm", {}):
+        entry = results["warm"]["1"]["dumgum"]
+        for q, goal in LATENCY_GOALS_US.items():
+            value = entry[f"added_{q}_us"]
+            figure = f"warm: added {q} latency at C=1 (us)"
+            out.append(_target(figure, value, f"<= +{goal:g}", value <= goal))
+    return out
 
 
 def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
-    print(f"\nmedians of {args.rounds} rounds, {args.n} requests per run, loop={args.loop}")
     print(
-        f"{'contender':<12} {'conc':>4} {'us CPU/req':>11} {'x raw':>6} "
-        f"{'req/s':>8} {'x raw':>6} {'client cpu':>10} {'server cpu':>10}"
+        f"\n{args.rounds} paired rounds, blocks of {args.block} requests, loop={args.loop}; "
+        "x raw = median of per-block ratios [IQR]"
     )
-    for name, by_c in out["results"].items():
-        for c, e in by_c.items():
-            print(
-                f"{name:<12} {c:>4} {e['cpu_us_per_req']:11.1f} "
-                f"{e.get('cpu_ratio', 1.0):6.2f} {e['rps']:8.0f} {e.get('rps_ratio', 1.0):6.2f} "
-                f"{e['client_cpu_share']:10.2f} {e['server_cpu_share']:10.2f}"
-            )
-    _common.print_targets(out["targets"], digits=2)
+    print(
+        f"{'scenario':<8} {'C':>3} {'contender':<13} {'us CPU/req':>10} {'x raw':>6} "
+        f"{'IQR':>13} {'req/s':>7} {'x raw':>6} {'p50 us':>7} {'p99 us':>7} "
+        f"{'+p50':>6} {'+p99':>6} {'cpu':>5}"
+    )
+    for scenario, by_c in out["results"].items():
+        for c, by_name in by_c.items():
+            for name, e in by_name.items():
+                iqr = e.get("cpu_ratio_iqr")
+                spread = f"{iqr[0]:.2f}-{iqr[1]:.2f}" if iqr else ""
+                added = (
+                    f"{e['added_p50_us']:+6.0f} {e['added_p99_us']:+6.0f}"
+                    if "added_p50_us" in e
+                    else f"{'':>6} {'':>6}"
+                )
+                print(
+                    f"{scenario:<8} {c:>3} {name:<13} {e['cpu_us_per_req']:10.1f} "
+                    f"{e.get('cpu_ratio', 1.0):6.3f} {spread:>13} {e['rps']:7.0f} "
+                    f"{e.get('rps_ratio', 1.0):6.3f} {e['p50_us']:7.0f} {e['p99_us']:7.0f} "
+                    f"{added} {e['client_cpu_share']:5.2f}"
+                )
+    _common.print_targets(out["targets"], digits=3)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=3000, help="requests per measured run")
-    parser.add_argument("--warmup", type=int, default=200, help="requests before each run")
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--block", type=int, default=400, help="requests per measured block")
+    parser.add_argument("--warmup", type=int, default=300, help="requests per contender first")
+    parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--server-loop", choices=("auto", "asyncio", "uvloop"), default="auto")
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
-    parser.add_argument("--quiet", action="store_true", help="no per-run lines")
+    parser.add_argument("--quiet", action="store_true", help="no per-block lines")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile of dumgum and raw, warm, C=16"
+    )
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.warmup, args.rounds = 40, 10, 1
+        args.block, args.warmup, args.rounds = 30, 10, 1
+    args.warmup = max(args.warmup, max(args.concurrency))
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with _common.minimal_server(loop=args.server_loop) as server:
-        results = _common.run(bench(args, server), args.loop)
+        if args.profile:
+            from profile_client import profile
+
+            return _common.run(profile(server.url, 200 if args.quick else 4000), args.loop)
+        results = _common.run(bench(args, server.url), args.loop)
     return _common.publish("client", args, results, print_table)
 
 

@@ -31,7 +31,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import _common
-from bench_client import POOL, Contender, One, drive
+from bench_client import POOL, One, drive, raw_aiohttp
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -57,8 +57,8 @@ class _Drop(SpanExporter):
 @asynccontextmanager
 async def contender(name: str, url: str) -> AsyncIterator[One]:
     if name == "raw_aiohttp":
-        async with Contender("raw_aiohttp", url, _common.full_request()) as one:
-            yield one
+        async with raw_aiohttp(url) as send:
+            yield lambda: send(None)
         return
     options: dict[str, Any] = {}
     providers: tuple[TracerProvider, MeterProvider] | None = None

@@ -36,7 +36,10 @@ import _common
 from aiolimiter import AsyncLimiter
 
 from dumgum_async import RateLimit
-from dumgum_async._throttle import LocalLimiter
+
+# No public equivalent: the client builds its ``LocalLimiter`` from ``rate_limit=``
+# and never hands it out, and this benchmark measures that limiter on its own.
+from dumgum_async._throttle import LocalLimiter  # private, see above
 
 LIMITERS = ("dumgum", "aiolimiter", "floor")
 

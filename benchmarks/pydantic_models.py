@@ -12,7 +12,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
-from dumgum_async import _enums as e
+import dumgum_async as dg
 
 Https = Annotated[str, StringConstraints(pattern=r"^https://\S")]
 Http = Annotated[str, StringConstraints(pattern=r"^https?://\S")]
@@ -25,54 +25,54 @@ class _Base(BaseModel):
 
 class Gift(_Base):
     name: str
-    tier: e.GiftTier
+    tier: dg.GiftTier
 
 
 class Child(_Base):
     name: Name | None = None
-    gender: e.Gender | None = None
+    gender: dg.Gender | None = None
     age: int | None = None
 
 
 class Pet(_Base):
     name: Name | None = None
-    sex: e.PetSex | None = None
+    sex: dg.PetSex | None = None
     age: int | None = None
     breed: Name | None = None
     type: Name | None = None
 
 
 class Features(_Base):
-    ethnicity: e.Ethnicity | None = None
+    ethnicity: dg.Ethnicity | None = None
     height: int | None = None
     weight: int | None = None
-    eyes_color: e.EyesColor | None = None
-    hair_color: e.HairColor | None = None
-    hair_length: e.HairLength | None = None
-    marital_status: e.MaritalStatus | None = None
+    eyes_color: dg.EyesColor | None = None
+    hair_color: dg.HairColor | None = None
+    hair_length: dg.HairLength | None = None
+    marital_status: dg.MaritalStatus | None = None
     job: Annotated[str, StringConstraints(max_length=32)] | None = None
     working: bool | None = None
-    interests: tuple[e.Interest, ...] = ()
-    bdsm_interests: tuple[e.BdsmInterest, ...] = ()
-    sexual_interests: tuple[e.SexualInterest, ...] = ()
-    looking_for: tuple[e.LookingFor, ...] = ()
-    sexual_orientation: e.SexualOrientation | None = None
+    interests: tuple[dg.Interest, ...] = ()
+    bdsm_interests: tuple[dg.BdsmInterest, ...] = ()
+    sexual_interests: tuple[dg.SexualInterest, ...] = ()
+    looking_for: tuple[dg.LookingFor, ...] = ()
+    sexual_orientation: dg.SexualOrientation | None = None
     children_count: int | None = None
-    wants_children: e.WantsChildren | None = None
-    surgery_status: e.SurgeryStatus | None = None
-    unit_system: e.UnitSystem | None = None
-    living_with: e.LivingWith | None = None
-    education: e.Education | None = None
-    religion: e.Religion | None = None
-    smoking: e.Smoking | None = None
-    body_shape: e.BodyShape | None = None
-    sports: tuple[e.Sport, ...] = ()
-    music_genres: tuple[e.MusicGenre, ...] = ()
+    wants_children: dg.WantsChildren | None = None
+    surgery_status: dg.SurgeryStatus | None = None
+    unit_system: dg.UnitSystem | None = None
+    living_with: dg.LivingWith | None = None
+    education: dg.Education | None = None
+    religion: dg.Religion | None = None
+    smoking: dg.Smoking | None = None
+    body_shape: dg.BodyShape | None = None
+    sports: tuple[dg.Sport, ...] = ()
+    music_genres: tuple[dg.MusicGenre, ...] = ()
 
 
 class Profile(_Base):
     id: str
-    gender: e.Gender
+    gender: dg.Gender
     version: str | None = None
     first_name: str | None = None
     nickname: str | None = None
@@ -83,7 +83,7 @@ class Profile(_Base):
     postal_code: Annotated[str, StringConstraints(max_length=64)] | None = None
     time_zone: str | None = None
     features: Features | None = None
-    personality: e.Personality | None = None
+    personality: dg.Personality | None = None
     main_picture_url: Https | None = None
     pictures: tuple[Https, ...] = ()
     private_pictures: tuple[Https, ...] = ()
@@ -94,7 +94,7 @@ class Profile(_Base):
 
 class Message(_Base):
     id: str
-    sender: e.Sender
+    sender: dg.Sender
     date: AwareDatetime
     picture_urls: tuple[Http, ...] = ()
     poke: bool | None = None
@@ -106,5 +106,5 @@ class Message(_Base):
 class SuggestionRequest(_Base):
     user_profile: Profile
     persona_profile: Profile
-    language: e.Language
+    language: dg.Language
     messages: tuple[Message, ...] = Field(...)

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 from aioresponses import aioresponses
 
 from dumgum_async.testing import mock_api as _mock_api
-from tests.redis_server import RedisServer, redis_server_path, require
+from tests.helpers.redis_server import RedisServer, redis_server_path, require
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-
-API_KEY = "sk-test-0123456789abcdef"
-BASE_URL = "https://api.dumgum.com"
-ENDPOINT = BASE_URL + "/cs/v1/content_creation/suggestion"
 
 
 @pytest.fixture
@@ -33,20 +28,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's real key or base URL."""
     monkeypatch.delenv("DUMGUM_API_KEY", raising=False)
     monkeypatch.delenv("DUMGUM_BASE_URL", raising=False)
-
-
-def no_client_tasks_left() -> bool:
-    """No task of the client's is left (the emulator's handlers may still be finishing)."""
-
-    def server_side(task: asyncio.Task[Any]) -> bool:
-        code = getattr(task.get_coro(), "cr_code", None)
-        filename = code.co_filename if code is not None else ""
-        return "aiohttp/web" in filename or "dumgum_async/testing" in filename
-
-    mine = [
-        t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not server_side(t)
-    ]
-    return mine == []
 
 
 # --- a real redis-server, for the Redis test modules ------------------------------------

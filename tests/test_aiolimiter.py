@@ -15,7 +15,7 @@ from aiolimiter import AsyncLimiter
 
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
 
 KEY = "aiolimiter-key"
 

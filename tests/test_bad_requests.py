@@ -20,7 +20,7 @@ import pytest
 import dumgum_async as dg
 from dumgum_async import _cli, _converter
 from dumgum_async.testing import FakeDumGumServer, sample_requests
-from tests.samples import full_request, minimal_request
+from tests.helpers.bodies import full_request, minimal_request
 
 KEY = "bad-input-key"
 UTC = dt.UTC

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +19,18 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.bodies import full_request
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 TIMEOUT = 90.0
 LEAKS = ("Unclosed", "Task was destroyed", "Exception ignored", "Traceback")
 
 pytestmark = pytest.mark.slow
+# What benchmarks measure that has no public name (see each import's comment).
+KNOWN_PRIVATE = {
+    "bench_datalayer.py": {"from dumgum_async import _converter", "dumgum_async._converter"},
+    "bench_throttle.py": {"dumgum_async._throttle"},
+}
 
 
 def _run(script: str, tmp_path: Path) -> dict[str, Any]:
@@ -62,15 +70,63 @@ def _loops() -> list[str]:
 def test_bench_client(tmp_path: Path) -> None:
     data = _run("bench_client.py", tmp_path)
     results = data["results"]
-    assert set(results) == {"raw_aiohttp", "raw_codec", "dumgum", "httpx", "handwritten"}
+    assert set(results) == {"same", "warm", "cold"}
     for by_c in results.values():
         assert set(by_c) == {"1", "16", "64"}
-        for entry in by_c.values():
-            assert _positive(entry["cpu_us_per_req"])
-            assert _positive(entry["rps"])
-    assert _positive(results["dumgum"]["64"]["cpu_ratio"])
-    assert _positive(results["dumgum"]["64"]["rps_ratio"])
+        for by_name in by_c.values():
+            assert set(by_name) == {"raw", "raw_notimeout", "dumgum", "dumgum_notel", "raw_control"}
+            for entry in by_name.values():
+                assert _positive(entry["cpu_us_per_req"])
+                assert _positive(entry["rps"])
+                assert _positive(entry["p99_us"])
+            for name in ("raw_notimeout", "dumgum", "dumgum_notel", "raw_control"):
+                assert _positive(by_name[name]["cpu_ratio"])
+                assert _positive(by_name[name]["rps_ratio"])
+                assert math.isfinite(by_name[name]["added_p50_us"])
     _check_targets(data)
+
+
+def test_bench_client_profile(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "error",
+            str(BENCHMARKS / "bench_client.py"),
+            "--quick",
+            "--profile",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+        cwd=BENCHMARKS.parent,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "by extra own time (dumgum - raw)" in done.stdout
+    assert "dumgum_async" in done.stdout
+
+
+def test_benchmark_request_is_the_tests_full_request() -> None:
+    # benchmarks/ must not import tests/: they keep their own copy, checked here.
+    written = json.loads((BENCHMARKS / "data" / "full_request.json").read_text(encoding="utf-8"))
+    assert written == full_request()
+
+
+def test_benchmarks_do_not_reach_into_tests() -> None:
+    for script in sorted(BENCHMARKS.glob("*.py")):
+        text = script.read_text(encoding="utf-8")
+        assert "sys.path" not in text, script.name
+        assert not re.search(r"^\s*(from|import) tests\b", text, re.MULTILINE), script.name
+
+
+def test_benchmarks_use_private_modules_only_where_no_public_name_exists() -> None:
+    for script in sorted(BENCHMARKS.glob("*.py")):
+        text = script.read_text(encoding="utf-8")
+        private = set(
+            re.findall(r"dumgum_async(?:\.\w+)*\._\w+|from dumgum_async import _\w+", text)
+        )
+        assert private <= KNOWN_PRIVATE.get(script.name, set()), (script.name, private)
 
 
 def test_bench_datalayer(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 
 import dumgum_async as dg
-from tests.conftest import API_KEY, ENDPOINT
-from tests.samples import full_request, minimal_request
+from tests.helpers.bodies import full_request, minimal_request
+from tests.helpers.constants import API_KEY, ENDPOINT
 
 SUGGESTIONS = ["Hi Marc!", "How was Annecy?", "Tell me about the risotto"]
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import dumgum_async as dg
 from dumgum_async import _converter
-from tests.samples import full_request, minimal_request
+from tests.helpers.bodies import full_request, minimal_request
 
 UTC = dt.UTC
 INT32_MIN = -(2**31)

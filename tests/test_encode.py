@@ -29,7 +29,7 @@ import dumgum_async as dg
 from dumgum_async import _converter, _encode
 from dumgum_async.exceptions import RequestValidationError
 from dumgum_async.testing import FakeDumGumServer, sample_requests
-from tests.samples import full_request, minimal_request
+from tests.helpers.bodies import full_request, minimal_request
 
 Profile = dg.Profile
 Message = dg.Message

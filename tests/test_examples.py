@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestServer
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, FaultKind, ScriptedResponse
 from examples import aiohttp_app, fastapi_app, task_worker
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
 
 KEY = "backend-key"
 

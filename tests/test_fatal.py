@@ -10,7 +10,7 @@ import pytest
 
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, ScriptedResponse
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
 
 KEY = "emulator-key"
 

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dumgum_async as dg
-from tests.samples import full_request
+from tests.helpers.bodies import full_request
 
 MAX_CPU_SECONDS = 1.0
 MAX_PEAK_BYTES = 64 * 2**20

@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dumgum_async as dg
-from tests.hostile_server import HostileServer, hostile_server, replying
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
+from tests.helpers.hostile_server import HostileServer, hostile_server, replying
 
 KEY = "sk-hostile-9f8e7d6c5b4a39281706"
 QUICK = dg.RetryPolicy(max_attempts=3, initial_backoff=0.01, max_backoff=0.02, budget=None)

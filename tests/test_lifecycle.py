@@ -16,8 +16,8 @@ import pytest
 
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, Faults, ScriptedResponse
-from tests.conftest import no_client_tasks_left
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
+from tests.helpers.tasks import no_client_tasks_left
 
 KEY = "emulator-key"
 QUICK = dg.RetryPolicy(initial_backoff=0.01, max_backoff=0.05, budget=None)

@@ -14,7 +14,7 @@ import dumgum_async as dg
 from dumgum_async import _log
 from dumgum_async._breaker import Breaker, Ticket
 from dumgum_async.testing import FakeDumGumServer, Faults, ScriptedResponse
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
 
 KEY = "emulator-key"
 QUICK = dg.RetryPolicy(initial_backoff=0.01, max_backoff=0.02, budget=None)
@@ -25,7 +25,7 @@ _APP = textwrap.dedent(
     import asyncio
     import dumgum_async as dg
     from dumgum_async.testing import FakeDumGumServer, ScriptedResponse
-    from tests.samples import minimal_request
+    from tests.helpers.bodies import minimal_request
 
     async def main():
         async with FakeDumGumServer(api_key="k") as fake:

@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 import dumgum_async as dg
-from tests.samples import full_request, minimal_request
+from tests.helpers.bodies import full_request, minimal_request
 
 UTC = dt.UTC
 WHEN = dt.datetime(2025, 4, 25, 10, 0, tzinfo=UTC)

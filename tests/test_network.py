@@ -25,8 +25,8 @@ from yarl import URL
 
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer
-from tests.hostile_server import HostileServer, hostile_server
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
+from tests.helpers.hostile_server import HostileServer, hostile_server
 from tests.test_secrets import leaks
 
 KEY = "sk-network-5d4c3b2a1f0e"

@@ -10,7 +10,7 @@ import pytest
 
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, Faults
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
 
 KEY = "emulator-key"
 QUICK = dg.RetryPolicy(initial_backoff=0.01, max_backoff=0.05)

@@ -12,8 +12,8 @@ import pytest
 
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, Faults, ScriptedResponse, ServerRateLimit
-from tests.conftest import no_client_tasks_left
-from tests.samples import full_request, minimal_request
+from tests.helpers.bodies import full_request, minimal_request
+from tests.helpers.tasks import no_client_tasks_left
 
 KEY = "emulator-key"
 QUICK = dg.RetryPolicy(initial_backoff=0.01, max_backoff=0.05, budget=None)
@@ -202,7 +202,7 @@ async def test_a_503_delays_only_its_own_call() -> None:
 
 
 async def test_server_rate_limit_is_respected_through_retries() -> None:
-    async with _pair(rate_limit=ServerRateLimit(rate=2, period=1.0)) as (fake, client):
+    async with _pair(rate_limit=ServerRateLimit(max_rate=2, time_period=1.0)) as (fake, client):
         responses = await asyncio.gather(*(client.suggest(minimal_request()) for _ in range(4)))
     assert len(responses) == 4
     assert fake.stats.by_status.get(200) == 4

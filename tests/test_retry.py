@@ -13,8 +13,9 @@ from aioresponses import aioresponses
 
 import dumgum_async as dg
 from dumgum_async import _retry
-from tests.conftest import API_KEY, ENDPOINT, no_client_tasks_left
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
+from tests.helpers.constants import API_KEY, ENDPOINT
+from tests.helpers.tasks import no_client_tasks_left
 
 OK = {"suggestions": ["a", "b", "c"]}
 FAST = dg.RetryPolicy(max_attempts=4, initial_backoff=0.001, max_backoff=0.002, budget=None)

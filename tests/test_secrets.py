@@ -32,7 +32,7 @@ import pytest
 import dumgum_async as dg
 from dumgum_async._secret import Secret, SecretHeaders
 from dumgum_async.testing import FakeDumGumServer, FaultKind, ScriptedResponse
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
 
 # Distinctive, so that a hit is never a coincidence.
 KEY = "sk-canary-Zq8VwX3nTb7LpR2m"

@@ -20,7 +20,7 @@ import pytest
 import dumgum_async as dg
 from dumgum_async import _converter
 from dumgum_async.testing._schema import REQUEST_SCHEMA_NAME, load_spec
-from tests.samples import full_request
+from tests.helpers.bodies import full_request
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "spec_differences.json"

@@ -22,7 +22,7 @@ from aiohttp import web
 import dumgum_async as dg
 from dumgum_async._client import _slots_for
 from dumgum_async._throttle import LocalLimiter
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
 
 KEY = "arrivals-key"
 _OK = b'{"suggestions": ["one", "two", "three"]}'

@@ -16,7 +16,7 @@ import pytest
 
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
 
 ROOT = Path(__file__).resolve().parent.parent
 SNIPPETS = Path(__file__).resolve().parent / "typing_snippets"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import dumgum_async as dg
-from tests.samples import full_request, minimal_request
+from tests.helpers.bodies import full_request, minimal_request
 
 
 def test_a_valid_mapping_has_no_problems() -> None:

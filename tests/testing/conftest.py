@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-AUTH = {"Authorization": "Bearer test-key"}
-
 
 @pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:

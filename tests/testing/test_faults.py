@@ -19,8 +19,8 @@ from dumgum_async.testing import (
     ScriptedResponse,
     ServerFactory,
 )
-from tests.testing._bodies import minimal_request
-from tests.testing.conftest import AUTH
+from tests.helpers.bodies import minimal_request
+from tests.helpers.constants import AUTH
 
 SHORT = aiohttp.ClientTimeout(total=0.5)
 

@@ -11,7 +11,7 @@ import pytest
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, FaultKind, Faults, ScriptedResponse
 from dumgum_async.testing._serve import main
-from tests.testing._bodies import minimal_request
+from tests.helpers.bodies import minimal_request
 
 KEY = "fault-key"
 

@@ -14,8 +14,8 @@ from yarl import URL
 
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, mock_api
-from tests.conftest import API_KEY, ENDPOINT
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
+from tests.helpers.constants import API_KEY, ENDPOINT
 
 SUGGESTIONS = ["one", "two", "three"]
 

@@ -8,8 +8,8 @@ import sys
 import aiohttp
 
 from dumgum_async.testing import FakeDumGumServer, Faults, ServerFactory
-from tests.testing._bodies import minimal_request
-from tests.testing.conftest import AUTH
+from tests.helpers.bodies import minimal_request
+from tests.helpers.constants import AUTH
 
 
 async def test_dumgum_server_fixture_is_started_with_the_test_key(

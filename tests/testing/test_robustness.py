@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dumgum_async.testing._engine import Emulator
-from tests.testing._bodies import full_request
+from tests.helpers.bodies import conversation_request
 
 _HEADERS = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
 _PATH = "/cs/v1/content_creation/suggestion"
@@ -71,7 +71,7 @@ def test_any_json_body_gets_200_or_400(body: Any) -> None:
 def test_a_realistic_body_with_one_odd_part_gets_200_or_400(
     where: list[str | int], value: Any
 ) -> None:
-    raw = json.dumps(_mutated(full_request(), where, value)).encode()
+    raw = json.dumps(_mutated(conversation_request(), where, value)).encode()
     for emulator in (_VALIDATING, _LENIENT):
         reply = emulator.handle("POST", _PATH, _HEADERS, raw)
         assert reply.status in (200, 400)

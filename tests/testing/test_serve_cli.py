@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from dumgum_async.testing._serve import main
-from tests.testing._bodies import minimal_request
+from tests.helpers.bodies import minimal_request
 
 _RUN_MAIN = "import sys; from dumgum_async.testing._serve import main; sys.exit(main(sys.argv[1:]))"
 

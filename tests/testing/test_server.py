@@ -14,14 +14,16 @@ from dumgum_async.testing import (
     FakeDumGumServer,
     ServerFactory,
 )
-from tests.testing._bodies import full_request, minimal_request
-from tests.testing.conftest import AUTH
+from tests.helpers.bodies import conversation_request, minimal_request
+from tests.helpers.constants import AUTH
 
 
 async def test_valid_request_gets_200_with_three_string_suggestions(
     dumgum_server: FakeDumGumServer, http: aiohttp.ClientSession
 ) -> None:
-    async with http.post(dumgum_server.endpoint_url, json=full_request(), headers=AUTH) as resp:
+    async with http.post(
+        dumgum_server.endpoint_url, json=conversation_request(), headers=AUTH
+    ) as resp:
         assert resp.status == 200
         assert resp.content_type == "application/json"
         payload = await resp.json()
@@ -34,7 +36,7 @@ async def test_valid_request_gets_200_with_three_string_suggestions(
 async def test_invalid_request_gets_400_listing_every_problem(
     dumgum_server: FakeDumGumServer, http: aiohttp.ClientSession
 ) -> None:
-    body = full_request()
+    body = conversation_request()
     body["userProfile"]["features"]["job"] = "j" * 33
     body["personaProfile"]["mainPictureUrl"] = "http://insecure.example.org/p.jpg"
     del body["messages"][0]["sender"]
@@ -131,7 +133,7 @@ async def test_string_list_form_is_a_python_list_in_a_string(
     dumgum_server_factory: ServerFactory, http: aiohttp.ClientSession
 ) -> None:
     server = await dumgum_server_factory(string_list=True)
-    body = full_request()
+    body = conversation_request()
     body["messages"][-1]["text"] = "It's 'quoted' and \"double\" quoted"
     async with http.post(server.endpoint_url, json=body, headers=AUTH) as resp:
         payload = await resp.json()
@@ -146,9 +148,13 @@ async def test_string_list_form_can_be_requested_per_request(
     dumgum_server: FakeDumGumServer, http: aiohttp.ClientSession
 ) -> None:
     headers = {**AUTH, STRING_LIST_HEADER: "1"}
-    async with http.post(dumgum_server.endpoint_url, json=full_request(), headers=headers) as r:
+    async with http.post(
+        dumgum_server.endpoint_url, json=conversation_request(), headers=headers
+    ) as r:
         as_string = (await r.json())["suggestions"]
-    async with http.post(dumgum_server.endpoint_url, json=full_request(), headers=AUTH) as r:
+    async with http.post(
+        dumgum_server.endpoint_url, json=conversation_request(), headers=AUTH
+    ) as r:
         as_list = (await r.json())["suggestions"]
     assert ast.literal_eval(as_string) == as_list
 

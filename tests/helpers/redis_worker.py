@@ -1,6 +1,6 @@
 """One worker process of the scale-out test: N requests through a shared RedisRateLimit.
 
-Run as ``python -m tests.redis_worker REDIS_URL KEY BASE_URL API_KEY COUNT RATE`` from
+Run as ``python -m tests.helpers.redis_worker REDIS_URL KEY BASE_URL API_KEY COUNT RATE`` from
 the repository root; prints one JSON line: ``{"ok": n, "failed": {"ErrorName": n}}``.
 """
 
@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 import dumgum_async as dg
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
 
 
 def _request(i: int) -> dict[str, Any]:
