@@ -9,7 +9,7 @@ from ssl import SSLContext
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from dumgum_async import _batch, _converter
+from dumgum_async import _batch, _converter, _encode
 from dumgum_async._aiolimiter import AsyncLimiterLike, StrictAsyncLimiter
 from dumgum_async._batch import BatchResult, ProgressCallback
 from dumgum_async._breaker import CLOSED, Breaker, Ticket
@@ -456,10 +456,10 @@ class DumGumClient:
                 neither a model nor a mapping.
         """
         if isinstance(request, SuggestionRequest):
-            return _converter.encode_request(request)
+            return _encode.encode_request(request)
         if isinstance(request, Mapping):
             model = SuggestionRequest.from_dict(request, strict_enums=self._strict_enums)
-            return _converter.encode_request(model)
+            return _encode.encode_unshared(model)
         raise RequestValidationError(
             [
                 Problem(

@@ -560,6 +560,17 @@ def _checked(cls: type[_M]) -> type[_M]:
     return cls
 
 
+class _Encoded:
+    """Mixin: one slot where ``_encode`` keeps the object's JSON once it is sent twice.
+
+    A plain slot, not an attrs field, so nothing else sees it: ``__init__``, equality,
+    hashing, ``repr``, ``attrs.fields``/``asdict``/``evolve``, pickling, copying and the
+    converter all work on the fields alone, and a copy or an evolved object starts empty.
+    """
+
+    __slots__ = ("_wire",)
+
+
 # --- models ------------------------------------------------------------------------
 
 _NAME = _Str(min_len=1, max_len=32)
@@ -667,7 +678,7 @@ class Features(_Validated):
 
 @_checked
 @attrs.frozen(kw_only=True)
-class Profile(_Validated):
+class Profile(_Validated, _Encoded):
     """A profile: the user who receives the suggestions, or the persona who would send them.
 
     Args:
@@ -737,7 +748,7 @@ def _present(value: str | None) -> bool:
 
 @_checked
 @attrs.frozen(kw_only=True)
-class Message(_Validated):
+class Message(_Validated, _Encoded):
     """One message of the conversation history.
 
     Args:

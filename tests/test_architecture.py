@@ -41,6 +41,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
         frozenset(
             {
                 "dumgum_async._converter",
+                "dumgum_async._encode",
                 "dumgum_async._validate",
                 "dumgum_async._retry",
                 "dumgum_async._adaptive",
