@@ -13,17 +13,18 @@ is ``_wire``'s; this module adds what a call needs on top of it:
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 import attrs
 import orjson
 
 from dumgum_async import _pylist
-from dumgum_async._constraints import text_problem
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
+from dumgum_async._rules import text_problem
+from dumgum_async._structure import from_dict
 from dumgum_async._wire import LENIENT as _LENIENT
 from dumgum_async._wire import STRICT as _STRICT
-from dumgum_async._wire import camel, from_dict, json_kind, make_unstructurer, to_dict
+from dumgum_async._wire import camel, json_kind, make_unstructurer, to_dict
 from dumgum_async.exceptions import Problem, RequestValidationError
 
 __all__ = [

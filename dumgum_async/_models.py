@@ -2,7 +2,7 @@
 
 Models hold Python values: names are snake_case, lists are tuples, dates are
 ``datetime.date``/``datetime.datetime``. The wire shape (camelCase, omitted
-defaults) is ``_wire``'s, which ``from_dict``/``to_dict`` call.
+defaults) is ``_wire``'s and ``_structure``'s, which ``from_dict``/``to_dict`` call.
 
 Each field declares its constraint next to it (``_opt(c.string(max_len=32))``); a
 model's rules over several fields are its ``RULES``. From that table
@@ -20,8 +20,8 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 
-from dumgum_async import _wire
-from dumgum_async import _constraints as c
+from dumgum_async import _constraints, _structure, _wire
+from dumgum_async import _rules as c
 from dumgum_async._constraints import CHECK, REQUIRED, Check, Rule, Table
 from dumgum_async._enums import (
     BdsmInterest,
@@ -50,7 +50,6 @@ from dumgum_async._enums import (
     SurgeryStatus,
     UnitSystem,
     WantsChildren,
-    WireEnum,
 )
 from dumgum_async.exceptions import Problem, RequestValidationError
 
@@ -118,7 +117,7 @@ class _Validated:
         Raises:
             RequestValidationError: ``data`` does not describe a valid object.
         """
-        return _wire.from_dict(cls, data, strict_enums=strict_enums)
+        return _structure.from_dict(cls, data, strict_enums=strict_enums)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the API's JSON shape: camelCase keys, None and empty lists left out."""
@@ -149,9 +148,9 @@ def _checked(cls: type[_M]) -> type[_M]:
     A separate decorator, not a wrapper around attrs, so that type checkers' attrs
     support still sees every model's ``__init__``.
     """
-    rows = c.table_of(cls)
+    rows = _constraints.table_of(cls)
     setattr(cls, "_table", rows)  # noqa: B010
-    setattr(cls, "_fast_ok", staticmethod(c.compile_fast_ok(cls, rows)))  # noqa: B010
+    setattr(cls, "_fast_ok", staticmethod(_constraints.compile_fast_ok(cls, rows)))  # noqa: B010
     return cls
 
 
@@ -441,4 +440,4 @@ MODELS: tuple[type[_Validated], ...] = (
 )
 
 # Every road generated now, so the first request does not pay for codegen.
-_wire.warm(MODELS)
+_structure.warm(MODELS)

@@ -1,18 +1,14 @@
-"""The wire shape of the models: the API's JSON to models and back, for any model class.
+"""The wire shape of the models: camelCase names, date strings, omitted defaults.
 
-This is the only place that knows camelCase names, omitted defaults and string
-formats of dates. It works on any attrs class whose fields declare a constraint
-(``_constraints``), and imports no model: ``_models`` calls it from ``from_dict``
-and ``to_dict``, and ``_converter`` builds the request encoder on it.
+With ``_structure`` this is the only place that knows the JSON shape. It works on
+any attrs class whose fields declare a constraint (``_constraints``) and imports no
+model: ``_models`` calls it from ``to_dict`` (and ``_structure`` from
+``from_dict``); ``_converter`` builds the request encoder on it.
 
-JSON to a model takes one of two roads, both derived from the model's table:
-
-* the **fast road**, a straight-line constructor generated per class: it converts
-  what JSON cannot hold (enums, dates, tuples), fills the slots and runs the model's
-  generated ``fast_ok``. It raises nothing on bad input: it answers ``REJECTED``.
-* the **detailed road**, cattrs with detailed validation, whose per-field hooks
-  apply the same table's full checks, so that every problem is reported with its
-  path. Only rejected input takes it.
+Here are the **detailed road** from JSON to a model, cattrs with detailed
+validation, whose per-field hooks apply the model table's full checks so that every
+problem is reported with its path (``_structure`` tries its fast road first), and
+the unstructurers, models to JSON values.
 """
 
 from __future__ import annotations
@@ -29,8 +25,9 @@ from cattrs.errors import ClassValidationError, IterableValidationError
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from dumgum_async._constraints import Check, Table, compile_function, text_problem
+from dumgum_async._constraints import Check, Table
 from dumgum_async._enums import ALIASES, WireEnum
+from dumgum_async._rules import text_problem
 from dumgum_async.exceptions import Problem, RequestValidationError
 
 _M = TypeVar("_M")
@@ -85,6 +82,11 @@ def json_kind(value: object) -> str:
     return type(value).__name__
 
 
+#: What the hooks here raise for bad input (cattrs' per-field groups are caught by
+#: the model hook); anything else is a bug and propagates.
+ERRORS: Final = (_Mismatch, _Invalid, RequestValidationError)
+
+
 def _passthrough(value: Any, _: Any) -> Any:
     # Types are checked by the model's table, once; coercing here (cattrs' default
     # turns 5 into "5") would hide mistakes instead of reporting them.
@@ -101,21 +103,19 @@ def _structure_int(value: Any, _: Any) -> Any:
 
 # Bound at import: freezegun swaps ``datetime.datetime`` for its fake class while
 # time is frozen, and the fake's fromisoformat() returns fakes.
-_fromisoformat = _dt.datetime.fromisoformat
-_date_fromisoformat = _dt.date.fromisoformat
+fromisoformat = _dt.datetime.fromisoformat
+date_fromisoformat = _dt.date.fromisoformat
 _LEAP_SECOND = re.compile(r"[^:]*[Tt ]\d\d:\d\d:60")
 
 
 def _structure_datetime(value: Any, _: Any) -> _dt.datetime:
     if not isinstance(value, str):
-        raise _Mismatch(
-            "type", f"expected an ISO 8601 date-time string, got {json_kind(value)}"
-        )
+        raise _Mismatch("type", f"expected an ISO 8601 date-time string, got {json_kind(value)}")
     text = value
     if text[-1:] == "z":  # RFC 3339 allows a lower-case "z"; fromisoformat does not
         text = text[:-1] + "Z"
     try:
-        return _fromisoformat(text)
+        return fromisoformat(text)
     except ValueError:
         if _LEAP_SECOND.match(text):
             raise _Mismatch(
@@ -126,21 +126,21 @@ def _structure_datetime(value: Any, _: Any) -> _dt.datetime:
         raise _Mismatch("format", f"not an ISO 8601 date-time: {value[:40]!r}") from None
 
 
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 
 def _structure_date(value: Any, _: Any) -> _dt.date:
     if not isinstance(value, str):
         raise _Mismatch("type", f"expected a yyyy-MM-dd date string, got {json_kind(value)}")
-    if not _DATE_RE.match(value):
+    if not DATE_RE.match(value):
         raise _Mismatch("type", f"expected a yyyy-MM-dd date, got {value[:40]!r}")
     try:
-        return _date_fromisoformat(value)
+        return date_fromisoformat(value)
     except ValueError:
         raise _Mismatch("format", f"not a real date: {value!r}") from None
 
 
-def _enum_table(cls: type[WireEnum]) -> dict[Any, WireEnum]:
+def enum_table(cls: type[WireEnum]) -> dict[Any, WireEnum]:
     """Wire string -> member, older spellings included."""
     lookup: dict[Any, WireEnum] = {k: cls(v) for k, v in cls._value2member_map_.items()}
     for alias, target in ALIASES.get(cls, {}).items():
@@ -149,7 +149,7 @@ def _enum_table(cls: type[WireEnum]) -> dict[Any, WireEnum]:
 
 
 def _enum_hook(cls: type[WireEnum], *, strict: bool) -> _Hook:
-    lookup = _enum_table(cls)
+    lookup = enum_table(cls)
     expected = ", ".join(m.value for m in cls)
 
     def structure(value: Any, _: Any) -> WireEnum:
@@ -183,8 +183,8 @@ def _tuple_hook(item_type: Any, converter: cattrs.Converter) -> _Hook:
         for i, v in enumerate(value):
             try:
                 items.append(item_hook(v, item_type))
-            except Exception as exc:  # each item's error becomes its problem
-                problems.extend(_problems_of(exc, (i,)))
+            except ERRORS as exc:  # each item's error becomes its problem
+                problems.extend(problems_of(exc, (i,)))
         if problems:
             raise _Invalid(problems)
         return tuple(items)
@@ -264,7 +264,7 @@ def _model_hook(cls: type, converter: cattrs.Converter) -> _Hook:
                 for e in exc.exceptions
                 if getattr(e, "__notes__", None) or not isinstance(e, RequestValidationError)
             ]
-            problems = _problems_of_each(failed, ())
+            problems = problems_of_each(failed, ())
         # The class was not built, so its rules over several fields did not run (or
         # spoke in attribute names): run them over the raw input, in the JSON's.
         if rows.rules is not None:
@@ -317,16 +317,18 @@ def _make_structurer(*, strict: bool) -> cattrs.Converter:
     return conv
 
 
-def _problems_of(exc: BaseException, loc: _Loc) -> list[Problem]:
+def problems_of(exc: BaseException, loc: _Loc) -> list[Problem]:
     """Flatten what structuring raised into located problems, in camelCase paths."""
     if isinstance(exc, ClassValidationError | IterableValidationError):
-        return _problems_of_each(exc.exceptions, loc)
+        return problems_of_each(exc.exceptions, loc)
     if isinstance(exc, _Invalid):
         return [Problem((*loc, *p.loc), p.message, p.code) for p in exc.problems]
     if isinstance(exc, RequestValidationError):
         # Raised by a field's check, in attribute names: translate to the wire's.
         return [
-            Problem((*loc, *(camel(s) if isinstance(s, str) else s for s in p.loc)), p.message, p.code)
+            Problem(
+                (*loc, *(camel(s) if isinstance(s, str) else s for s in p.loc)), p.message, p.code
+            )
             for p in exc.problems
         ]
     if isinstance(exc, KeyError):
@@ -336,7 +338,7 @@ def _problems_of(exc: BaseException, loc: _Loc) -> list[Problem]:
     return [Problem(loc, f"invalid value ({type(exc).__name__}: {exc})", "invalid")]
 
 
-def _problems_of_each(errors: Iterable[BaseException], loc: _Loc) -> list[Problem]:
+def problems_of_each(errors: Iterable[BaseException], loc: _Loc) -> list[Problem]:
     """The problems of a cattrs error group's members, each at the place its note names."""
     out: list[Problem] = []
     for sub in errors:
@@ -346,145 +348,12 @@ def _problems_of_each(errors: Iterable[BaseException], loc: _Loc) -> list[Proble
                 sub_loc = (*loc, camel(note.name))
             elif isinstance(note, cattrs.IterableValidationNote):
                 sub_loc = (*loc, note.index)
-        out.extend(_problems_of(sub, sub_loc))
+        out.extend(problems_of(sub, sub_loc))
     return out
 
 
 STRICT: Final = _make_structurer(strict=True)
 LENIENT: Final = _make_structurer(strict=False)
-
-
-# --- structuring: the fast road -------------------------------------------------------
-# cattrs' generated functions (above) report every problem with its path, but pay
-# for it on every call: a dict of results, a hook call and a try block per field,
-# then ``cls(**res)``. Most input is valid, so it first takes a straight-line
-# constructor generated here from the same fields, names and tables. It tests the
-# class of every value before converting it, so it cannot raise on bad input: what
-# it cannot convert becomes ``_BAD``, which no check accepts, and the answer is
-# ``REJECTED``.
-
-
-class _Bad:
-    """A value no check accepts: what the fast road makes of what it cannot convert."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<rejected>"
-
-
-_BAD: Final = _Bad()
-#: The fast road's answer for input it does not accept (the detailed road explains).
-REJECTED: Final[Any] = _BAD
-
-
-def _date_or_bad(value: str) -> Any:
-    if not _DATE_RE.match(value):
-        return _BAD
-    try:
-        return _date_fromisoformat(value)
-    except ValueError:
-        return _BAD
-
-
-_LOOKUPS: Final = {cls: _enum_table(cls) for cls in WireEnum.__subclasses__()}
-_FAST: dict[type, Callable[[Any], Any]] = {}
-
-
-def _fast_constructor(cls: type) -> Callable[[Any], Any]:
-    # Resolved at first use, not at import: the models call this module, so it may
-    # not import them. Nested classes are built first, by the recursion.
-    fast = _FAST.get(cls)
-    if fast is None:
-        attrs.resolve_types(cls)
-        fast = _FAST[cls] = _compile_fast(cls)
-    return fast
-
-
-def _compile_fast(cls: type) -> Callable[[Any], Any]:
-    ns: dict[str, Any] = {
-        "_cl": cls,
-        "_new": object.__new__,
-        "_ok": cls._fast_ok,  # type: ignore[attr-defined]
-        "_BAD": _BAD,
-        "_list": list,
-        "_str": str,
-        "_dict": dict,
-    }
-
-    def bind(value: object) -> str:
-        key = f"_h{len(ns)}"
-        ns[key] = value
-        return key
-
-    def convert(t: Any, var: str) -> str:
-        """An expression converting the JSON value ``var`` to ``t``; "" if none is needed."""
-        if t in _LOOKUPS:
-            return f"{bind(_LOOKUPS[t])}.get({var}, _BAD) if {var}.__class__ is _str else _BAD"
-        if attrs.has(t):
-            return f"{bind(_fast_constructor(t))}({var})"
-        if t is _dt.date:
-            return f"{bind(_date_or_bad)}({var}) if {var}.__class__ is _str else _BAD"
-        return ""  # str, int, bool: the model's table checks the type itself
-
-    body: list[str] = []
-    rows = {f.name for f in table(cls).fields}
-    fields = [a for a in attrs.fields(cls) if a.name in rows]
-    for a in fields:
-        t = optional_of(a.type) or a.type
-        var = f"f_{a.name}"
-        body.append(f"    {var} = g({camel(a.name)!r})")
-        if is_homogeneous_tuple(t):
-            item = get_args(t)[0]
-            each = convert(item, "x")
-            items = f"tuple([{each} for x in {var}])" if each else f"tuple({var})"
-            conv = f"{items} if {var}.__class__ is _list else _BAD"
-            empty = "_BAD" if a.default is attrs.NOTHING else "()"
-            body.append(f"    {var} = {empty} if {var} is None else {conv}")
-        elif t is _dt.datetime:
-            # Python 3.11+ reads "Z" itself; what it cannot read is the detailed
-            # road's to explain.
-            body += [
-                f"    if {var} is not None:",
-                f"        if {var}.__class__ is _str:",
-                f"            try: {var} = {bind(_fromisoformat)}({var})",
-                f"            except ValueError: {var} = _BAD",
-                f"        else: {var} = _BAD",
-            ]
-        elif conv := convert(t, var):
-            body.append(f"    if {var} is not None: {var} = {conv}")
-    # Built like pickle builds objects (object.__new__, then each slot), skipping the
-    # frozen __init__'s setattr calls: the same checks run, through _ok.
-    fill = [f"    {bind(getattr(cls, a.name).__set__)}(obj, f_{a.name})" for a in fields]
-    for a in attrs.fields(cls):
-        if a.name not in rows:  # not from JSON (a memo, say): its default
-            default = a.default.factory() if isinstance(a.default, attrs.Factory) else a.default  # type: ignore[arg-type]
-            fill.append(f"    {bind(getattr(cls, a.name).__set__)}(obj, {bind(default)})")
-    src = (
-        "def fast(o):\n"
-        "    if o.__class__ is not _dict:\n"
-        "        return _BAD\n"
-        "    g = o.get\n" + "\n".join(body) + "\n"
-        "    obj = _new(_cl)\n" + "\n".join(fill) + "\n"
-        "    return obj if _ok(obj) else _BAD\n"
-    )
-    return compile_function(src, "fast", ns, f"from_dict {cls.__module__}.{cls.__qualname__}")  # type: ignore[no-any-return]
-
-
-def from_dict(cls: type[_M], data: Mapping[str, Any], *, strict_enums: bool = True) -> _M:
-    """Structure ``data`` (the API's JSON shape) into ``cls``; see ``Model.from_dict``.
-
-    Raises:
-        RequestValidationError: Every problem of ``data``, with its JSON path.
-    """
-    obj = _fast_constructor(cls)(data)
-    if obj is not _BAD:
-        return obj  # type: ignore[no-any-return]
-    conv = STRICT if strict_enums else LENIENT
-    try:
-        return conv.structure(data, cls)
-    except Exception as exc:  # whatever structuring raised, said as problems
-        raise RequestValidationError(_problems_of(exc, ())) from None
 
 
 # --- unstructuring: models -> JSON -------------------------------------------------
@@ -552,19 +421,10 @@ def _unstructure_model(cls: Any, converter: cattrs.Converter) -> Callable[[Any],
     )
 
 
-_TO_DICT: Final = make_unstructurer(native=False)
+TO_DICT: Final = make_unstructurer(native=False)
 
 
 def to_dict(obj: object) -> dict[str, Any]:
     """Unstructure a model into the API's JSON shape."""
-    result: dict[str, Any] = _TO_DICT.unstructure(obj)
+    result: dict[str, Any] = TO_DICT.unstructure(obj)
     return result
-
-
-def warm(classes: tuple[type, ...]) -> None:
-    """Generate every road of ``classes`` now, so the first request pays no codegen."""
-    for cls in classes:
-        _fast_constructor(cls)
-        STRICT.get_structure_hook(cls)
-        _TO_DICT.get_unstructure_hook(cls)
-
