@@ -89,7 +89,7 @@ def _no_name(name: str) -> str:
 class Check:
     """A constraint: rules, tested in order; built from declarations, never by hand."""
 
-    __slots__ = ("_predicates", "label", "rules")
+    __slots__ = ("predicates", "label", "rules")
     #: None for this check means "absent, make it the default": the fast path leaves
     #: it to the full one, whose ``normalise`` does that (an optional list's ``()``).
     null_normalised: ClassVar[bool] = False
@@ -102,7 +102,7 @@ class Check:
             f"def p{i}(v):\n    return {r.render('v', ns)}\n" for i, r in enumerate(self.rules)
         )
         src += f"predicates = ({''.join(f'p{i}, ' for i in range(len(self.rules)))})\n"
-        self._predicates: tuple[Callable[[Any], bool], ...] = compile_function(
+        self.predicates: tuple[Callable[[Any], bool], ...] = compile_function(
             src, "predicates", ns, f"check {label}"
         )
 
@@ -114,7 +114,7 @@ class Check:
         self, value: Any, loc: _Loc, out: _Out, name: Callable[[str], str] = _no_name
     ) -> None:
         """Append a problem for each rule ``value`` breaks (at ``loc``) to ``out``."""
-        for rule, holds in zip(self.rules, self._predicates, strict=True):
+        for rule, holds in zip(self.rules, self.predicates, strict=True):
             if holds(value):
                 continue
             if rule.explain is not None:

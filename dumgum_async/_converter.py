@@ -18,12 +18,10 @@ from typing import Final
 import attrs
 import orjson
 
-from dumgum_async import _pylist
+from dumgum_async import _pylist, _wire
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
 from dumgum_async._rules import text_problem
 from dumgum_async._structure import from_dict
-from dumgum_async._wire import LENIENT as _LENIENT
-from dumgum_async._wire import STRICT as _STRICT
 from dumgum_async._wire import camel, json_kind, make_unstructurer, to_dict
 from dumgum_async.exceptions import Problem, RequestValidationError
 
@@ -37,8 +35,9 @@ __all__ = [
     "to_dict",
 ]
 
-# The structurers, for benchmarks and tests that take the detailed road directly.
-_ = (_STRICT, _LENIENT)
+# The detailed road's structurers, for benchmarks and tests that take it directly.
+_STRICT: Final = _wire.STRICT
+_LENIENT: Final = _wire.LENIENT
 
 _ENCODE: Final = make_unstructurer(native=True)
 _ENCODE_REQUEST: Final = _ENCODE.get_unstructure_hook(SuggestionRequest)

@@ -349,10 +349,12 @@ def _repeated_ids(messages: object) -> list[tuple[int, object, int]]:
 def _ids_distinct(messages: object) -> bool:
     if not isinstance(messages, tuple) or len(messages) < 2:
         return True
-    # One set answers for valid requests; only a repeat (or a missing id) walks the list.
-    return len({getattr(m, "id", None) for m in messages}) == len(messages) or not (
-        _repeated_ids(messages)
-    )
+    try:
+        # One set answers for valid requests; only a repeat walks the list.
+        ids = {m.id for m in messages}
+    except AttributeError:  # raw JSON that did not build: items of any shape
+        return not _repeated_ids(messages)
+    return len(ids) == len(messages) or not _repeated_ids(messages)
 
 
 def _explain_repeated_ids(value: Any, loc: _Loc, out: _Out, name: Any) -> None:

@@ -200,6 +200,9 @@ def _checked(hook: _Hook, check: Check, required: bool) -> _Hook:
     """
 
     def structure(value: Any, t: Any) -> Any:
+        if value is None and not required:
+            # Absent, as the fast road and the model read it: None, or () for a list.
+            return check.normalise(None, required)
         result = hook(value, t)
         if result is None:
             if required:
