@@ -89,7 +89,7 @@ def _no_name(name: str) -> str:
 class Check:
     """A constraint: rules, tested in order; built from declarations, never by hand."""
 
-    __slots__ = ("predicates", "label", "rules")
+    __slots__ = ("label", "predicates", "rules")
     #: None for this check means "absent, make it the default": the fast path leaves
     #: it to the full one, whose ``normalise`` does that (an optional list's ``()``).
     null_normalised: ClassVar[bool] = False

@@ -35,10 +35,11 @@ _GIFT = dg.Gift(name="rose", tier=next(iter(dg.GiftTier)))
 def _instances() -> dict[type, list[Any]]:
     found: dict[type, list[Any]] = {dg.Gift: [_GIFT]}
 
-    def walk(value: object) -> None:
-        if attrs.has(type(value)):
-            found.setdefault(type(value), []).append(value)
-            for a in attrs.fields(type(value)):
+    def walk(value: Any) -> None:
+        cls: Any = type(value)
+        if attrs.has(cls):
+            found.setdefault(cls, []).append(value)
+            for a in attrs.fields(cls):
                 walk(getattr(value, a.name))
         elif isinstance(value, tuple):
             for item in value:
@@ -119,9 +120,9 @@ VALUES = st.one_of(
 )
 
 
-def _unchecked(cls: type, values: dict[str, Any]) -> Any:
+def _unchecked(cls: Any, values: dict[str, Any]) -> Any:
     """An instance holding ``values`` as they are: no ``__init__``, no check."""
-    obj = object.__new__(cls)
+    obj: Any = object.__new__(cls)
     for a in attrs.fields(cls):
         object.__setattr__(obj, a.name, values[a.name])
     return obj
@@ -205,12 +206,13 @@ def _bodies(draw: st.DrawFn) -> dict[str, Any]:
             except (KeyError, IndexError, TypeError):
                 break
         else:
+            last = path[-1]
             if isinstance(parent, dict) and draw(st.booleans()) and draw(st.booleans()):
-                parent.pop(path[-1], None)
+                parent.pop(last, None)
             elif isinstance(parent, dict) or (
-                isinstance(parent, list) and isinstance(path[-1], int) and path[-1] < len(parent)
+                isinstance(parent, list) and isinstance(last, int) and last < len(parent)
             ):
-                parent[path[-1]] = draw(_JSON)
+                parent[last] = draw(_JSON)
     return body
 
 
@@ -283,7 +285,7 @@ def test_each_kind_of_problem_has_its_code(body: dict[str, Any], code: str) -> N
 
 def test_a_model_built_in_python_gives_codes_too() -> None:
     with pytest.raises(dg.RequestValidationError) as raised:
-        dg.Message(id="m", sender=dg.Sender.USER, date=dt.datetime(2025, 1, 1))  # noqa: DTZ001
+        dg.Message(id="m", sender=dg.Sender.USER, date=dt.datetime(2025, 1, 1))
     assert [p.code for p in raised.value.problems] == ["utc_offset"]
 
 
@@ -309,7 +311,7 @@ def test_problems_compare_by_place_and_message() -> None:
 
 def test_a_traceback_through_generated_code_shows_its_source_line() -> None:
     with pytest.raises(AttributeError) as raised:
-        dg.Gift._fast_ok(object())  # type: ignore[attr-defined]
+        dg.Gift._fast_ok(object())
     text = "".join(traceback.format_exception(raised.value))
     assert "<dumgum generated fast_ok dumgum_async._models.Gift>" in text
     assert "v = self.name" in text
