@@ -212,7 +212,8 @@ def _bodies(draw: st.DrawFn) -> dict[str, Any]:
             elif isinstance(parent, dict) or (
                 isinstance(parent, list) and isinstance(last, int) and last < len(parent)
             ):
-                parent[last] = draw(_JSON)
+                container: Any = parent
+                container[last] = draw(_JSON)
     return body
 
 
