@@ -176,7 +176,7 @@ def table_of(cls: type) -> Table:
 def compile_fast_ok(cls: type, table: Table) -> Callable[[Any], bool]:
     """The fast path of ``table``: true exactly when ``table.problems(obj)`` is empty."""
     ns: dict[str, Any] = {}
-    lines = ["def fast_ok(self):"]
+    lines = [""]
     for f in table.fields:
         lines.append(f"    v = self.{f.name}")
         test = f.check.fast("v", ns)
@@ -188,5 +188,6 @@ def compile_fast_ok(cls: type, table: Table) -> Callable[[Any], bool]:
         lines.append("        return False")
     more = table.rules.fast("self", ns) if table.rules is not None else "True"
     lines.append(f"    return {more}")
+    lines[0] = "def fast_ok(self):"
     source = "\n".join(lines) + "\n"
     return compile_function(source, "fast_ok", ns, f"fast_ok {cls.__module__}.{cls.__qualname__}")  # type: ignore[no-any-return]

@@ -357,8 +357,9 @@ def many(item: Check, *, unique: bool = False) -> Check:
     # which None fails, so "not null" needs no test of its own (only a message).
     assert not all(p(None) for p in item.predicates)
     ns: dict[str, Any] = {}
+    test = item.fast("x", ns)
     ok = compile_function(
-        f"def ok(v):\n    for x in v:\n        if not ({item.fast('x', ns)}):\n"
+        f"def ok(v):\n    for x in v:\n        if not ({test}):\n"
         "            return False\n    return True\n",
         "ok",
         ns,
