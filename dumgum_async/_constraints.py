@@ -63,7 +63,8 @@ class Rule(NamedTuple):
     ``test`` is an expression over ``{v}``, true when the value is fine; every other
     ``{name}`` in it is an object of ``names``. ``message`` says what is wrong, from
     the value; or ``explain`` appends problems itself (for rules over items or over
-    several fields). ``stop``: when false, the constraint's later rules are skipped.
+    several fields). ``stop``: when the test fails, the constraint's later rules
+    are skipped (they assume it held).
     """
 
     code: str
