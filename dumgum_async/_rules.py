@@ -121,6 +121,7 @@ def _exactly(cls: type, what: str) -> Rule:
 STRING = _is_a(str, "a string")
 
 
+@cache  # a Check is immutable: one is shared by every field declaring it
 def string(*, max_len: int | None = None, min_len: int = 0, label: str = "str") -> Check:
     """A string of ``min_len`` to ``max_len`` characters, all encodable."""
     rules = [STRING]
@@ -143,6 +144,7 @@ def string(*, max_len: int | None = None, min_len: int = 0, label: str = "str") 
     return Check([*rules, TEXT], label)
 
 
+@cache  # a Check is immutable: one is shared by every field declaring it
 def pattern(regex: str, what: str, label: str) -> Check:
     """A string matching ``regex`` (from its start), all encodable."""
     match = re.compile(regex).match
@@ -173,6 +175,7 @@ def is_time_zone(name: str) -> bool:
     return True
 
 
+@cache  # a Check is immutable: one is shared by every field declaring it
 def time_zone() -> Check:
     """An IANA time zone name."""
     return Check(
@@ -189,6 +192,7 @@ def time_zone() -> Check:
     )
 
 
+@cache  # a Check is immutable: one is shared by every field declaring it
 def integer() -> Check:
     """A 32-bit integer (a bool is not one)."""
     return Check(
@@ -209,6 +213,7 @@ def integer() -> Check:
     )
 
 
+@cache  # a Check is immutable: one is shared by every field declaring it
 def boolean() -> Check:
     """True or False."""
     return Check(
@@ -249,6 +254,7 @@ class _DateCheck(Check):
         return value
 
 
+@cache  # a Check is immutable: one is shared by every field declaring it
 def date() -> Check:
     """A ``datetime.date`` that is not a ``datetime``."""
     return _DateCheck(
@@ -310,6 +316,7 @@ class _DateTimeCheck(Check):
         return value
 
 
+@cache  # a Check is immutable: one is shared by every field declaring it
 def datetime() -> Check:
     """A timezone-aware ``datetime`` whose UTC offset is whole minutes."""
     return _DateTimeCheck(
