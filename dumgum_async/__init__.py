@@ -12,8 +12,6 @@ Public names live here; submodules whose name starts with ``_`` are private.
 ``dumgum_async.exceptions`` and ``dumgum_async.testing`` are public too.
 """
 
-# The converter attaches from_dict()/to_dict() to the models: import it first.
-from dumgum_async import _converter  # noqa: F401  (isort: skip)
 from dumgum_async import _log
 from dumgum_async._batch import BatchFailure, BatchResult, BatchSuccess
 from dumgum_async._client import DumGumClient

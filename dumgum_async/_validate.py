@@ -39,6 +39,7 @@ def validate(request: object, *, strict_enums: bool = True) -> tuple[Problem, ..
                     (),
                     "expected a SuggestionRequest or a mapping in the API's JSON shape, "
                     f"got {type(request).__name__}",
+                    "type",
                 ),
             )
         model = _converter.from_dict(SuggestionRequest, request, strict_enums=strict_enums)
@@ -52,7 +53,8 @@ def validate(request: object, *, strict_enums: bool = True) -> tuple[Problem, ..
         return exc.problems
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         # Bad data the data layer did not turn into problems: still a problem.
-        return (Problem((), f"cannot be sent: {type(exc).__name__}: {exc}"),)
+        code = "unencodable" if isinstance(exc, UnicodeError) else "invalid"
+        return (Problem((), f"cannot be sent: {type(exc).__name__}: {exc}", code),)
     return ()
 
 

@@ -41,7 +41,7 @@ client before they get here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "APIConnectionError",
@@ -85,8 +85,57 @@ class ClientClosedError(DumGumError, RuntimeError):
     be reopened."""
 
 
+#: What each ``Problem.code`` counts as in ``Problem.kind``; any other code is "invalid".
+_CATEGORY: Final[Mapping[str, str]] = {
+    "required": "required",
+    "type": "wrong type",
+    "enum": "unknown value",
+    "surrogate": "unencodable",
+    "unencodable": "unencodable",
+}
+
+#: Every code the library gives a problem (``Problem.code``).
+_PROBLEM_CODES: Final = frozenset(
+    {
+        "required",  # a required field is missing or null
+        "type",  # a value of the wrong type (or shape)
+        "null",  # a null item in a list
+        "min_length",
+        "max_length",
+        "pattern",  # a string of the wrong form (a URL, a country code)
+        "format",  # a date or date-time string that cannot be read
+        "enum",  # a value the enumeration does not know
+        "unique",  # repeated items in a list that must hold distinct ones
+        "duplicate",  # two messages with the same id
+        "range",  # an integer out of the 32-bit range
+        "time_zone",  # not an IANA time zone name
+        "utc_offset",  # a naive datetime, or an offset that is not whole minutes
+        "any_required",  # neither of two fields (firstName, nickname) is given
+        "surrogate",  # a lone surrogate in a string: cannot be sent as UTF-8
+        "unencodable",  # another value that cannot be written as JSON
+        "invalid",  # anything else
+    }
+)
+
+
+def _code_of(message: str) -> str:
+    # Only for a Problem built without a code (by a caller of the public class, as
+    # before codes existed): the library always gives one.
+    if message == "required":
+        return "required"
+    if message.startswith("expected"):
+        return "type"
+    if message.startswith("unknown value"):
+        return "enum"
+    if "surrogate" in message:
+        return "surrogate"
+    if "cannot be written as JSON" in message:
+        return "unencodable"
+    return "invalid"
+
+
 class Problem:
-    """One thing wrong with a request: where and what.
+    """One thing wrong with a request: where, what, and a machine-readable code.
 
     Args:
         loc: Where, as path segments: attribute or key names and list indices, e.g.
@@ -94,14 +143,22 @@ class Problem:
             A request parsed from JSON (``from_dict`` or a mapping given to the
             client) is reported in the API's camelCase names; a model built in
             Python reports its snake_case attribute names.
-        message: What is wrong, e.g. ``at most 32 characters``.
+        message: What is wrong, for people, e.g. ``at most 32 characters``.
+        code: What is wrong, for programs: ``required``, ``type``, ``null``,
+            ``min_length``, ``max_length``, ``pattern``, ``format``, ``enum``,
+            ``unique``, ``duplicate``, ``range``, ``time_zone``, ``utc_offset``,
+            ``any_required``, ``surrogate``, ``unencodable`` or ``invalid``. When not
+            given it is inferred from ``message`` (for problems built by hand).
+
+    Problems compare and hash by ``loc`` and ``message``.
     """
 
-    __slots__ = ("loc", "message")
+    __slots__ = ("code", "loc", "message")
 
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+    def __init__(self, loc: tuple[str | int, ...], message: str, code: str | None = None) -> None:
         self.loc: tuple[str | int, ...] = loc
         self.message: str = message
+        self.code: str = _code_of(message) if code is None else code
 
     @property
     def path(self) -> str:
@@ -119,10 +176,10 @@ class Problem:
         """A stable label for counting problems of the same sort across requests.
 
         The path with list indices removed (``messages[].text``; ``(request)`` for
-        the request itself), a colon, and a category derived from the message:
-        ``required``, ``wrong type``, ``unknown value``, ``unencodable`` or
-        ``invalid``. E.g. ``messages[].sentAt: wrong type``. (Until problems carry
-        codes of their own, this is the summary's key; the categories may grow.)
+        the request itself), a colon, and a category of ``code``: ``required``,
+        ``wrong type`` (code ``type``), ``unknown value`` (``enum``), ``unencodable``
+        (``surrogate``, ``unencodable``) or ``invalid`` (every other code). E.g.
+        ``messages[].sentAt: wrong type``.
         """
         out: list[str] = []
         for seg in self.loc:
@@ -130,14 +187,14 @@ class Problem:
                 out.append("[]")
             else:
                 out.append(f".{seg}" if out else seg)
-        return f"{''.join(out) or '(request)'}: {_category(self.message)}"
+        return f"{''.join(out) or '(request)'}: {_CATEGORY.get(self.code, 'invalid')}"
 
     def __str__(self) -> str:
         path = self.path
         return f"{path}: {self.message}" if path else self.message
 
     def __repr__(self) -> str:
-        return f"Problem(loc={self.loc!r}, message={self.message!r})"
+        return f"Problem(loc={self.loc!r}, message={self.message!r}, code={self.code!r})"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Problem):
@@ -146,18 +203,6 @@ class Problem:
 
     def __hash__(self) -> int:
         return hash((self.loc, self.message))
-
-
-def _category(message: str) -> str:
-    if message == "required":
-        return "required"
-    if message.startswith("expected"):
-        return "wrong type"
-    if message.startswith("unknown value"):
-        return "unknown value"
-    if "surrogate" in message or "cannot be written as JSON" in message:
-        return "unencodable"
-    return "invalid"
 
 
 class RequestValidationError(DumGumError, ValueError):

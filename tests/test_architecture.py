@@ -31,6 +31,10 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
                 "dumgum_async._secret",
                 "dumgum_async._enums",
                 "dumgum_async._pylist",
+                "dumgum_async._constraints",
+                "dumgum_async._rules",
+                "dumgum_async._wire",
+                "dumgum_async._structure",
                 "dumgum_async._models",
                 "dumgum_async._config",
             }
