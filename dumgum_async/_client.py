@@ -2,7 +2,7 @@
 
 ``DumGumClient`` is assembled from its halves: ``_callpath.CallPath`` (one call's
 life, the hot path), ``_lifecycle.Lifecycle`` (per-loop state, ``aclose``) and
-``_batch.BatchCalls`` (``suggest_many``/``suggest_all``). A view
+``_batches.BatchCalls`` (``suggest_many``/``suggest_all``). A view
 (:meth:`DumGumClient.with_options`) is a ``_ClientView``: other call options, the
 same client underneath.
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 from dumgum_async import _converter
 from dumgum_async._aiolimiter import AsyncLimiterLike
-from dumgum_async._batch import BatchCalls
+from dumgum_async._batches import BatchCalls
 from dumgum_async._breaker import Breaker
 from dumgum_async._callpath import CallPath
 from dumgum_async._config import (
@@ -226,23 +226,24 @@ class DumGumClient(BatchCalls, CallPath):
             state = "open" if transport.is_open else "new"
         return f"<DumGumClient base_url={base_url!r} {state}>"
 
+    # Read through the root, so that a view answers for the client it came from.
+
     @property
     def base_url(self) -> str:
         """The API's base URL in use."""
-        return self._base_url
+        return self._root._base_url
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`aclose` was called."""
-        return self._closed
+        """True once :meth:`aclose` was called (on a view: on its client)."""
+        return self._root._closed
 
     @property
     def stats(self) -> StatsSnapshot:
         """Counters of this client's calls so far: attempts, retries by reason, 429s,
-        failures by type and latency percentiles."""
-        return self._stats.snapshot()
-
-    # --- calls ----------------------------------------------------------------------
+        failures by type and latency percentiles (a view's calls count in its
+        client's)."""
+        return self._root._stats.snapshot()
 
     def prepare(self, request: SuggestionRequest | Mapping[str, Any]) -> bytes:
         """Validate ``request`` and return the exact body that would be sent.
@@ -436,21 +437,6 @@ class _ClientView(DumGumClient):
 
     def __repr__(self) -> str:
         return f"<DumGumClient view of {self._root!r}>"
-
-    @property
-    def base_url(self) -> str:
-        """The API's base URL in use (the client's)."""
-        return self._root.base_url
-
-    @property
-    def closed(self) -> bool:
-        """True once the client this view came from is closed."""
-        return self._root.closed
-
-    @property
-    def stats(self) -> StatsSnapshot:
-        """The stats of the client this view came from (its calls count there)."""
-        return self._root.stats
 
     async def __aenter__(self) -> Self:
         await self._root._bind()

@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final, NamedTuple, Protocol, TypeVar
 
+import attrs
 import tenacity as _t
 
 from dumgum_async._config import RetryBudget, RetryPolicy
@@ -230,28 +231,19 @@ def decide(
     return Retry(delay, pause)
 
 
+@attrs.define(slots=True)
 class _Plan:
     """One call's retries: asks :func:`decide` after each failure and carries out
     what it says (the only place where a retry decision has effects)."""
 
-    __slots__ = ("budget", "deadline", "delay", "limiter", "observer", "on_retry", "policy")
-
-    def __init__(
-        self,
-        policy: RetryPolicy,
-        budget: BudgetTracker | None,
-        limiter: Limiter,
-        deadline: Deadline | None,
-        on_retry: Callable[[BaseException], None] | None,
-        observer: RetryObserver | None,
-    ) -> None:
-        self.policy = policy
-        self.budget = budget
-        self.limiter = limiter
-        self.deadline = deadline
-        self.on_retry = on_retry
-        self.observer = observer
-        self.delay = 0.0
+    policy: RetryPolicy
+    budget: BudgetTracker | None
+    limiter: Limiter
+    deadline: Deadline | None
+    on_retry: Callable[[BaseException], None] | None
+    observer: RetryObserver | None
+    #: The wait tenacity asks for next: that of the last decision to retry.
+    delay: float = 0.0
 
     def decide(self, exc: BaseException, attempt: int) -> bool:
         """Decide after attempt ``attempt`` failed with ``exc``, apply it; True: retry."""

@@ -67,6 +67,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
                 "dumgum_async._callpath",
                 "dumgum_async._raw",
                 "dumgum_async._batch",
+                "dumgum_async._batches",
                 "dumgum_async._client",
             }
         ),
