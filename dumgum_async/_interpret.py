@@ -32,8 +32,13 @@ REQUEST_ID_HEADERS: Final = ("X-Request-Id", "Request-Id", "X-Correlation-Id")
 
 
 class Response:
-    """What one attempt got back: status, headers (as received: the client strips
-    credential headers with :func:`safe_headers` before anything keeps them) and body."""
+    """What one attempt got back: status, headers and body, as received.
+
+    The headers still hold what the server sent (``Set-Cookie`` included):
+    :func:`interpret` replaces them with :func:`safe_headers` on this object before
+    it builds an error, and a raw-response call's ``Capture`` keeps them only until
+    ``RawResponses`` makes them safe.
+    """
 
     __slots__ = ("body", "headers", "status")
 
