@@ -3,8 +3,8 @@
 ``CallPath`` is the base of ``DumGumClient`` that makes a call: ``_call`` registers
 it in flight, ``_run`` makes the first attempt directly and hands a failure to
 ``_retry.retry_after_failure``, ``_attempt`` passes the circuit breaker,
-``_exchange`` is one attempt (slot, tokens, POST, verdict) and ``_interpret``
-turns the answer into the result or the error. The call's deadline is one
+``_exchange`` is one attempt (slot, tokens, POST, verdict), in which
+``_interpret.interpret`` turns the answer into the result or the error. The call's deadline is one
 ``_deadline.Deadline`` (None without one), used by every wait.
 
 This is the hot path: no await, object or lookup is added here per request
@@ -78,7 +78,7 @@ class CallPath(Lifecycle):
         loop = bound.loop
         policy = opts.retry
         started = loop.time()
-        deadline = Deadline.of(policy, started, loop.time)
+        deadline = Deadline.of(policy, started, loop)
         # A batch outlasts an outage (waiting on the breaker) only if it may retry at all.
         patient = batch and policy is not None and policy.max_attempts > 1
 

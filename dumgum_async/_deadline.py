@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from dumgum_async._config import RetryPolicy, Timeout
 from dumgum_async.exceptions import APITimeoutError
+
+
+class _Timed(Protocol):
+    def time(self) -> float:
+        """Now, in seconds (an event loop's ``time``)."""
+        ...
 
 
 class Deadline:
@@ -33,13 +39,12 @@ class Deadline:
         self.clock = clock
 
     @classmethod
-    def of(
-        cls, policy: RetryPolicy | None, start: float, clock: Callable[[], float]
-    ) -> Deadline | None:
-        """The deadline of a call started at ``start`` under ``policy``; None: it has none."""
+    def of(cls, policy: RetryPolicy | None, start: float, loop: _Timed) -> Deadline | None:
+        """The deadline of a call started at ``start`` under ``policy``, on ``loop``'s
+        clock; None when it has none (then nothing is made: the common case)."""
         if policy is None or policy.deadline is None:
             return None
-        return cls(start + policy.deadline, clock)
+        return cls(start + policy.deadline, loop.time)
 
     def remaining(self) -> float:
         """Seconds left; zero or less once it has passed."""

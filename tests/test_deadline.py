@@ -17,6 +17,9 @@ class _Clock:
     def __call__(self) -> float:
         return self.now
 
+    def time(self) -> float:  # as an event loop's
+        return self.now
+
 
 def test_a_policy_without_a_deadline_gives_none() -> None:
     assert Deadline.of(dg.RetryPolicy(), 0.0, _Clock()) is None
