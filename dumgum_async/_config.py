@@ -29,6 +29,8 @@ DEFAULT_MAX_CONCURRENCY = 64
 DEFAULT_BATCH_CONCURRENCY = 32
 #: A suggestion response is a few hundred bytes; anything near this is not one.
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
+#: The API key the emulator (``dumgum_async.testing``) and its pytest fixtures accept by default.
+DEFAULT_API_KEY = "test-key"
 
 ENV_API_KEY = "DUMGUM_API_KEY"
 ENV_BASE_URL = "DUMGUM_BASE_URL"

@@ -312,7 +312,7 @@ class CountingLimiter:
 
 async def test_the_client_tells_an_observing_limiter_of_every_answer() -> None:
     limiter = CountingLimiter()
-    limit = ServerRateLimit.token_bucket(rate=1, burst=2, period=60)
+    limit = ServerRateLimit.token_bucket(max_rate=1, burst=2, time_period=60)
     async with FakeDumGumServer(api_key="k", rate_limit=limit) as server:
         async with dg.DumGumClient(
             api_key="k",
@@ -333,7 +333,7 @@ async def test_the_client_tells_an_observing_limiter_of_every_answer() -> None:
 
 async def test_it_finds_a_hidden_limit_end_to_end() -> None:
     # 60/s hidden from the client; a start at half of it keeps the climb short.
-    limit = ServerRateLimit.token_bucket(rate=60, burst=5)
+    limit = ServerRateLimit.token_bucket(max_rate=60, burst=5)
     n = 600
     ideal = n / 60
     async with FakeDumGumServer(api_key="k", rate_limit=limit, validate=False) as server:
@@ -399,7 +399,7 @@ async def test_cli_rate_auto_reports_the_rate_it_settled_on(
 ) -> None:
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     inp.write_text("".join(json.dumps(r) + "\n" for r in sample_requests(60, seed=3)))
-    limit = ServerRateLimit.token_bucket(rate=30, burst=1)
+    limit = ServerRateLimit.token_bucket(max_rate=30, burst=1)
     async with FakeDumGumServer(api_key="k", rate_limit=limit) as fake:
         args = ["batch", str(inp), "-o", str(out), "--api-key", "k", "--base-url", fake.url]
         args += ["--rate", "auto:25-100/s", "--progress-interval", "0.3"]

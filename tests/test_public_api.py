@@ -21,6 +21,8 @@ EXPECTED = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_READ_TIMEOUT",
     "DEFAULT_TIMEOUT",
+    "ENV_API_KEY",
+    "ENV_BASE_URL",
     "NOT_GIVEN",
     "APIConnectionError",
     "APIError",

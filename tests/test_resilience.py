@@ -202,7 +202,7 @@ async def test_a_503_delays_only_its_own_call() -> None:
 
 
 async def test_server_rate_limit_is_respected_through_retries() -> None:
-    async with _pair(rate_limit=ServerRateLimit(rate=2, period=1.0)) as (fake, client):
+    async with _pair(rate_limit=ServerRateLimit(max_rate=2, time_period=1.0)) as (fake, client):
         responses = await asyncio.gather(*(client.suggest(minimal_request()) for _ in range(4)))
     assert len(responses) == 4
     assert fake.stats.by_status.get(200) == 4

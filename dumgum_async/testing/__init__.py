@@ -27,6 +27,7 @@ From a shell: ``dumgum-async serve --port 8080 --fault-503 0.1``.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from dumgum_async.testing._constants import DEFAULT_API_KEY, ENDPOINT_PATH, STRING_LIST_HEADER
@@ -35,10 +36,13 @@ from dumgum_async.testing._mock import mock_api
 from dumgum_async.testing._rate_limit import ServerRateLimit
 from dumgum_async.testing._records import RecordedRequest, ServerStats
 from dumgum_async.testing._samples import sample_requests
-from dumgum_async.testing._schema import Problem, validate_request
+from dumgum_async.testing._schema import WireProblem, validate_request
 
 if TYPE_CHECKING:
     from dumgum_async.testing._server import FakeDumGumServer, ServerFactory
+
+    # Seen by type checkers; at run time __getattr__ gives it with a DeprecationWarning.
+    Problem = WireProblem
 
 __all__ = [
     "DEFAULT_API_KEY",
@@ -48,12 +52,12 @@ __all__ = [
     "FaultKind",
     "Faults",
     "Latency",
-    "Problem",
     "RecordedRequest",
     "ScriptedResponse",
     "ServerFactory",
     "ServerRateLimit",
     "ServerStats",
+    "WireProblem",
     "mock_api",
     "sample_requests",
     "validate_request",
@@ -63,6 +67,9 @@ __all__ = [
 # (which the pytest plugin does in every pytest run) stays cheap.
 _LAZY = {"FakeDumGumServer", "ServerFactory"}
 
+#: Old public names, kept for one release: each warns and gives its new name's object.
+_DEPRECATED = {"Problem": "WireProblem"}
+
 if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> Any:
@@ -70,6 +77,15 @@ if not TYPE_CHECKING:
             from dumgum_async.testing import _server
 
             return getattr(_server, name)
+        if name in _DEPRECATED:
+            new = _DEPRECATED[name]
+            warnings.warn(
+                f"dumgum_async.testing.{name} is deprecated, use {new} (the client's "
+                "dumgum_async.Problem is another class)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return globals()[new]
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

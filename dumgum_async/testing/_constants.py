@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 
+# Every default lives in the client's _config (a leaf of plain values); the emulator
+# re-exports this one as dumgum_async.testing.DEFAULT_API_KEY.
+from dumgum_async._config import DEFAULT_API_KEY
+
 __all__ = ["DEFAULT_API_KEY", "ENDPOINT_PATH", "STRING_LIST_HEADER", "loopback_host"]
 
 ENDPOINT_PATH = "/cs/v1/content_creation/suggestion"
@@ -12,9 +16,6 @@ ENDPOINT_PATH = "/cs/v1/content_creation/suggestion"
 STRING_LIST_HEADER = "X-DumGum-String-List"
 """Request header (``1``/``true``/``yes``) asking for the vendor's old form of the answer:
 ``"suggestions"`` as one string holding a Python-style list."""
-
-DEFAULT_API_KEY = "test-key"
-"""The API key the emulator and its pytest fixtures accept by default."""
 
 
 def loopback_host(host: str) -> str:

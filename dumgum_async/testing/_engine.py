@@ -2,8 +2,8 @@
 
 :class:`Emulator` routes, authenticates, applies scripted responses, the rate limit and
 random faults, validates the body and writes suggestions.  ``_server.py`` feeds it what
-aiohttp received and performs the :class:`Reply` it returns (waiting, sending, cutting the
-body or resetting the connection).
+aiohttp received and performs the ``Reply`` (``_canned``) it returns (waiting, sending,
+cutting the body or resetting the connection).
 
 Order of the checks for each request:
 
@@ -22,21 +22,25 @@ before the reply of step 6.
 from __future__ import annotations
 
 import datetime as _dt
-import enum
-import functools
 import hmac
 import math
 import random
 import time
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from email.utils import format_datetime
 from typing import Any
 
 import orjson
 
+from dumgum_async.testing._canned import (
+    JSON,
+    Action,
+    Reply,
+    canned_reply,
+    error_reply,
+    json_reply,
+)
 from dumgum_async.testing._constants import DEFAULT_API_KEY, ENDPOINT_PATH, STRING_LIST_HEADER
 from dumgum_async.testing._faults import (
     FaultKind,
@@ -45,93 +49,15 @@ from dumgum_async.testing._faults import (
     ScriptedResponse,
     latency_sampler,
 )
-from dumgum_async.testing._rate_limit import Limiter, ServerRateLimit, retry_after_seconds
+from dumgum_async.testing._rate_limit import AdmissionPolicy, ServerRateLimit, retry_after_seconds
 from dumgum_async.testing._records import RecordedRequest, ServerStats
 from dumgum_async.testing._replies import suggestions_for
-from dumgum_async.testing._schema import Problem, RequestValidator, get_validator
+from dumgum_async.testing._schema import RequestValidator, WireProblem, get_validator
 
-__all__ = [
-    "Action",
-    "Emulator",
-    "Reply",
-]
+__all__ = ["Emulator"]
 
-_JSON = "application/json"
-_HTML = "text/html; charset=utf-8"
 _TRUTHY = frozenset({"1", "true", "yes", "on"})
-
-_HTML_502 = (
-    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    b"</body>\r\n</html>\r\n"
-)
-_HTML_504 = (
-    b"<html>\r\n<head><title>504 Gateway Time-out</title></head>\r\n<body>\r\n"
-    b"<center><h1>504 Gateway Time-out</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    b"</body>\r\n</html>\r\n"
-)
-_HTML_200 = (
-    b'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">'
-    b"<title>DumGum - Scheduled maintenance</title></head>\n<body>\n"
-    b"<h1>We'll be back soon!</h1>\n"
-    b"<p>DumGum is undergoing scheduled maintenance. Please try again in a few minutes.</p>\n"
-    b"</body>\n</html>\n"
-)
-_NON_JSON_200 = b"Suggestions temporarily unavailable - please try again later.\n"
-_BOMB_SIZE = 64 * 1024 * 1024
 _GIANT_HEADER_SIZE = 64 * 1024
-_HOSTILE_LOCATION = "http://user:password@evil.example/steal"
-
-
-@functools.cache
-def _bomb() -> bytes:
-    """``_BOMB_SIZE`` zero bytes, gzipped (made once, on first use: about 64 KiB).
-
-    One gzip member per MiB, all alike: a gzip body may hold several members, and
-    compressing one MiB takes milliseconds where 64 MiB would take most of a second.
-    """
-    z = zlib.compressobj(9, zlib.DEFLATED, 31)
-    member = z.compress(bytes(1024 * 1024)) + z.flush()
-    return member * (_BOMB_SIZE // (1024 * 1024))
-
-
-class Action(enum.Enum):
-    """What the server does with a :class:`Reply`."""
-
-    SEND = "send"
-    """Send status, headers and body."""
-    RESET = "reset"
-    """Close the connection without sending anything."""
-    TRUNCATE = "truncate"
-    """Send the headers with the full ``Content-Length``, half the body, then close."""
-    CUT = "cut"
-    """Send the headers and half the body in chunked encoding, then drop the connection."""
-    TRICKLE = "trickle"
-    """Send the headers, then one byte every ``Reply.interval`` seconds, forever."""
-
-
-@dataclass(slots=True)
-class Reply:
-    """A decided answer: what to send, after how long, and how."""
-
-    status: int | None
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    delay: float = 0.0
-    action: Action = Action.SEND
-    interval: float = 0.0
-
-
-def _json_reply(status: int, payload: Any, headers: dict[str, str] | None = None) -> Reply:
-    out = {"Content-Type": _JSON}
-    if headers:
-        out.update(headers)
-    return Reply(status, out, orjson.dumps(payload))
-
-
-def _error(status: int, error: str, message: str, **extra: Any) -> Reply:
-    headers = extra.pop("headers", None)
-    return _json_reply(status, {"error": error, "message": message, **extra}, headers)
 
 
 def _copy_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -182,7 +108,7 @@ class Emulator:
         self._validator: RequestValidator | None = get_validator() if validate else None
         self._faults = faults or Faults()
         self._rate_limit = rate_limit
-        self._limiter: Limiter | None = rate_limit.limiter() if rate_limit else None
+        self._limiter: AdmissionPolicy | None = rate_limit.limiter() if rate_limit else None
         self._latency = latency_sampler(latency)
         self.seed = seed
         self._fault_rng = random.Random(seed) if seed is not None else random.Random()
@@ -316,14 +242,14 @@ class Emulator:
         fault: FaultKind | None = None
         scripted = False
         if path != ENDPOINT_PATH:
-            reply = _error(404, "not_found", f"no route for {path}")
+            reply = error_reply(404, "not_found", f"no route for {path}")
         elif method != "POST":
-            reply = _error(405, "method_not_allowed", f"use POST, not {method}")
+            reply = error_reply(405, "method_not_allowed", f"use POST, not {method}")
             reply.headers["Allow"] = "POST"
         elif (unauthorized := self._check_auth(lowered)) is not None:
             reply = unauthorized
         elif too_large:
-            reply = _error(413, "payload_too_large", "the request body is too large")
+            reply = error_reply(413, "payload_too_large", "the request body is too large")
         else:
             item = self._script.popleft() if self._script else None
             if item is not None and not item.normal:
@@ -373,7 +299,7 @@ class Emulator:
                 challenge = 'Bearer realm="DumGum", error="invalid_token"'
             else:
                 return None
-        return _error(401, "unauthorized", message, headers={"WWW-Authenticate": challenge})
+        return error_reply(401, "unauthorized", message, headers={"WWW-Authenticate": challenge})
 
     def _process(
         self, now: float, lowered: Mapping[str, str], parsed: Any, parse_error: str | None
@@ -383,7 +309,7 @@ class Emulator:
             if wait is not None:
                 self._rate_limited += 1
                 seconds = retry_after_seconds(wait)
-                reply = _error(
+                reply = error_reply(
                     429,
                     "rate_limited",
                     "too many requests; retry later",
@@ -416,59 +342,25 @@ class Emulator:
         parsed: Any,
         parse_error: str | None,
     ) -> Reply:
-        if fault is FaultKind.HTTP_429:
-            after = self._retry_after(faults)
-            return _error(
-                429,
-                "rate_limited",
-                "too many requests; retry later",
-                headers={"Retry-After": after},
-            )
-        if fault is FaultKind.HTTP_500:
-            return _error(500, "internal_error", "an unexpected error occurred")
-        if fault is FaultKind.HTTP_502:
-            return Reply(502, {"Content-Type": _HTML}, _HTML_502)
-        if fault is FaultKind.HTTP_503:
-            after = self._retry_after(faults)
-            return _error(
-                503,
-                "service_unavailable",
-                "the service is temporarily unavailable",
-                headers={"Retry-After": after},
-            )
-        if fault is FaultKind.HTTP_504:
-            return Reply(504, {"Content-Type": _HTML}, _HTML_504)
-        if fault is FaultKind.RESET:
-            return Reply(None, action=Action.RESET)
+        canned = canned_reply(fault, lambda: self._retry_after(faults))
+        if canned is not None:
+            return canned
+        reply = self._answer(lowered, parsed, parse_error)
         if fault is FaultKind.STALL:
-            reply = self._answer(lowered, parsed, parse_error)
             reply.delay += stall_seconds if stall_seconds is not None else faults.stall_seconds
             return reply
+        # The rest spoil a success: an invalid request is answered as if it were valid.
+        if reply.status != 200:
+            reply = self._success(parsed if isinstance(parsed, dict) else {}, lowered)
         if fault is FaultKind.TRUNCATED:
-            reply = self._answer(lowered, parsed, parse_error)
-            if reply.status != 200:
-                body = parsed if isinstance(parsed, dict) else {}
-                reply = self._success(body, lowered)
             reply.action = Action.TRUNCATE
-            return reply
-        if fault is FaultKind.NON_JSON:
-            return Reply(200, {"Content-Type": _JSON}, _NON_JSON_200)
-        if fault is FaultKind.BOMB:
-            return Reply(200, {"Content-Type": _JSON, "Content-Encoding": "gzip"}, _bomb())
-        if fault in (FaultKind.TRICKLE, FaultKind.CUT, FaultKind.GIANT_HEADER):
-            reply = self._answer(lowered, parsed, parse_error)
-            if reply.status != 200:
-                reply = self._success(parsed if isinstance(parsed, dict) else {}, lowered)
-            if fault is FaultKind.TRICKLE:
-                reply.action, reply.interval = Action.TRICKLE, faults.trickle_interval
-            elif fault is FaultKind.CUT:
-                reply.action = Action.CUT
-            else:
-                reply.headers["X-DumGum-Padding"] = "x" * _GIANT_HEADER_SIZE
-            return reply
-        if fault is FaultKind.REDIRECT:
-            return Reply(307, {"Location": _HOSTILE_LOCATION})
-        return Reply(200, {"Content-Type": _HTML}, _HTML_200)
+        elif fault is FaultKind.TRICKLE:
+            reply.action, reply.interval = Action.TRICKLE, faults.trickle_interval
+        elif fault is FaultKind.CUT:
+            reply.action = Action.CUT
+        else:  # FaultKind.GIANT_HEADER
+            reply.headers["X-DumGum-Padding"] = "x" * _GIANT_HEADER_SIZE
+        return reply
 
     def _scripted_reply(
         self,
@@ -486,7 +378,7 @@ class Emulator:
             if item.has_json:
                 body = orjson.dumps(item.json)
                 if not any(name.lower() == "content-type" for name in headers):
-                    headers["Content-Type"] = _JSON
+                    headers["Content-Type"] = JSON
             else:
                 body = item.body or b""
             reply = Reply(item.status, headers, body)
@@ -498,25 +390,25 @@ class Emulator:
         if validator is not None:
             content_type = lowered.get("content-type", "")
             mime = content_type.split(";", 1)[0].strip().lower()
-            if mime != _JSON and not mime.endswith("+json"):
-                return _error(
+            if mime != JSON and not mime.endswith("+json"):
+                return error_reply(
                     415,
                     "unsupported_media_type",
                     f"Content-Type must be application/json, got {content_type or 'none'!r}",
                 )
         if parse_error is not None:
-            return self._invalid([Problem("$", parse_error)])
+            return self._invalid([WireProblem("$", parse_error)])
         if validator is not None:
             problems = validator.problems(parsed)
             if problems:
                 return self._invalid(problems)
         elif not isinstance(parsed, dict):
-            return self._invalid([Problem("$", "the body must be a JSON object")])
+            return self._invalid([WireProblem("$", "the body must be a JSON object")])
         return self._success(parsed, lowered)
 
     @staticmethod
-    def _invalid(problems: list[Problem]) -> Reply:
-        return _json_reply(
+    def _invalid(problems: list[WireProblem]) -> Reply:
+        return json_reply(
             400,
             {
                 "error": "invalid_request",
@@ -536,4 +428,4 @@ class Emulator:
             flag = lowered.get(STRING_LIST_HEADER.lower())
             as_string = flag is not None and flag.strip().lower() in _TRUTHY
         payload = {"suggestions": repr(suggestions) if as_string else suggestions}
-        return _json_reply(200, payload)
+        return json_reply(200, payload)

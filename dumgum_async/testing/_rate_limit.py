@@ -1,79 +1,196 @@
-"""Server-side rate limiting for the emulator: a token bucket or an exact sliding window."""
+"""Server-side rate limiting for the emulator: a token bucket or an exact sliding window.
+
+Rates are in the client's words (``RateLimit(max_rate, time_period)``): ``max_rate``
+requests per ``time_period`` seconds. The emulator's old words, ``rate`` and
+``period``, still work for one release and warn.
+"""
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol, overload
 
-__all__ = ["Limiter", "ServerRateLimit", "SlidingWindow", "TokenBucket", "retry_after_seconds"]
+__all__ = [
+    "AdmissionPolicy",
+    "ServerRateLimit",
+    "SlidingWindow",
+    "TokenBucket",
+    "retry_after_seconds",
+]
+
+#: The emulator's old keyword names and the client's names that replace them.
+_RENAMED: Final = {"rate": "max_rate", "period": "time_period"}
 
 
-@dataclass(frozen=True, slots=True)
+def _adopt_old_names(
+    where: str,
+    given: dict[str, float | None],
+    old: dict[str, float],
+    renamed: Mapping[str, str] = _RENAMED,
+) -> dict[str, float | None]:
+    """``given`` (the new keywords) completed from ``old`` ones, each with a warning."""
+    for name, value in old.items():
+        new = renamed.get(name)
+        if new is None or new not in given:
+            raise TypeError(f"{where}() got an unexpected keyword argument {name!r}")
+        if given[new] is not None:
+            raise TypeError(f"{where}() got both {name!r} and its new name {new!r}")
+        warnings.warn(
+            f"{where}({name}=...) is deprecated, use {new}=... (the client's RateLimit words)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        given[new] = value
+    return given
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class ServerRateLimit:
     """How many requests the emulator accepts before answering 429.
 
     Two modes, chosen by ``burst``:
 
     * ``burst`` given: a **token bucket** holding at most ``burst`` tokens, full at start,
-      refilled continuously with ``rate`` tokens per ``period`` seconds; each accepted
-      request takes one token.  ``ServerRateLimit(rate=10, burst=5)``: bursts of 5, then
-      10 requests per second on average.
-    * ``burst`` None: an **exact sliding window**: at most ``rate`` requests (an integer)
-      are accepted in any window of ``period`` seconds.
-      ``ServerRateLimit(rate=5, period=1.0)``: never more than 5 in any second.
+      refilled continuously with ``max_rate`` tokens per ``time_period`` seconds; each
+      accepted request takes one token.  ``ServerRateLimit(max_rate=10, burst=5)``:
+      bursts of 5, then 10 requests per second on average.
+    * ``burst`` None: an **exact sliding window**: at most ``max_rate`` requests (an
+      integer) are accepted in any window of ``time_period`` seconds.
+      ``ServerRateLimit(max_rate=5, time_period=1.0)``: never more than 5 in any second.
 
     Rejected requests consume nothing.  They get a 429 whose ``Retry-After`` is the whole
     number of seconds (rounded up, at least 1) after which the request would be accepted.
     The clock is ``time.monotonic()``.  Requests are counted when their body has arrived,
     after authentication and before random faults and validation.
 
+    ``rate=`` and ``period=`` (and the attributes ``rate``, ``period``) are the
+    deprecated names of ``max_rate`` and ``time_period``.
+
     Raises:
-        ValueError: Non-positive ``rate``/``period``, ``burst`` below 1, or a fractional
-            ``rate`` in sliding-window mode.
+        ValueError: Non-positive ``max_rate``/``time_period``, ``burst`` below 1, or a
+            fractional ``max_rate`` in sliding-window mode.
     """
 
-    rate: float
-    burst: int | None = None
-    period: float = 1.0
+    max_rate: float
+    burst: int | None
+    time_period: float
 
-    def __post_init__(self) -> None:
-        if not (math.isfinite(self.rate) and self.rate > 0):
-            raise ValueError(f"rate must be > 0, got {self.rate!r}")
-        if not (math.isfinite(self.period) and self.period > 0):
-            raise ValueError(f"period must be > 0, got {self.period!r}")
+    @overload
+    def __init__(
+        self, max_rate: float, burst: int | None = None, time_period: float = 1.0
+    ) -> None: ...
+
+    @overload
+    def __init__(self, *, burst: int | None = None, rate: float, period: float = 1.0) -> None: ...
+
+    def __init__(
+        self,
+        max_rate: float | None = None,
+        burst: int | None = None,
+        time_period: float | None = None,
+        **deprecated: float,
+    ) -> None:
+        given = _adopt_old_names(
+            "ServerRateLimit", {"max_rate": max_rate, "time_period": time_period}, deprecated
+        )
+        rate, period = given["max_rate"], given["time_period"]
+        if rate is None:
+            raise TypeError("ServerRateLimit() missing required argument: 'max_rate'")
+        object.__setattr__(self, "max_rate", rate)
+        object.__setattr__(self, "burst", burst)
+        object.__setattr__(self, "time_period", 1.0 if period is None else period)
+        self._check()
+
+    def _check(self) -> None:
+        if not (math.isfinite(self.max_rate) and self.max_rate > 0):
+            raise ValueError(f"max_rate must be > 0, got {self.max_rate!r}")
+        if not (math.isfinite(self.time_period) and self.time_period > 0):
+            raise ValueError(f"time_period must be > 0, got {self.time_period!r}")
         if self.burst is not None and self.burst < 1:
             raise ValueError(f"burst must be >= 1, got {self.burst!r}")
-        if self.burst is None and (self.rate != int(self.rate) or self.rate < 1):
+        if self.burst is None and (self.max_rate != int(self.max_rate) or self.max_rate < 1):
             raise ValueError(
-                f"a sliding window needs a whole number of requests per period, got {self.rate!r}"
+                "a sliding window needs a whole number of requests per time_period, "
+                f"got {self.max_rate!r}"
             )
 
-    @classmethod
-    def token_bucket(cls, rate: float, burst: int, period: float = 1.0) -> ServerRateLimit:
-        """A bucket of ``burst`` tokens refilled with ``rate`` tokens per ``period`` seconds."""
-        return cls(rate=rate, burst=burst, period=period)
+    @property
+    def rate(self) -> float:
+        """Deprecated name of :attr:`max_rate`."""
+        warnings.warn(
+            "ServerRateLimit.rate is deprecated, use max_rate", DeprecationWarning, stacklevel=2
+        )
+        return self.max_rate
+
+    @property
+    def period(self) -> float:
+        """Deprecated name of :attr:`time_period`."""
+        warnings.warn(
+            "ServerRateLimit.period is deprecated, use time_period",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.time_period
 
     @classmethod
-    def sliding_window(cls, limit: int, period: float = 1.0) -> ServerRateLimit:
-        """At most ``limit`` requests in any window of ``period`` seconds."""
-        return cls(rate=limit, burst=None, period=period)
+    def token_bucket(
+        cls,
+        max_rate: float | None = None,
+        burst: int = 1,
+        time_period: float | None = None,
+        **deprecated: float,
+    ) -> ServerRateLimit:
+        """A bucket of ``burst`` tokens refilled with ``max_rate`` tokens per
+        ``time_period`` seconds (``rate=``/``period=``: deprecated names)."""
+        given = _adopt_old_names(
+            "ServerRateLimit.token_bucket",
+            {"max_rate": max_rate, "time_period": time_period},
+            deprecated,
+        )
+        rate, period = given["max_rate"], given["time_period"]
+        if rate is None:
+            raise TypeError("token_bucket() missing required argument: 'max_rate'")
+        return cls(rate, burst, 1.0 if period is None else period)
+
+    @classmethod
+    def sliding_window(
+        cls, max_rate: int | None = None, time_period: float | None = None, **deprecated: float
+    ) -> ServerRateLimit:
+        """At most ``max_rate`` requests in any window of ``time_period`` seconds
+        (``limit=``/``period=``: deprecated names)."""
+        given = _adopt_old_names(
+            "ServerRateLimit.sliding_window",
+            {"max_rate": max_rate, "time_period": time_period},
+            deprecated,
+            {"limit": "max_rate", "period": "time_period"},
+        )
+        rate, period = given["max_rate"], given["time_period"]
+        if rate is None:
+            raise TypeError("sliding_window() missing required argument: 'max_rate'")
+        return cls(rate, None, 1.0 if period is None else period)
 
     @property
     def is_token_bucket(self) -> bool:
         """True in token-bucket mode, False in sliding-window mode."""
         return self.burst is not None
 
-    def limiter(self) -> Limiter:
-        """Return a fresh limiter (full bucket / empty window) applying this policy."""
+    def limiter(self) -> AdmissionPolicy:
+        """Return a fresh policy (full bucket / empty window) applying this limit."""
         if self.burst is not None:
-            return TokenBucket(self.rate / self.period, self.burst)
-        return SlidingWindow(int(self.rate), self.period)
+            return TokenBucket(self.max_rate / self.time_period, self.burst)
+        return SlidingWindow(int(self.max_rate), self.time_period)
 
 
-class Limiter(Protocol):
-    """Decides, for a request arriving at ``now``, whether it is accepted."""
+class AdmissionPolicy(Protocol):
+    """Decides, for a request arriving at ``now``, whether the emulator accepts it.
+
+    Not the client's :class:`dumgum_async.Limiter` (which makes a caller wait for its
+    turn): the server never waits, it answers 429 with the wait.
+    """
 
     def acquire(self, now: float) -> float | None:
         """Accept the request (None) or return the seconds to wait before retrying."""

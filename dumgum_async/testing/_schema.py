@@ -4,12 +4,9 @@ The schema is read from the ``openapi.yaml`` shipped in ``dumgum_async`` (never 
 client's models), turned into a JSON Schema 2020-12 document whose ``$defs`` are the
 spec's ``components/schemas``, and checked with :mod:`jsonschema`.
 
-jsonschema needs about 4 ms for a realistic 8 KB request, too slow for benchmarks at
-several hundred requests per second.  So the schema is also compiled into plain Python
-predicates (:func:`compile_schema`) that only say "certainly valid" or "not sure".  They
-handle just the keywords the spec uses and answer "not sure" whenever in doubt; only then
-does jsonschema run, and its errors are the ones reported.  A valid request therefore costs
-the fast check only, and an invalid one gets jsonschema's complete list of problems.
+A valid request costs only the fast compiled check (:mod:`._compiled`, "certainly
+valid" or "not sure"); an invalid one gets jsonschema's complete list of problems,
+then the prose rules' (:mod:`._prose`).
 
 Two deliberate departures from the literal schema, both taken from the spec's prose:
 ``MessageElement.text`` ("can be ``null``") and ``features.working`` ("defaults to
@@ -21,21 +18,27 @@ validator is first built.
 
 from __future__ import annotations
 
-import datetime as _dt
 import functools
 import importlib.resources
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
+
+from dumgum_async.testing._compiled import (
+    DEFS_PREFIX,
+    Check,
+    UnsupportedSchemaError,
+    compile_schema,
+)
+from dumgum_async.testing._prose import WireProblem, prose_problems, short
 
 __all__ = [
     "INSTALL_HINT",
     "REQUEST_SCHEMA_NAME",
-    "Problem",
     "RequestValidator",
     "UnsupportedSchemaError",
+    "WireProblem",
     "compile_schema",
+    "format_path",
     "get_validator",
     "load_spec",
     "prose_problems",
@@ -52,36 +55,13 @@ INSTALL_HINT = (
 )
 
 _COMPONENTS_PREFIX = "#/components/schemas/"
-_DEFS_PREFIX = "#/$defs/"
 
 # Properties whose prose says ``null`` is accepted although the schema types forbid it.
+
 _NULLABLE: tuple[tuple[str, str], ...] = (
     ("MessageElement", "text"),
     ("ContentCreationProfileFeatureSet", "working"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One reason a request was rejected.
-
-    Attributes:
-        path: Where in the body, dotted with list indices in brackets, e.g.
-            ``"userProfile.features.job"`` or ``"messages[3].date"``; ``"$"`` is the body
-            itself.
-        message: What is wrong, for a human.
-    """
-
-    path: str
-    message: str
-
-    def as_dict(self) -> dict[str, str]:
-        """Return the problem as the JSON object sent in 400 responses."""
-        return {"path": self.path, "message": self.message}
-
-
-class UnsupportedSchemaError(ValueError):
-    """Raised by :func:`compile_schema` for a keyword the fast compiler does not handle."""
 
 
 # --------------------------------------------------------------------------- loading
@@ -119,7 +99,7 @@ def _rewrite_refs(node: Any) -> Any:
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str) and value.startswith(_COMPONENTS_PREFIX):
-                out[key] = _DEFS_PREFIX + value[len(_COMPONENTS_PREFIX) :]
+                out[key] = DEFS_PREFIX + value[len(_COMPONENTS_PREFIX) :]
             else:
                 out[key] = _rewrite_refs(value)
         return out
@@ -148,403 +128,11 @@ def request_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$defs": defs,
-        "$ref": _DEFS_PREFIX + REQUEST_SCHEMA_NAME,
+        "$ref": DEFS_PREFIX + REQUEST_SCHEMA_NAME,
     }
-
-
-# ------------------------------------------------------------------ fast compiled check
-
-Check = Callable[[Any], bool]
-
-_ANNOTATIONS = frozenset(
-    {
-        "$schema",
-        "$defs",
-        "$comment",
-        "title",
-        "description",
-        "default",
-        "example",
-        "examples",
-        "format",  # an annotation in 2020-12 unless a format checker is enabled
-        "deprecated",
-        "readOnly",
-        "writeOnly",
-    }
-)
-_SUPPORTED = frozenset(
-    {
-        "type",
-        "enum",
-        "$ref",
-        "properties",
-        "required",
-        "items",
-        "uniqueItems",
-        "minLength",
-        "maxLength",
-        "pattern",
-    }
-)
-_PY_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),  # bool is not int here: type(True) is bool
-    "number": (int, float),
-    "boolean": (bool,),
-    "object": (dict,),
-    "array": (list,),
-    "null": (type(None),),
-}
-
-
-def _always(_: Any) -> bool:
-    return True
-
-
-def _all_of(checks: list[Check]) -> Check:
-    if not checks:
-        return _always
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        first, second = checks
-        return lambda x: first(x) and second(x)
-    frozen = tuple(checks)
-
-    def check(x: Any) -> bool:
-        return all(c(x) for c in frozen)
-
-    return check
-
-
-def _types_of(declared: Any) -> frozenset[type]:
-    names = [declared] if isinstance(declared, str) else declared
-    if not isinstance(names, list) or not names or any(n not in _PY_TYPES for n in names):
-        raise UnsupportedSchemaError(f"unsupported type {declared!r}")
-    return frozenset(t for n in names for t in _PY_TYPES[n])
-
-
-def _string_enum(schema: Mapping[str, Any]) -> frozenset[str]:
-    values = schema["enum"]
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise UnsupportedSchemaError("only enums of strings are supported")
-    return frozenset(values)
-
-
-class _Compiler:
-    def __init__(self, root: Mapping[str, Any]) -> None:
-        self._defs: Mapping[str, Any] = root.get("$defs", {})
-        self._compiled: dict[str, Check] = {}
-
-    def ref(self, ref: Any) -> Check:
-        if not isinstance(ref, str) or not ref.startswith(_DEFS_PREFIX):
-            raise UnsupportedSchemaError(f"unsupported $ref {ref!r}")
-        name = ref[len(_DEFS_PREFIX) :]
-        if "/" in name or "~" in name or "%" in name or name not in self._defs:
-            raise UnsupportedSchemaError(f"unsupported $ref {ref!r}")
-        if name not in self._compiled:
-            slot: list[Check] = []
-            self._compiled[name] = lambda x: slot[0](x)  # recursion placeholder
-            slot.append(self.compile(self._defs[name]))
-            self._compiled[name] = slot[0]
-        return self._compiled[name]
-
-    def shape(self, schema: Any) -> tuple[frozenset[type] | None, frozenset[str] | None, Check]:
-        """Classify a subschema: (exact types, None, check) for a bare ``type``;
-        (None, enum values, check) for an enum of strings; (None, None, check) otherwise."""
-        check = self.compile(schema)
-        if isinstance(schema, dict):
-            keys = set(schema) - _ANNOTATIONS
-            if keys == {"type"}:
-                return _types_of(schema["type"]), None, check
-            if keys == {"enum"} or (keys == {"type", "enum"} and schema["type"] == "string"):
-                return None, _string_enum(schema), check
-        return None, None, check
-
-    def compile(self, schema: Any) -> Check:
-        if schema is True:
-            return _always
-        if schema is False:
-            return lambda _: False
-        if not isinstance(schema, dict):
-            raise UnsupportedSchemaError(f"schema must be an object, got {schema!r}")
-        unknown = set(schema) - _SUPPORTED - _ANNOTATIONS
-        if unknown:
-            raise UnsupportedSchemaError(f"unsupported keywords {sorted(unknown)}")
-
-        checks: list[Check] = []
-        declared = schema.get("type")
-        single = declared if isinstance(declared, str) else None
-        if declared is not None:
-            allowed = _types_of(declared)
-            # A single string/array/object type is enforced by that type's keyword group.
-            if single not in ("string", "object", "array"):
-                checks.append(lambda x: type(x) in allowed)
-        if "enum" in schema:
-            values = _string_enum(schema)
-            checks.append(lambda x: type(x) is str and x in values)
-        for group in (
-            self._string(schema, strict=single == "string"),
-            self._array(schema, strict=single == "array"),
-            self._object(schema, strict=single == "object"),
-        ):
-            if group is not None:
-                checks.append(group)
-        if "$ref" in schema:
-            checks.append(self.ref(schema["$ref"]))
-        return _all_of(checks)
-
-    @staticmethod
-    def _string(schema: Mapping[str, Any], *, strict: bool) -> Check | None:
-        min_len = schema.get("minLength", 0)
-        max_len = schema.get("maxLength")
-        pattern = schema.get("pattern")
-        if not isinstance(min_len, int) or not isinstance(max_len, (int, type(None))):
-            raise UnsupportedSchemaError("minLength/maxLength must be integers")
-        if pattern is not None and not isinstance(pattern, str):
-            raise UnsupportedSchemaError("pattern must be a string")
-        if not min_len and max_len is None and pattern is None:
-            return (lambda x: type(x) is str) if strict else None
-        search = re.compile(pattern).search if pattern is not None else None
-        upper = max_len if max_len is not None else -1
-
-        def check(x: Any) -> bool:
-            if type(x) is not str:
-                return not strict and not isinstance(x, str)
-            if len(x) < min_len or (upper >= 0 and len(x) > upper):
-                return False
-            return search is None or search(x) is not None
-
-        return check
-
-    def _array(self, schema: Mapping[str, Any], *, strict: bool) -> Check | None:
-        unique = schema.get("uniqueItems", False) is True
-        if "items" in schema:
-            types, values, items = self.shape(schema["items"])
-        else:
-            types, values, items = None, None, None
-        if not strict and items is None and not unique:
-            return None
-
-        def check(x: Any) -> bool:
-            if type(x) is not list:
-                return not strict and not isinstance(x, list)
-            if values is not None:
-                for item in x:
-                    if type(item) is not str or item not in values:
-                        return False
-            elif types is not None:
-                for item in x:
-                    if type(item) not in types:
-                        return False
-            elif items is not None:
-                for item in x:
-                    if not items(item):
-                        return False
-            if unique:
-                # Only lists of strings are decided here; anything else is "not sure".
-                return all(type(i) is str for i in x) and len(set(x)) == len(x)
-            return True
-
-        return check
-
-    def _object(self, schema: Mapping[str, Any], *, strict: bool) -> Check | None:
-        props_schema = schema.get("properties", {})
-        required = schema.get("required", [])
-        if not isinstance(props_schema, dict) or not isinstance(required, list):
-            raise UnsupportedSchemaError("properties/required are malformed")
-        typed: dict[str, frozenset[type]] = {}
-        enums: dict[str, frozenset[str]] = {}
-        others: dict[str, Check] = {}
-        for name, sub in props_schema.items():
-            types, values, check = self.shape(sub)
-            if types is not None:
-                typed[name] = types
-            elif values is not None:
-                enums[name] = values
-            else:
-                others[name] = check
-        needed = tuple(required)
-        if not strict and not props_schema and not needed:
-            return None
-
-        def check_object(x: Any) -> bool:
-            if type(x) is not dict:
-                return not strict and not isinstance(x, dict)
-            for name in needed:
-                if name not in x:
-                    return False
-            for key, value in x.items():
-                allowed = typed.get(key)
-                if allowed is not None:
-                    if type(value) not in allowed:
-                        return False
-                    continue
-                values = enums.get(key)
-                if values is not None:
-                    if type(value) is not str or value not in values:
-                        return False
-                    continue
-                sub = others.get(key)
-                if sub is not None and not sub(value):
-                    return False
-            return True
-
-        return check_object
-
-
-def compile_schema(schema: Mapping[str, Any]) -> Check:
-    """Compile a JSON schema into a conservative predicate.
-
-    The predicate returns ``True`` only for instances the schema certainly accepts (for the
-    keywords in use: type, enum of strings, $ref into ``$defs``, properties, required, items,
-    uniqueItems, minLength, maxLength, pattern) and ``False`` when it is not sure.
-
-    Args:
-        schema: A JSON schema whose ``$ref`` values all point into its own ``$defs``.
-
-    Returns:
-        The predicate.
-
-    Raises:
-        UnsupportedSchemaError: The schema uses a keyword the compiler does not handle.
-    """
-    return _Compiler(schema).compile(schema)
-
-
-# ---------------------------------------------------------------------- prose rules
-
-# Ranges are checked by the patterns; only days 29-31 need a calendar check.
-_DATE = r"([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-_DATE_RE = re.compile(_DATE)
-_DATETIME_RE = re.compile(
-    _DATE + r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(?:\.[0-9]+)?"
-    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-)
-# https://, optional user info, a host (name, IPv4 or [IPv6]), optional port, then a path,
-# query or fragment; no whitespace anywhere.
-_HTTPS_RE = re.compile(
-    r"[Hh][Tt][Tt][Pp][Ss]://(?:[^/?#@\s]*@)?(?:\[[0-9A-Fa-f:.]+\]|[^/?#:@\s\[\]]+)"
-    r"(?::[0-9]*)?(?:[/?#]\S*)?"
-)
-_COUNTRY_RE = re.compile(r"[A-Za-z]{2}")
-
-
-def _real_day(match: re.Match[str]) -> bool:
-    if match[3] <= "28":
-        return True
-    try:
-        _dt.date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError:
-        return False
-    return True
-
-
-def _is_date(value: str) -> bool:
-    match = _DATE_RE.fullmatch(value)
-    return match is not None and _real_day(match)
-
-
-def _is_rfc3339(value: str) -> bool:
-    match = _DATETIME_RE.fullmatch(value)
-    return match is not None and _real_day(match)
-
-
-def _is_https(value: str) -> bool:
-    return _HTTPS_RE.fullmatch(value) is not None
-
-
-def _profile_problems(profile: Mapping[str, Any], where: str, out: list[Problem]) -> None:
-    names = (profile.get("firstName"), profile.get("nickname"))
-    if not any(isinstance(n, str) and n.strip() for n in names):
-        out.append(Problem(where, "must have a non-empty firstName or nickname"))
-    birthdate = profile.get("birthdate")
-    if isinstance(birthdate, str) and not _is_date(birthdate):
-        out.append(
-            Problem(f"{where}.birthdate", f"{_short(birthdate)} is not a real yyyy-MM-dd date")
-        )
-    country = profile.get("countryCode")
-    if isinstance(country, str) and len(country) == 2 and not _COUNTRY_RE.fullmatch(country):
-        out.append(Problem(f"{where}.countryCode", "must be a two-letter ISO 3166-1 alpha-2 code"))
-    expires = profile.get("expiresAt")
-    if isinstance(expires, str) and not _is_rfc3339(expires):
-        out.append(
-            Problem(
-                f"{where}.expiresAt",
-                f"{_short(expires)} is not an RFC 3339 date-time with a time zone offset",
-            )
-        )
-    main = profile.get("mainPictureUrl")
-    if isinstance(main, str) and not _is_https(main):
-        out.append(Problem(f"{where}.mainPictureUrl", f"{_short(main)} is not an https URL"))
-    for key in ("pictures", "privatePictures"):
-        urls = profile.get(key)
-        if isinstance(urls, list):
-            for index, url in enumerate(urls):
-                if isinstance(url, str) and not _is_https(url):
-                    out.append(
-                        Problem(f"{where}.{key}[{index}]", f"{_short(url)} is not an https URL")
-                    )
-
-
-def prose_problems(body: Any) -> list[Problem]:
-    """Check the rules the spec states in prose rather than in its schema.
-
-    Each profile has a non-blank ``firstName`` or ``nickname``; ``mainPictureUrl``,
-    ``pictures`` and ``privatePictures`` are https URLs; ``birthdate`` is a real
-    ``yyyy-MM-dd`` date; ``countryCode`` is two letters; ``expiresAt`` and message
-    ``date`` values are RFC 3339 date-times with an offset (``Z`` or ``+hh:mm``); message
-    ids are unique within the request.  Parts of the body with the wrong JSON type are
-    skipped (the schema reports those).
-
-    Args:
-        body: The parsed request body.
-
-    Returns:
-        The problems found, in body order (empty when the rules hold).
-    """
-    out: list[Problem] = []
-    if not isinstance(body, dict):
-        return out
-    for key in ("userProfile", "personaProfile"):
-        profile = body.get(key)
-        if isinstance(profile, dict):
-            _profile_problems(profile, key, out)
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        first_use: dict[str, int] = {}
-        for index, message in enumerate(messages):
-            if not isinstance(message, dict):
-                continue
-            message_id = message.get("id")
-            if isinstance(message_id, str):
-                if message_id in first_use:
-                    out.append(
-                        Problem(
-                            f"messages[{index}].id",
-                            f"duplicate message id {_short(message_id)} "
-                            f"(already used by messages[{first_use[message_id]}])",
-                        )
-                    )
-                else:
-                    first_use[message_id] = index
-            date = message.get("date")
-            if isinstance(date, str) and not _is_rfc3339(date):
-                out.append(
-                    Problem(
-                        f"messages[{index}].date",
-                        f"{_short(date)} is not an RFC 3339 date-time with a time zone offset",
-                    )
-                )
-    return out
 
 
 # ------------------------------------------------------------------ schema problems
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def format_path(parts: Iterable[str | int]) -> str:
@@ -558,32 +146,32 @@ def format_path(parts: Iterable[str | int]) -> str:
     return out or "$"
 
 
+# JSON's name for each Python type json.loads gives; bool before int (True is an int).
+_JSON_TYPES: tuple[tuple[type, str], ...] = (
+    (type(None), "null"),
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+    (list, "array"),
+    (dict, "object"),
+)
+
+
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    return next(
+        (name for kind, name in _JSON_TYPES if isinstance(value, kind)), type(value).__name__
+    )
 
 
-def _schema_problems(error: Any) -> list[Problem]:
+def _schema_problems(error: Any) -> list[WireProblem]:
     parts = list(error.absolute_path)
     kind = error.validator
     expected = error.validator_value
     instance = error.instance
     if kind == "required":
         missing = [p for p in expected if isinstance(instance, dict) and p not in instance]
-        return [Problem(format_path([*parts, name]), "is required") for name in missing]
+        return [WireProblem(format_path([*parts, name]), "is required") for name in missing]
     path = format_path(parts)
     if kind == "type":
         wanted = " or ".join(expected) if isinstance(expected, list) else str(expected)
@@ -592,18 +180,18 @@ def _schema_problems(error: Any) -> list[Problem]:
         shown = ", ".join(str(v) for v in expected[:12])
         if len(expected) > 12:
             shown += f", ... ({len(expected)} allowed values)"
-        message = f"{_short(instance)} is not one of {shown}"
+        message = f"{short(instance)} is not one of {shown}"
     elif kind == "maxLength":
         message = f"must be at most {expected} characters long, got {len(instance)}"
     elif kind == "minLength":
         message = f"must be at least {expected} characters long, got {len(instance)}"
     elif kind == "pattern":
-        message = f"{_short(instance)} does not match {expected}"
+        message = f"{short(instance)} does not match {expected}"
     elif kind == "uniqueItems":
         message = "must not contain duplicate items"
     else:
         message = str(error.message)
-    return [Problem(path, message)]
+    return [WireProblem(path, message)]
 
 
 class RequestValidator:
@@ -627,11 +215,11 @@ class RequestValidator:
         except UnsupportedSchemaError:  # pragma: no cover - the shipped spec compiles
             self._fast = None
 
-    def schema_problems(self, body: Any) -> list[Problem]:
+    def schema_problems(self, body: Any) -> list[WireProblem]:
         """Return the JSON schema violations of ``body`` (jsonschema's, all of them)."""
         if self._fast is not None and self._fast(body):
             return []
-        problems: list[Problem] = []
+        problems: list[WireProblem] = []
         mistyped: set[str] = set()
         for error in self._reference.iter_errors(body):
             found = _schema_problems(error)
@@ -642,7 +230,7 @@ class RequestValidator:
             problems.extend(found)
         return problems
 
-    def problems(self, body: Any) -> list[Problem]:
+    def problems(self, body: Any) -> list[WireProblem]:
         """Return every schema and prose problem of ``body``; empty when it is valid.
 
         Args:
@@ -665,7 +253,7 @@ def get_validator() -> RequestValidator:
     return RequestValidator()
 
 
-def validate_request(body: Any) -> list[Problem]:
+def validate_request(body: Any) -> list[WireProblem]:
     """Check a request body (parsed JSON) the way the emulator does.
 
     Args:

@@ -207,7 +207,7 @@ def main(argv: Sequence[str]) -> int:
         if (args.burst is not None) and args.rate is None:
             raise ValueError("--burst needs --rate")
         limit = (
-            ServerRateLimit(rate=args.rate, burst=args.burst, period=args.period)
+            ServerRateLimit(max_rate=args.rate, burst=args.burst, time_period=args.period)
             if args.rate is not None
             else None
         )

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from dumgum_async.testing._canned import Action, Reply
 from dumgum_async.testing._constants import DEFAULT_API_KEY, ENDPOINT_PATH, loopback_host
-from dumgum_async.testing._engine import Action, Emulator, Reply
+from dumgum_async.testing._engine import Emulator
 from dumgum_async.testing._faults import Faults, LatencySpec, ScriptedResponse
 from dumgum_async.testing._rate_limit import ServerRateLimit
 from dumgum_async.testing._records import RecordedRequest, ServerStats
@@ -144,12 +144,7 @@ class FakeDumGumServer:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
     @property

@@ -40,13 +40,13 @@ def test_rejected_requests_consume_nothing() -> None:
 
 
 def test_rate_limit_modes_and_validation() -> None:
-    assert ServerRateLimit(rate=10, burst=5).is_token_bucket
-    assert not ServerRateLimit(rate=5, period=1.0).is_token_bucket
-    assert ServerRateLimit.sliding_window(3, 2.0) == ServerRateLimit(rate=3, period=2.0)
+    assert ServerRateLimit(max_rate=10, burst=5).is_token_bucket
+    assert not ServerRateLimit(max_rate=5, time_period=1.0).is_token_bucket
+    assert ServerRateLimit.sliding_window(3, 2.0) == ServerRateLimit(max_rate=3, time_period=2.0)
     with pytest.raises(ValueError, match="whole number"):
-        ServerRateLimit(rate=2.5)
+        ServerRateLimit(max_rate=2.5)
     with pytest.raises(ValueError, match="rate"):
-        ServerRateLimit(rate=0, burst=1)
+        ServerRateLimit(max_rate=0, burst=1)
 
 
 async def _statuses(
@@ -63,7 +63,7 @@ async def _statuses(
 async def test_token_bucket_answers_429_with_retry_after_beyond_the_burst(
     dumgum_server_factory: ServerFactory, http: aiohttp.ClientSession
 ) -> None:
-    server = await dumgum_server_factory(rate_limit=ServerRateLimit(rate=0.2, burst=3))
+    server = await dumgum_server_factory(rate_limit=ServerRateLimit(max_rate=0.2, burst=3))
     results = await _statuses(http, server.endpoint_url, 5)
     assert [status for status, _ in results] == [200, 200, 200, 429, 429]
     for _, retry_after in results[3:]:
@@ -75,7 +75,7 @@ async def test_token_bucket_answers_429_with_retry_after_beyond_the_burst(
 async def test_sliding_window_answers_429_beyond_the_limit(
     dumgum_server_factory: ServerFactory, http: aiohttp.ClientSession
 ) -> None:
-    server = await dumgum_server_factory(rate_limit=ServerRateLimit(rate=2, period=30.0))
+    server = await dumgum_server_factory(rate_limit=ServerRateLimit(max_rate=2, time_period=30.0))
     results = await _statuses(http, server.endpoint_url, 3)
     assert [status for status, _ in results] == [200, 200, 429]
     assert results[2][1] is not None
@@ -85,7 +85,7 @@ async def test_sliding_window_answers_429_beyond_the_limit(
 async def test_no_429_within_the_limit(
     dumgum_server_factory: ServerFactory, http: aiohttp.ClientSession
 ) -> None:
-    server = await dumgum_server_factory(rate_limit=ServerRateLimit(rate=1000, burst=50))
+    server = await dumgum_server_factory(rate_limit=ServerRateLimit(max_rate=1000, burst=50))
     results = await _statuses(http, server.endpoint_url, 20)
     assert {status for status, _ in results} == {200}
     assert server.stats.rate_limited == 0
@@ -94,10 +94,47 @@ async def test_no_429_within_the_limit(
 async def test_429_body_is_json_with_the_wait(
     dumgum_server_factory: ServerFactory, http: aiohttp.ClientSession
 ) -> None:
-    server = await dumgum_server_factory(rate_limit=ServerRateLimit(rate=1, period=60.0))
+    server = await dumgum_server_factory(rate_limit=ServerRateLimit(max_rate=1, time_period=60.0))
     await _statuses(http, server.endpoint_url, 1)
     async with http.post(server.endpoint_url, json=minimal_request(), headers=AUTH) as resp:
         assert resp.status == 429
         payload = await resp.json()
     assert payload["error"] == "rate_limited"
     assert payload["retryAfter"] == int(resp.headers["Retry-After"])
+
+
+def test_the_old_keyword_names_still_work_and_warn() -> None:
+    with pytest.warns(DeprecationWarning, match="is deprecated") as record:
+        old = ServerRateLimit(rate=3, period=2.0)
+    assert old == ServerRateLimit(max_rate=3, time_period=2.0)
+    assert [str(w.message).split(" is ")[0] for w in record] == [
+        "ServerRateLimit(rate=...)",
+        "ServerRateLimit(period=...)",
+    ]
+
+
+def test_the_old_classmethod_keywords_still_work_and_warn() -> None:
+    with pytest.warns(DeprecationWarning, match="use max_rate|use time_period"):
+        bucket = ServerRateLimit.token_bucket(rate=2, burst=3, period=5.0)
+    with pytest.warns(DeprecationWarning, match="limit"):
+        window = ServerRateLimit.sliding_window(limit=4)
+    assert bucket == ServerRateLimit(max_rate=2, burst=3, time_period=5.0)
+    assert window == ServerRateLimit(max_rate=4)
+
+
+def test_the_old_attribute_names_still_work_and_warn() -> None:
+    limit = ServerRateLimit(max_rate=3, time_period=2.0)
+    with pytest.warns(DeprecationWarning, match="use max_rate"):
+        assert limit.rate == 3
+    with pytest.warns(DeprecationWarning, match="use time_period"):
+        assert limit.period == 2.0
+
+
+def test_an_old_name_and_its_new_name_together_are_refused() -> None:
+    with pytest.raises(TypeError, match="both 'rate' and its new name 'max_rate'"):
+        ServerRateLimit(max_rate=3, rate=3)  # type: ignore[call-overload]
+
+
+def test_an_unknown_keyword_is_refused() -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'limit'"):
+        ServerRateLimit(max_rate=3, limit=3)  # type: ignore[call-overload]

@@ -7,15 +7,19 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import dumgum_async as dg
 from dumgum_async import _cli
+from dumgum_async._cli._batch import count_items, estimate
 from dumgum_async.testing import FakeDumGumServer, Faults, sample_requests
-
-KEY = "cli-budget-key"
+from tests.helpers.cli import (
+    KEY,
+    batch_args,
+    read_jsonl,
+    requests_per_conversation,
+)
 
 
 def _write(path: Path, n: int) -> None:
@@ -24,19 +28,7 @@ def _write(path: Path, n: int) -> None:
 
 
 def _args(server: FakeDumGumServer, inp: Path, out: Path, *more: str) -> list[str]:
-    return [
-        "batch", str(inp), "-o", str(out), "--api-key", KEY, "--base-url", server.url,
-        "--no-progress", "--max-attempts", "4", *more,
-    ]  # fmt: skip
-
-
-def _records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def _ids_sent(server: FakeDumGumServer) -> Counter[str]:
-    """Conversations the server received, by their first message id."""
-    return Counter(str(r.json["messages"][0]["id"]) for r in server.requests if r.json)
+    return batch_args(server, inp, out, "--no-progress", "--max-attempts", "4", *more)
 
 
 async def test_max_requests_stops_after_n_attempts_and_resume_finishes_every_id_once(
@@ -52,7 +44,7 @@ async def test_max_requests_stops_after_n_attempts_and_resume_finishes_every_id_
         assert status == _cli.EXIT_BUDGET, err
         assert len(server.requests) == 12
         assert Counter(r.status for r in server.requests)[200] < 12  # retries were counted
-        first = _records(out)
+        first = read_jsonl(out)
         assert len(first) < 30
         assert "--max-requests 12 spent (12 HTTP attempts" in err
         assert f"{len(first)} line(s) written" in err
@@ -63,8 +55,10 @@ async def test_max_requests_stops_after_n_attempts_and_resume_finishes_every_id_
         err = capsys.readouterr().err
         assert status == _cli.EXIT_OK, err
         # Only what the first run did not answer was sent again.
-        assert sum(_ids_sent(clean).values()) == 30 - sum("suggestions" in r for r in first)
-    records = _records(out)
+        assert sum(requests_per_conversation(clean).values()) == 30 - sum(
+            "suggestions" in r for r in first
+        )
+    records = read_jsonl(out)
     ids = Counter(r["id"] for r in records)
     assert ids == Counter(f"c{i}" for i in range(30))  # every id once
     # Answered in the first run: never sent again.
@@ -90,7 +84,7 @@ async def test_the_estimate_names_lines_rate_and_time_before_sending(
         assert await _cli.run(_args(server, inp, out, *more)) == _cli.EXIT_BUDGET
         err = capsys.readouterr().err
         assert "about to send ~1000 lines at 10/s: ~1 min 40 s" in err
-        answered = len(_records(out))
+        answered = len(read_jsonl(out))
         assert answered == 2
         # --resume: the ids already answered are not counted.
         assert await _cli.run(_args(server, inp, out, *more, "--resume")) == _cli.EXIT_BUDGET
@@ -113,17 +107,17 @@ async def test_no_estimate_for_stdin(
 
 
 def test_the_estimate_of_a_million_lines_at_125_per_second() -> None:
-    text = _cli._estimate(1_000_000, dg.RateLimit.per_second(125))
+    text = estimate(1_000_000, dg.RateLimit.per_second(125))
     assert text.endswith("about to send ~1000000 lines at 125/s: ~2 h 13 min")
 
 
 def test_the_estimate_with_an_adaptive_rate_starts_from_its_starting_rate() -> None:
-    text = _cli._estimate(36_000, dg.RateLimit.adaptive(start=10.0))
+    text = estimate(36_000, dg.RateLimit.adaptive(start=10.0))
     assert "--rate auto, starting at 10/s: ~1 h 00 min at that rate" in text
 
 
 def test_the_estimate_says_when_there_is_no_rate() -> None:
-    assert "no --rate" in _cli._estimate(5, None)
+    assert "no --rate" in estimate(5, None)
 
 
 @pytest.mark.parametrize(
@@ -139,13 +133,13 @@ def test_the_estimate_says_when_there_is_no_rate() -> None:
 def test_count_items_counts_newlines_in_chunks(tmp_path: Path, data: bytes, expected: int) -> None:
     path = tmp_path / "in.jsonl"
     path.write_bytes(data)
-    assert _cli._count_items(str(path)) == expected
+    assert count_items(str(path)) == expected
 
 
 def test_count_items_skips_stdin_and_what_is_not_a_regular_file(tmp_path: Path) -> None:
-    assert _cli._count_items("-") is None
-    assert _cli._count_items(str(tmp_path)) is None
-    assert _cli._count_items(str(tmp_path / "missing")) is None
+    assert count_items("-") is None
+    assert count_items(str(tmp_path)) is None
+    assert count_items(str(tmp_path / "missing")) is None
 
 
 async def test_help_documents_max_requests_and_exit_status_4(

@@ -45,7 +45,7 @@ async def test_workers_on_one_key_settle_on_one_rate_under_a_hidden_limit(
     key, limit = _key(), 30
     workers = 3
     policy = dg.RetryPolicy(initial_backoff=0.01, budget=None)
-    async with FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(rate=limit)) as fake:
+    async with FakeDumGumServer(api_key=KEY, rate_limit=ServerRateLimit(max_rate=limit)) as fake:
         limiters = [
             RedisRateLimit.adaptive(redis_server.url, key=key, min_rate=1, max_rate=200, start=10)
             for _ in range(workers)
@@ -130,17 +130,17 @@ async def test_two_limiters_raise_the_shared_rate_once_per_window(
             redis_server.url, key=key, max_rate=1000, start=10, time_period=period
         ) as b,
     ):
-        a._now, b._now = clock_a, clock_b
+        assert a._shared is not None
+        assert b._shared is not None
+        a._shared.now, b._shared.now = clock_a, clock_b
         await a.acquire()
         await b.acquire()
         for clock, limiter, windows in ((clock_a, a, 1), (clock_b, b, 2)):
             limiter.observe(200, None)
             clock.now += windows * period
             limiter.observe(200, None)  # clean windows: the controller grows
-        assert a._controller is not None
-        assert b._controller is not None
-        assert a._controller.rate == pytest.approx(15)
-        assert b._controller.rate == pytest.approx(22.5)
+        assert a._shared.controller.rate == pytest.approx(15)
+        assert b._shared.controller.rate == pytest.approx(22.5)
         await a.acquire()  # a's step is taken
         await b.acquire()  # b's, in the same window, is not: b adopts a's rate
         assert await _stored_rate(redis_client, key) == pytest.approx(15)
@@ -150,8 +150,8 @@ async def test_two_limiters_raise_the_shared_rate_once_per_window(
         b.observe(200, None)
         clock_a.now += 3 * period
         a.observe(200, None)
-        step = b._controller.rate
-        assert a._controller.rate > step > 22.5
+        step = b._shared.controller.rate
+        assert a._shared.controller.rate > step > 22.5
         await b.acquire()  # b's step is taken
         await a.acquire()  # a's larger one, in the same window, is not
         assert await _stored_rate(redis_client, key) == pytest.approx(step)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,9 +13,12 @@ import pytest
 
 from dumgum_async import _cli
 from dumgum_async.testing import FakeDumGumServer, sample_requests
+from tests.helpers.cli import (
+    SUBPROCESS_TIMEOUT,
+    reap,
+    spawn,
+)
 from tests.samples import minimal_request
-
-_TIMEOUT = 20.0
 
 
 def _line(item_id: Any, body: Any) -> str:
@@ -46,21 +47,6 @@ def _bad_file(path: Path) -> None:
 
 def _json_lines(out: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.splitlines()]
-
-
-@pytest.fixture
-def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Any attempt to open a connection fails the test loudly."""
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("validate tried to use the network")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(asyncio.BaseEventLoop, "create_connection", refuse)
-    monkeypatch.setattr(asyncio.BaseEventLoop, "sock_connect", refuse)
-    assert "DUMGUM_API_KEY" not in os.environ  # conftest removes it: no key at all
 
 
 @pytest.mark.usefixtures("no_network")
@@ -142,25 +128,11 @@ async def test_stdin_is_read_like_a_file(
 async def test_a_pipe_on_stdin_in_a_process_without_a_key(tmp_path: Path) -> None:
     path = tmp_path / "in.jsonl"
     _bad_file(path)
-    env = {k: v for k, v in os.environ.items() if k != "DUMGUM_API_KEY"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "dumgum_async",
-        "validate",
-        "-",
-        "--json",
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await spawn("validate", "-", "--json", key=None, stdin=asyncio.subprocess.PIPE)
     try:
-        out, err = await asyncio.wait_for(proc.communicate(path.read_bytes()), _TIMEOUT)
+        out, err = await asyncio.wait_for(proc.communicate(path.read_bytes()), SUBPROCESS_TIMEOUT)
     finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
+        await reap(proc)
     assert proc.returncode == _cli.EXIT_FAILED, err
     assert len(_json_lines(out.decode())) == 6
     assert b"invalid    5" in err
@@ -181,34 +153,6 @@ async def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[st
     assert "Exit status: 0" in out
     assert "1 some line is invalid" in out
     assert "--json" in out
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b'{"id": 12345678901234567890123, "request": {}}',  # beyond 64 bits: json's road
-        b'{"id": -9999999999999999999, "request": {}}',
-        b'{"id": "x", "request": {"language": NaN}}',
-    ],
-)
-@pytest.mark.usefixtures("no_network")
-def test_lines_orjson_reads_differently_are_read_as_json_reads_them(raw: bytes) -> None:
-    item_id, body, bad = _cli._read_line(2, raw) or (None, None, None)
-    expected = json.loads(raw)
-    assert bad is None
-    assert item_id == expected["id"]
-    assert type(item_id) is type(expected["id"])
-    assert repr(body) == repr(expected["request"])
-
-
-@pytest.mark.usefixtures("no_network")
-def test_seen_ids_gives_the_first_line_of_each_id() -> None:
-    seen = _cli._SeenIds()
-    assert seen.first('"a"', 1) == 1
-    assert seen.first("3", 2) == 2
-    assert seen.first('"3"', 3) == 3  # 3 and "3" are distinct ids
-    assert seen.first('"a"', 4) == 1
-    assert seen.first('"\ud800"', 5) == 5  # a lone surrogate in an id is hashed too
 
 
 @pytest.mark.slow
@@ -238,10 +182,3 @@ async def test_validate_flags_exactly_the_lines_batch_refuses_to_send(tmp_path: 
     refused = {json.dumps(r["id"]) for r in records if "error" in r}
     assert sent == 2
     assert refused == {'"b"', "4", '"a"', '"c"', "8"}
-
-
-def test_seen_ids_keep_every_first_line_across_the_table_growing() -> None:
-    seen = _cli._SeenIds()
-    n = 5000  # several doublings of the 1024-slot table
-    assert [seen.first(str(i), i + 1) for i in range(n)] == list(range(1, n + 1))
-    assert [seen.first(str(i), n + 1 + i) for i in range(n)] == list(range(1, n + 1))

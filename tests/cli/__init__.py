@@ -1,0 +1,1 @@
+"""Tests of the ``dumgum-async`` command line, one module per module of ``dumgum_async._cli``."""

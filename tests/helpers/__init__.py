@@ -1,0 +1,1 @@
+"""Helpers shared by test modules, imported explicitly (``from tests.helpers.cli import ...``)."""

@@ -1,0 +1,268 @@
+"""Many processes, one budget and one pause, through a real redis-server.
+
+Every test that needs it starts its own ``redis-server`` (``tests/redis_server.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sys
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, cast
+
+import pytest
+
+import dumgum_async as dg
+from dumgum_async._redis import RedisRateLimit
+from dumgum_async._throttle import Limiter
+from dumgum_async.testing import FakeDumGumServer, ScriptedResponse, ServerRateLimit
+from tests.redis_server import (
+    RedisServer,
+)
+from tests.redis_server import max_in_window as _max_in_window
+from tests.redis_server import new_key as _key
+from tests.redis_server import require as _require
+from tests.samples import minimal_request
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+from tests.redis._support import (
+    KEY,
+    ROOT,
+)
+from tests.redis._support import (
+    closed_port as _closed_port,
+)
+from tests.redis._support import (
+    stamps as _stamps,
+)
+from tests.redis._support import (
+    wait_for_key as _wait_for_key,
+)
+
+
+@pytest.mark.slow
+async def test_worker_processes_share_one_budget_exactly(redis_server: RedisServer) -> None:
+    rate, workers, each = 20, 3, 25
+    key = _key()
+    procs: list[asyncio.subprocess.Process] = []
+    async with FakeDumGumServer(
+        api_key=KEY, rate_limit=ServerRateLimit(max_rate=rate, time_period=1.0)
+    ) as fake:
+        try:
+            for _ in range(workers):
+                procs.append(
+                    await asyncio.create_subprocess_exec(
+                        sys.executable,
+                        "-m",
+                        "tests.redis_worker",
+                        redis_server.url,
+                        key,
+                        fake.url,
+                        KEY,
+                        str(each),
+                        str(rate),
+                        cwd=ROOT,
+                        stdout=asyncio.subprocess.PIPE,
+                        stderr=asyncio.subprocess.PIPE,
+                    )
+                )
+            outputs = await asyncio.wait_for(
+                asyncio.gather(*(p.communicate() for p in procs)), timeout=60
+            )
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+        arrivals = sorted(r.received_at for r in fake.requests)
+        stats = fake.stats
+    for proc, (out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err.decode()
+        assert json.loads(out) == {"ok": each, "failed": {}}
+    total = workers * each
+    assert stats.total == total
+    assert stats.rate_limited == 0
+    assert _max_in_window(arrivals, 1.0) <= rate
+    # Saturated: the three processes together keep the server at its limit (a busy
+    # machine may slow them down, never speed them up).
+    expected = (total - 1) / rate
+    assert 0.95 * expected <= arrivals[-1] - arrivals[0] <= 1.5 * expected
+
+
+@pytest.mark.parametrize("burst", [1, 4])
+async def test_two_limiters_on_one_key_never_exceed_the_rate(
+    redis_server: RedisServer, burst: int
+) -> None:
+    key = _key()
+    rate, period = 10, 0.5
+    async with (
+        RedisRateLimit(
+            redis_server.url, key=key, max_rate=rate, time_period=period, burst=burst
+        ) as a,
+        RedisRateLimit(
+            redis_server.url, key=key, max_rate=rate, time_period=period, burst=burst
+        ) as b,
+    ):
+        await asyncio.gather(a.acquire(), b.acquire())  # connect both before timing
+        stamps = await _stamps([a, b], 30)
+    assert _max_in_window(stamps, period) <= rate
+    gaps = [y - x for x, y in itertools.pairwise(stamps)]
+    if burst == 1:
+        # Evenly spaced: a late wake-up can shorten one gap by a few ms, never halve it.
+        assert min(gaps) >= 0.6 * period / rate
+    else:
+        assert sum(1 for g in gaps if g < 0.01) >= burst - 2  # a quick start, then the pace
+
+
+async def test_a_fresh_key_lets_the_first_request_go_at_once(redis_server: RedisServer) -> None:
+    loop = asyncio.get_running_loop()
+    async with RedisRateLimit(redis_server.url, key=_key(), max_rate=1, time_period=10) as limiter:
+        started = loop.time()
+        await limiter.acquire()
+    assert loop.time() - started < 0.5
+
+
+async def test_a_pause_on_one_limiter_holds_another(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    key = _key()
+    loop = asyncio.get_running_loop()
+    async with (
+        RedisRateLimit(redis_server.url, key=key, max_rate=100) as a,
+        RedisRateLimit(redis_server.url, key=key, max_rate=100) as b,
+    ):
+        await b.acquire()
+        started = loop.time()
+        a.pause(0.5)
+        await _wait_for_key(redis_client, f"{{{key}}}:pause_until")
+        await b.acquire()
+        waited = loop.time() - started
+    assert 0.45 <= waited < 1.0
+
+
+async def test_a_shorter_pause_never_cuts_a_longer_one(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    key = _key()
+    loop = asyncio.get_running_loop()
+    async with (
+        RedisRateLimit(redis_server.url, key=key, max_rate=100) as a,
+        RedisRateLimit(redis_server.url, key=key, max_rate=100) as b,
+        RedisRateLimit(redis_server.url, key=key, max_rate=100) as c,
+    ):
+        started = loop.time()
+        a.pause(0.6)
+        await _wait_for_key(redis_client, f"{{{key}}}:pause_until")
+        b.pause(0.05)
+        await c.acquire()
+        assert loop.time() - started >= 0.55
+
+
+async def test_a_pause_sends_waiting_callers_of_this_process_behind_it(
+    redis_server: RedisServer,
+) -> None:
+    loop = asyncio.get_running_loop()
+    async with RedisRateLimit(redis_server.url, key=_key(), max_rate=2) as limiter:
+        await limiter.acquire()
+        waiting = asyncio.create_task(limiter.acquire())  # its slot is 0.5 s away
+        await asyncio.sleep(0.1)
+        started = loop.time()
+        limiter.pause(0.8)
+        await waiting
+        assert loop.time() - started >= 0.75
+
+
+async def test_a_429_seen_by_one_client_pauses_a_client_of_another_limiter(
+    redis_server: RedisServer,
+) -> None:
+    key = _key()
+    policy = dg.RetryPolicy(initial_backoff=0.01, budget=None)
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        RedisRateLimit(redis_server.url, key=key, max_rate=50) as one,
+        RedisRateLimit(redis_server.url, key=key, max_rate=50) as other,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=one, retry=policy) as a,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=other, retry=policy) as b,
+    ):
+        fake.script(ScriptedResponse(status=429, headers={"Retry-After": "1"}))
+        await a.suggest(minimal_request())  # the 429, a pause of 1 s, then the retry
+        rejected_at = fake.requests[0].received_at
+        await b.suggest(minimal_request())
+    assert fake.requests[0].status == 429
+    later = [r.received_at for r in fake.requests[1:]]
+    assert len(later) == 2
+    assert min(later) - rejected_at >= 0.95
+
+
+async def test_a_pause_given_just_before_close_still_reaches_redis(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    key = _key()
+    limiter = RedisRateLimit(redis_server.url, key=key, max_rate=10)
+    await limiter.acquire()
+    limiter.pause(30)
+    await limiter.aclose()  # awaits the write; nothing is left pending
+    ttl_ms = await cast("Awaitable[int]", redis_client.pttl(f"{{{key}}}:pause_until"))
+    assert ttl_ms > 25_000
+
+
+async def test_a_429_elsewhere_holds_back_a_caller_already_asleep_toward_its_slot(
+    redis_server: RedisServer,
+) -> None:
+    key = _key()
+    policy = dg.RetryPolicy(initial_backoff=0.01, budget=None)
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        RedisRateLimit(redis_server.url, key=key, max_rate=2) as one,
+        RedisRateLimit(redis_server.url, key=key, max_rate=2) as other,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=one, retry=policy) as a,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=other, retry=policy) as b,
+    ):
+        # The first request to go draws the 429, 0.2 s late; the other, 0.5 s after
+        # it on the shared schedule, is asleep toward its slot when the pause lands.
+        fake.script(ScriptedResponse(status=429, headers={"Retry-After": "1"}, delay=0.2))
+        await asyncio.gather(a.suggest(minimal_request()), b.suggest(minimal_request()))
+    assert fake.requests[0].status == 429
+    rejected_at = fake.requests[0].received_at
+    later = [r.received_at for r in fake.requests[1:]]
+    assert len(later) == 2
+    assert min(later) - rejected_at >= 0.95
+
+
+async def test_a_pause_holds_back_callers_asleep_in_the_local_fallback() -> None:
+    loop = asyncio.get_running_loop()
+    url = f"redis://127.0.0.1:{_closed_port()}/0"
+    async with RedisRateLimit(url, key=_key(), max_rate=2, on_redis_error="local") as limiter:
+        await limiter.acquire()
+        assert limiter.using_fallback
+        waiting = asyncio.create_task(limiter.acquire())  # its local slot is 0.5 s away
+        await asyncio.sleep(0.1)
+        started = loop.time()
+        limiter.pause(0.8)
+        await waiting
+        assert loop.time() - started >= 0.75
+
+
+def test_it_satisfies_the_limiter_protocol() -> None:
+    _require("redis")
+    assert isinstance(RedisRateLimit("redis://localhost", key="k", max_rate=5), Limiter)
+
+
+def test_the_package_imports_without_redis_installed() -> None:
+    import subprocess
+
+    code = (
+        "import sys; sys.modules['redis'] = None\n"  # makes `import redis` fail
+        "import dumgum_async, dumgum_async._redis as r\n"
+        "try:\n"
+        "    r.RedisRateLimit('redis://localhost', key='k', max_rate=1)\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "pip install 'dumgum-async[redis]'" in out.stdout
