@@ -39,19 +39,26 @@ _In = TypeVar("_In")
 
 
 @attrs.frozen
-class BatchSuccess(Generic[_In]):
+class _BatchItem(Generic[_In]):
+    """What every result of a batch says: which item it is."""
+
+    #: The item's position in the input, from 0.
+    index: int
+    #: The item as it was given.
+    request: _In
+
+
+@attrs.frozen
+class BatchSuccess(_BatchItem[_In]):
     """An item of a batch that got suggestions.
 
     Attributes:
         index: The item's position in the input, from 0.
         request: The item as it was given.
-        response: The suggestions.
-        error: Always None.
-        ok: Always True.
+        response: The suggestions (``suggestions`` is a shortcut); ``error`` is
+            always None and ``ok`` always True.
     """
 
-    index: int
-    request: _In
     response: SuggestionResponse
     error: ClassVar[None] = None
     ok: ClassVar[Literal[True]] = True
@@ -63,19 +70,16 @@ class BatchSuccess(Generic[_In]):
 
 
 @attrs.frozen
-class BatchFailure(Generic[_In]):
+class BatchFailure(_BatchItem[_In]):
     """An item of a batch that failed.
 
     Attributes:
         index: The item's position in the input, from 0.
         request: The item as it was given.
-        error: The typed error.
-        response: Always None.
-        ok: Always False.
+        error: The typed error; ``response`` is always None, ``ok`` always False
+            and ``suggestions`` empty.
     """
 
-    index: int
-    request: _In
     error: DumGumError
     response: ClassVar[None] = None
     ok: ClassVar[Literal[False]] = False

@@ -1,7 +1,9 @@
 """The one module that talks aiohttp: a session, one POST attempt, and its errors.
 
 Everything aiohttp raises is turned into our own exceptions here, so nothing above
-this layer imports aiohttp or sees its exception types. Request headers (which
+this layer imports aiohttp or sees its exception types. The errors built from an
+answer (a refused redirect, an oversized body) come from ``_interpret``, like every
+other error built from a response. Request headers (which
 carry the key) are never attached to anything that leaves this module.
 """
 
@@ -9,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
 import logging
-import math
 import platform
 import ssl
 import time
@@ -20,10 +20,17 @@ from collections.abc import Mapping
 from typing import Final, Literal
 
 import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from dumgum_async._config import Timeout
+from dumgum_async._interpret import (
+    Response as Response,  # re-exported: the type post() returns
+)
+from dumgum_async._interpret import (
+    decode_error,
+    safe_headers,
+    status_error,
+)
 from dumgum_async._secret import Secret
 from dumgum_async._version import __version__
 from dumgum_async.exceptions import (
@@ -44,11 +51,6 @@ USER_AGENT: Final = (
     f"dumgum-async/{__version__} aiohttp/{aiohttp.__version__} python/{platform.python_version()}"
 )
 
-# Never copied into an exception: they carry credentials or session state.
-_SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-#: Where servers put the id of a response, by custom; the first present wins. The
-#: vendor documents none of them yet.
-REQUEST_ID_HEADERS: Final = ("X-Request-Id", "Request-Id", "X-Correlation-Id")
 _MAX_REDIRECTS: Final = 3
 # Deadline-shortened timeouts are all different: the cache must not grow with them.
 _MAX_CACHED_TIMEOUTS: Final = 64
@@ -56,58 +58,6 @@ _CHUNK: Final = 64 * 1024
 
 #: aiohttp's session type, for callers who bring their own.
 ClientSession = aiohttp.ClientSession
-
-
-class Response:
-    """What one attempt got back: status, headers (as received: the client strips
-    credential headers with :func:`safe_headers` before anything keeps them) and body."""
-
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-
-def safe_headers(headers: Mapping[str, str], secret: Secret | None = None) -> CIMultiDictProxy[str]:
-    """A read-only, case-insensitive copy of ``headers`` without credential headers,
-    and with ``secret`` masked wherever a server echoed it into another header."""
-    kept = ((k, v) for k, v in headers.items() if k.lower() not in _SECRET_HEADERS)
-    if secret is not None:
-        kept = ((k, secret.redact_text(v)) for k, v in kept)
-    return CIMultiDictProxy(CIMultiDict(kept))
-
-
-def request_id_of(headers: Mapping[str, str]) -> str | None:
-    """The server's id of a response: the first of :data:`REQUEST_ID_HEADERS` present
-    (names compared case-insensitively when ``headers`` is a multidict); None if none."""
-    for name in REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            return value
-    return None
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (seconds or HTTP date); None if unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        now = time.time() if now is None else now
-        seconds = when.timestamp() - now
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
 
 
 class ProxyRoute:
@@ -375,11 +325,11 @@ class Transport:
             if length <= limit:
                 return Response(resp.status, resp.headers, await resp.read())
             if strict:
-                return ResponseDecodeError(
+                return decode_error(
                     f"response body of {length} bytes exceeds the {limit}-byte limit",
-                    status_code=resp.status,
-                    url=url,
-                    request_id=request_id_of(resp.headers),
+                    resp.status,
+                    resp.headers,
+                    url,
                 )
         chunks: list[bytes] = []
         size = 0
@@ -388,12 +338,12 @@ class Transport:
             size += len(chunk)
             if size > limit:
                 if strict:
-                    return ResponseDecodeError(
+                    return decode_error(
                         f"response body exceeds the {limit}-byte limit (decoded)",
-                        body_excerpt=b"".join(chunks)[:200].decode("utf-8", "replace"),
-                        status_code=resp.status,
-                        url=url,
-                        request_id=request_id_of(resp.headers),
+                        resp.status,
+                        resp.headers,
+                        url,
+                        b"".join(chunks)[:200],
                     )
                 break  # an error page: its start is all anyone needs
         return Response(resp.status, resp.headers, b"".join(chunks)[:limit])
@@ -472,12 +422,12 @@ def _redirect_target(url: str, resp: aiohttp.ClientResponse, origin: URL) -> str
 
 
 def _refused(url: str, resp: aiohttp.ClientResponse, why: str) -> APIStatusError:
-    return APIStatusError(
+    return status_error(
+        resp.status,
+        safe_headers(resp.headers),
+        b"",
+        url,
         f"refusing to follow the HTTP {resp.status} redirect {why} from POST {url}",
-        status_code=resp.status,
-        headers=safe_headers(resp.headers),
-        url=url,
-        request_id=request_id_of(resp.headers),
     )
 
 

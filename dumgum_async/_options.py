@@ -47,7 +47,7 @@ class CallOptions:
     (the key in them), the key itself (to redact echoes of it) and the limiters
     applied on top of the client's."""
 
-    __slots__ = ("api_key", "capture", "headers", "limiters", "retry", "timeout", "total")
+    __slots__ = ("api_key", "capture", "headers", "limiters", "retry", "timeout")
 
     def __init__(
         self,
@@ -61,8 +61,6 @@ class CallOptions:
     ) -> None:
         self.retry = retry
         self.timeout = timeout
-        #: The attempt's whole limit, in seconds, for comparisons with a deadline.
-        self.total = timeout.total if isinstance(timeout, Timeout) else timeout
         self.headers = headers
         self.api_key = api_key
         self.limiters = limiters
@@ -79,15 +77,6 @@ class CallOptions:
         }
         values.update(changes)
         return CallOptions(**values)
-
-    def within(self, seconds: float) -> float | Timeout:
-        """This timeout, its total cut down to ``seconds`` (what is left of a deadline)."""
-        timeout = self.timeout
-        if not isinstance(timeout, Timeout):
-            return min(timeout, seconds)
-        return Timeout(
-            total=min(timeout.total, seconds), connect=timeout.connect, read=timeout.read
-        )
 
     def for_call(
         self, retry: object, timeout: object, extra_headers: object, *, stacklevel: int

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import datetime as _dt
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol
 
-from dumgum_async._models import SuggestionResponse
+from dumgum_async._config import NOT_GIVEN, NotGiven, RetryPolicy, Timeout
+from dumgum_async._interpret import request_id_of, safe_headers
+from dumgum_async._models import SuggestionRequest, SuggestionResponse
+from dumgum_async._options import CallOptions, Capture
 
 
 class RawResponse:
@@ -56,4 +62,61 @@ class RawResponse:
         return (
             f"<RawResponse status_code={self.status_code} request_id={self.request_id!r} "
             f"attempts={self.attempts} elapsed={self.elapsed:.3f}>"
+        )
+
+
+class _Suggests(Protocol):
+    def suggest(
+        self, request: SuggestionRequest | Mapping[str, Any]
+    ) -> Awaitable[SuggestionResponse]:
+        """As ``DumGumClient.suggest``."""
+        ...
+
+
+class _Client(Protocol):
+    """What ``RawResponses`` needs of a ``DumGumClient``."""
+
+    @property
+    def _opts(self) -> CallOptions: ...
+
+    def _view(self, opts: CallOptions, *, batch: bool) -> _Suggests: ...
+
+
+class RawResponses:
+    """``client.with_raw_response``: the client's calls, answering :class:`RawResponse`."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: _Client) -> None:
+        self._client = client
+
+    async def suggest(
+        self,
+        request: SuggestionRequest | Mapping[str, Any],
+        *,
+        retry: RetryPolicy | NotGiven | None = NOT_GIVEN,
+        timeout: float | _dt.timedelta | Timeout | NotGiven | None = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
+    ) -> RawResponse:
+        """As :meth:`DumGumClient.suggest`, with the HTTP details of the answer.
+
+        Raises:
+            DumGumError: As :meth:`DumGumClient.suggest` (an error status included).
+        """
+        client = self._client
+        capture = Capture()
+        opts = client._opts.for_call(retry, timeout, extra_headers, stacklevel=2)
+        opts = opts.capturing(capture)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        # Made through a view whose options record the attempts: suggest's own path.
+        parsed = await client._view(opts, batch=False).suggest(request)
+        headers = safe_headers(capture.headers, opts.api_key)
+        return RawResponse(
+            status_code=capture.status,
+            headers=headers,
+            request_id=request_id_of(headers),
+            attempts=capture.attempts,
+            elapsed=loop.time() - started,
+            parsed=parsed,
         )

@@ -4,7 +4,12 @@ tenacity is imported here and nowhere else. It is only entered after a first
 attempt has failed with something worth retrying: a call that succeeds at once
 never builds a ``AsyncRetrying`` object (measured at 15-45 us and ~20 garbage
 objects per call). The failure that led here is replayed as tenacity's first
-attempt, so every retry decision, wait and log line comes from one place.
+attempt.
+
+Every decision is made by :func:`decide`, a pure function of the error, the attempt
+number, the policy, the budget's state and the time left (so it is tested without a
+loop or a clock); ``_Plan.decide`` is the one place that acts on it: pausing the
+limiter on a 429, spending the budget, counting the retry, telemetry and the log.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final, Protocol, TypeVar
+from typing import Final, NamedTuple, Protocol, TypeVar
 
+import attrs
 import tenacity as _t
 
 from dumgum_async._config import RetryBudget, RetryPolicy
+from dumgum_async._deadline import Deadline
 from dumgum_async._throttle import Limiter
 from dumgum_async.exceptions import (
     APIConnectionError,
@@ -98,134 +105,203 @@ class BudgetTracker:
 
     Args:
         budget: The limits.
+        clock: A ``time.monotonic``-like clock (a fake one in tests).
     """
 
-    def __init__(self, budget: RetryBudget) -> None:
+    def __init__(self, budget: RetryBudget, clock: Callable[[], float] = time.monotonic) -> None:
         self.budget = budget
+        self._clock = clock
         self._calls: collections.deque[float] = collections.deque()
         self._retries: collections.deque[float] = collections.deque()
 
     def record_call(self) -> None:
         """Note a first attempt (a deposit into the budget)."""
-        now = time.monotonic()
+        now = self._clock()
         calls = self._calls
         calls.append(now)
         horizon = now - self.budget.window
         while calls[0] < horizon:
             calls.popleft()
 
-    def try_spend(self) -> bool:
-        """Take one retry from the budget; False when it is spent."""
-        now = time.monotonic()
-        horizon = now - self.budget.window
+    def available(self) -> bool:
+        """True while a retry may be taken from the budget (it is not taken)."""
+        horizon = self._clock() - self.budget.window
         for log in (self._calls, self._retries):
             while log and log[0] < horizon:
                 log.popleft()
-        allowed = self.budget.reserve + self.budget.ratio * len(self._calls)
-        if len(self._retries) >= allowed:
+        return len(self._retries) < self.budget.reserve + self.budget.ratio * len(self._calls)
+
+    def spend(self) -> None:
+        """Take one retry from the budget (after :meth:`available` said yes)."""
+        self._retries.append(self._clock())
+
+    def try_spend(self) -> bool:
+        """Take one retry from the budget; False when it is spent."""
+        if not self.available():
             return False
-        self._retries.append(now)
+        self.spend()
         return True
 
 
-def backoff(policy: RetryPolicy, retry_number: int) -> float:
-    """The wait before retry ``retry_number`` (1-based): doubling, capped, jittered."""
+def backoff(policy: RetryPolicy, retry_number: int, draw: float | None = None) -> float:
+    """The wait before retry ``retry_number`` (1-based): doubling, capped, jittered by
+    ``draw`` (in [0, 1); a random one if None)."""
     base = min(policy.max_backoff, policy.initial_backoff * 2.0 ** (retry_number - 1))
-    return base * (1.0 - policy.jitter * random.random())
+    return base * (1.0 - policy.jitter * (random.random() if draw is None else draw))
 
 
+class Retry(NamedTuple):
+    """Decided: try again after ``delay`` seconds."""
+
+    delay: float
+    #: Seconds every caller of the shared limiter waits first (a 429's Retry-After).
+    pause: float | None = None
+
+
+class GiveUp(NamedTuple):
+    """Decided: raise the error; ``why`` is one of the ``GIVE_UP_*`` labels."""
+
+    why: str
+    #: The warning to log, "" for a failure that is simply not retried.
+    message: str = ""
+    pause: float | None = None
+
+
+GIVE_UP_NOT_RETRYABLE: Final = "not retryable"
+GIVE_UP_ATTEMPTS: Final = "attempts"
+GIVE_UP_RETRY_AFTER: Final = "retry-after too long"
+GIVE_UP_DEADLINE: Final = "deadline"
+GIVE_UP_BUDGET: Final = "budget"
+
+
+def decide(
+    exc: BaseException,
+    attempt: int,
+    policy: RetryPolicy,
+    *,
+    budget_left: bool,
+    remaining: float | None,
+    draw: float,
+) -> Retry | GiveUp:
+    """What to do after attempt number ``attempt`` failed with ``exc``: a pure function.
+
+    Args:
+        exc: The failure.
+        attempt: 1 for the first attempt.
+        policy: The call's policy.
+        budget_left: Whether the client's retry budget allows one more (True
+            without a budget).
+        remaining: Seconds left before the call's deadline; None: no deadline.
+        draw: The jitter draw, in [0, 1).
+    """
+    if not is_retryable(exc):
+        return GiveUp(GIVE_UP_NOT_RETRYABLE)
+    if attempt >= policy.max_attempts:
+        # With retries off (max_attempts=1) there is nothing to warn about.
+        said = f"giving up after {attempt} attempts: {reason(exc)}" if attempt > 1 else ""
+        return GiveUp(GIVE_UP_ATTEMPTS, said)
+    pause = None
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None and policy.respect_retry_after:
+        if isinstance(exc, APIStatusError) and exc.status_code in _PAUSING_STATUSES:
+            # Everyone sharing the limiter waits, not just this call: even if this
+            # call gives up below, the others would hit the same limit.
+            pause = min(retry_after, policy.max_retry_after)
+        if retry_after > policy.max_retry_after:
+            return GiveUp(
+                GIVE_UP_RETRY_AFTER,
+                f"not retrying: the server asked to wait {retry_after:.1f} s "
+                f"(max_retry_after is {policy.max_retry_after:.1f} s)",
+                pause,
+            )
+        delay = float(retry_after)
+    else:
+        delay = backoff(policy, attempt, draw)
+    if remaining is not None and delay >= remaining:
+        return GiveUp(
+            GIVE_UP_DEADLINE,
+            f"not retrying: waiting {delay:.2f} s would pass the deadline "
+            f"({max(remaining, 0.0):.2f} s left)",
+            pause,
+        )
+    if not budget_left:
+        return GiveUp(
+            GIVE_UP_BUDGET, f"not retrying {reason(exc)}: the client's retry budget is spent", pause
+        )
+    return Retry(delay, pause)
+
+
+@attrs.define(slots=True)
 class _Plan:
-    """The decisions of one call's retries; tenacity asks it at each step."""
+    """One call's retries: asks :func:`decide` after each failure and carries out
+    what it says (the only place where a retry decision has effects)."""
 
-    def __init__(
-        self,
-        policy: RetryPolicy,
-        budget: BudgetTracker | None,
-        limiter: Limiter,
-        deadline_at: float | None,
-        on_retry: Callable[[BaseException], None] | None,
-        observer: RetryObserver | None = None,
-    ) -> None:
-        self.policy = policy
-        self.observer = observer
-        self.budget = budget
-        self.limiter = limiter
-        self.deadline_at = deadline_at
-        self.on_retry = on_retry
-        self.delay = 0.0
+    policy: RetryPolicy
+    budget: BudgetTracker | None
+    limiter: Limiter
+    deadline: Deadline | None
+    on_retry: Callable[[BaseException], None] | None
+    observer: RetryObserver | None
+    #: The wait tenacity asks for next: that of the last decision to retry.
+    delay: float = 0.0
 
-    def should_retry(self, state: _t.RetryCallState) -> bool:
-        outcome = state.outcome
-        if outcome is None or not outcome.failed:
+    def decide(self, exc: BaseException, attempt: int) -> bool:
+        """Decide after attempt ``attempt`` failed with ``exc``, apply it; True: retry."""
+        budget, deadline = self.budget, self.deadline
+        decision = decide(
+            exc,
+            attempt,
+            self.policy,
+            budget_left=budget is None or budget.available(),
+            remaining=None if deadline is None else deadline.remaining(),
+            draw=random.random(),
+        )
+        observer = self.observer
+        if decision.pause is not None:
+            self.limiter.pause(decision.pause)
+            if observer is not None:  # telemetry hook
+                observer.paused(decision.pause)
+        if isinstance(decision, GiveUp):
+            if decision.message:
+                logger.warning("%s", decision.message)
             return False
-        exc = outcome.exception()
-        if exc is None or not is_retryable(exc):
-            return False
-        if state.attempt_number >= self.policy.max_attempts:
-            logger.warning("giving up after %d attempts: %s", state.attempt_number, reason(exc))
-            return False
-        policy = self.policy
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None and policy.respect_retry_after:
-            if isinstance(exc, APIStatusError) and exc.status_code in _PAUSING_STATUSES:
-                # Everyone sharing the limiter waits, not just this call.
-                pause = min(retry_after, policy.max_retry_after)
-                self.limiter.pause(pause)
-                if self.observer is not None:  # telemetry hook
-                    self.observer.paused(pause)
-            if retry_after > policy.max_retry_after:
-                logger.warning(
-                    "not retrying: the server asked to wait %.1f s (max_retry_after is %.1f s)",
-                    retry_after,
-                    policy.max_retry_after,
-                )
-                return False
-            delay = retry_after
-        else:
-            delay = backoff(policy, state.attempt_number)
-        if self.deadline_at is not None:
-            left = self.deadline_at - asyncio.get_running_loop().time()
-            if delay >= left:
-                logger.warning(
-                    "not retrying: waiting %.2f s would pass the deadline (%.2f s left)",
-                    delay,
-                    max(left, 0.0),
-                )
-                return False
-        if self.budget is not None and not self.budget.try_spend():
-            logger.warning("not retrying %s: the client's retry budget is spent", reason(exc))
-            return False
-        self.delay = delay
+        if budget is not None:
+            budget.spend()
+        self.delay = decision.delay
         if self.on_retry is not None:
             self.on_retry(exc)
-        if self.observer is not None:  # telemetry hook
-            self.observer.retrying(exc, delay, state.attempt_number)
+        if observer is not None:  # telemetry hook
+            observer.retrying(exc, decision.delay, attempt)
+        # INFO, as openai-python does: a retry that then succeeds is routine.
+        logger.info(
+            "attempt %d/%d failed (%s); retrying in %.2f s",
+            attempt,
+            self.policy.max_attempts,
+            reason(exc),
+            decision.delay,
+        )
         return True
+
+    def should_retry(self, state: _t.RetryCallState) -> bool:
+        # Attempt 1 was decided before tenacity was entered (see retry_after_failure).
+        outcome = state.outcome
+        if state.attempt_number == 1 or outcome is None or not outcome.failed:
+            return state.attempt_number == 1
+        exc = outcome.exception()
+        return exc is not None and self.decide(exc, state.attempt_number)
 
     def wait(self, state: _t.RetryCallState) -> float:
         return self.delay
 
-    def log(self, state: _t.RetryCallState) -> None:
-        outcome = state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        # INFO, as openai-python does: a retry that then succeeds is routine.
-        logger.info(
-            "attempt %d/%d failed (%s); retrying in %.2f s",
-            state.attempt_number,
-            self.policy.max_attempts,
-            reason(exc) if exc is not None else "?",
-            self.delay,
-        )
-
 
 async def retry_after_failure(
-    first: BaseException,
+    first: APIError,
     attempt: Callable[[], Awaitable[_T]],
     *,
     policy: RetryPolicy,
     budget: BudgetTracker | None,
     limiter: Limiter,
-    deadline_at: float | None,
+    deadline: Deadline | None,
     on_retry: Callable[[BaseException], None] | None = None,
     observer: RetryObserver | None = None,
 ) -> _T:
@@ -233,9 +309,13 @@ async def retry_after_failure(
 
     Returns the first successful result; raises the last real error (never
     tenacity's ``RetryError``) with ``attempts`` set. Cancellation passes through
-    at once, during an attempt or a wait.
+    at once, during an attempt or a wait. A failure not worth retrying is raised
+    without building anything of tenacity.
     """
-    plan = _Plan(policy, budget, limiter, deadline_at, on_retry, observer)
+    plan = _Plan(policy, budget, limiter, deadline, on_retry, observer)
+    if not plan.decide(first, 1):
+        first.attempts = 1
+        raise first
     attempts = 0
 
     async def replay_then_attempt() -> _T:
@@ -249,7 +329,6 @@ async def retry_after_failure(
         stop=_t.stop_after_attempt(policy.max_attempts),
         wait=plan.wait,
         retry=plan.should_retry,
-        before_sleep=plan.log,
         sleep=asyncio.sleep,
         reraise=True,
     )

@@ -41,7 +41,7 @@ client before they get here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypedDict, Unpack
 
 __all__ = [
     "APIConnectionError",
@@ -255,6 +255,15 @@ def _rebuild_budget(message: str, max_requests: int, attempts: int) -> BudgetExh
     return BudgetExhaustedError(message, max_requests=max_requests, attempts=attempts)
 
 
+class _Where(TypedDict, total=False):
+    """The keyword arguments of :class:`APIError`, passed on by its subclasses."""
+
+    method: str
+    url: str
+    attempts: int
+    request_id: str | None
+
+
 class APIError(DumGumError):
     """Something went wrong while talking to the API.
 
@@ -418,12 +427,9 @@ class ResponseDecodeError(APIError):
         *,
         body_excerpt: str = "",
         status_code: int = 200,
-        method: str = "POST",
-        url: str = "",
-        attempts: int = 1,
-        request_id: str | None = None,
+        **where: Unpack[_Where],
     ) -> None:
-        super().__init__(message, method=method, url=url, attempts=attempts, request_id=request_id)
+        super().__init__(message, **where)
         self.body_excerpt = body_excerpt
         self.status_code = status_code
 

@@ -47,6 +47,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
                 "dumgum_async._converter",
                 "dumgum_async._encode",
                 "dumgum_async._validate",
+                "dumgum_async._deadline",
                 "dumgum_async._retry",
                 "dumgum_async._adaptive",
                 "dumgum_async._throttle",
@@ -59,18 +60,27 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
                 "dumgum_async._breaker",
                 "dumgum_async._stats",
                 "dumgum_async._options",
-                "dumgum_async._raw",
+                "dumgum_async._settings",
                 "dumgum_async._log",
             }
         ),
     ),
     (
         "transport: aiohttp, and telemetry wrapped around it",
-        frozenset({"dumgum_async._http", "dumgum_async._otel"}),
+        frozenset({"dumgum_async._interpret", "dumgum_async._http", "dumgum_async._otel"}),
     ),
     (
-        "client: one call's life, batches",
-        frozenset({"dumgum_async._client", "dumgum_async._batch"}),
+        "client: one call's life, its lifecycle, batches, views",
+        frozenset(
+            {
+                "dumgum_async._lifecycle",
+                "dumgum_async._callpath",
+                "dumgum_async._raw",
+                "dumgum_async._batch",
+                "dumgum_async._batches",
+                "dumgum_async._client",
+            }
+        ),
     ),
     ("public API", frozenset({"dumgum_async"})),
     ("emulator: dumgum_async.testing (uses the public API)", frozenset({TESTING + ".*"})),
@@ -118,7 +128,8 @@ REDIS_MODULES: Final = frozenset(
 #: Third-party packages and the only modules allowed to import them (none: never).
 CORE_CONFINED: Final[dict[str, frozenset[str]]] = {
     "aiohttp": frozenset({"dumgum_async._http"}),
-    "multidict": frozenset({"dumgum_async._http"}),
+    # _interpret builds the errors of answers, whose headers are case-insensitive.
+    "multidict": frozenset({"dumgum_async._http", "dumgum_async._interpret"}),
     "yarl": frozenset({"dumgum_async._http"}),
     "tenacity": frozenset({"dumgum_async._retry"}),
     "redis": REDIS_MODULES,

@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 import dumgum_async as dg
-from dumgum_async._client import _slots_for
+from dumgum_async._lifecycle import slots_for as _slots_for
 from dumgum_async._throttle import LocalLimiter
 from tests.helpers.bodies import minimal_request
 

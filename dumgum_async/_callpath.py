@@ -1,0 +1,264 @@
+"""One call's life, from the prepared body to the suggestions: ARCHITECTURE.md's steps 3-8.
+
+``CallPath`` is the base of ``DumGumClient`` that makes a call: ``_call`` registers
+it in flight, ``_run`` makes the first attempt directly and hands a failure to
+``_retry.retry_after_failure``, ``_attempt`` passes the circuit breaker,
+``_exchange`` is one attempt (slot, tokens, POST, verdict), in which
+``_interpret.interpret`` turns the answer into the result or the error. The call's deadline is one
+``_deadline.Deadline`` (None without one), used by every wait.
+
+This is the hot path: no await, object or lookup is added here per request
+without measuring (``benchmarks/bench_client.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from dumgum_async import _batch
+from dumgum_async._breaker import CLOSED, Breaker, Ticket
+from dumgum_async._deadline import Deadline, expired
+from dumgum_async._interpret import interpret, parse_retry_after
+from dumgum_async._lifecycle import Lifecycle, LoopState
+from dumgum_async._models import SuggestionResponse
+from dumgum_async._options import CallOptions
+from dumgum_async._retry import BudgetTracker, is_outage, reason, retry_after_failure
+from dumgum_async._stats import ClientStats
+from dumgum_async._throttle import Limiter
+from dumgum_async.exceptions import (
+    APIError,
+    APITimeoutError,
+    CircuitOpenError,
+    ClientClosedError,
+)
+
+if TYPE_CHECKING:
+    from dumgum_async._otel import Telemetry
+
+
+class CallPath(Lifecycle):
+    """The call half of ``DumGumClient`` (its ``__init__`` sets these attributes)."""
+
+    _url: str
+    _limiter: Limiter
+    _observe: Callable[[int, float | None], object] | None
+    _breaker: Breaker | None
+    _budget: BudgetTracker | None
+    _stats: ClientStats
+    _telemetry: Telemetry | None
+
+    async def _call(self, body: bytes, opts: CallOptions, *, batch: bool) -> SuggestionResponse:
+        bound = await self._bind()
+        task = asyncio.current_task()
+        assert task is not None
+        inflight = self._inflight
+        inflight.add(task)
+        try:
+            return await self._run(bound, body, opts, batch=batch)
+        except asyncio.CancelledError:
+            if task in self._cancelled_by_close:
+                self._cancelled_by_close.discard(task)
+                # Only our own cancel becomes an error; anyone else's is passed on.
+                if task.uncancel() == 0:
+                    raise ClientClosedError(
+                        "the DumGumClient was closed while this call was in flight"
+                    ) from None
+            raise
+        finally:
+            inflight.discard(task)
+            idle = self._idle
+            if not inflight and idle is not None and not idle.done():
+                idle.set_result(None)
+
+    async def _run(
+        self, bound: LoopState, body: bytes, opts: CallOptions, *, batch: bool
+    ) -> SuggestionResponse:
+        loop = bound.loop
+        policy = opts.retry
+        started = loop.time()
+        deadline = Deadline.of(policy, started, loop)
+        # A batch outlasts an outage (waiting on the breaker) only if it may retry at all.
+        patient = batch and policy is not None and policy.max_attempts > 1
+
+        budget = self._budget if policy is not None and policy.budget is not None else None
+        if budget is not None:
+            budget.record_call()
+        try:
+            result = await self._attempt(bound, body, opts, deadline, batch, patient)
+        except APIError as exc:
+            if policy is None:
+                raise
+            first: APIError = exc
+        else:
+            self._stats.record_success(loop.time() - started)
+            return result
+
+        async def attempt() -> SuggestionResponse:
+            return await self._attempt(bound, body, opts, deadline, batch, patient)
+
+        # Whether to retry at all is _retry's decision too (a 400 is raised from there).
+        result = await retry_after_failure(
+            first,
+            attempt,
+            policy=policy,
+            budget=budget,
+            limiter=self._limiter,
+            deadline=deadline,
+            on_retry=self._count_retry,
+            observer=self._telemetry,  # --- telemetry: retry waits and 429 pauses
+        )
+        self._stats.record_success(loop.time() - started)
+        return result
+
+    def _count_retry(self, exc: BaseException) -> None:
+        self._stats.retries[reason(exc)] += 1
+
+    async def _attempt(
+        self,
+        bound: LoopState,
+        body: bytes,
+        opts: CallOptions,
+        deadline: Deadline | None,
+        batch: bool,
+        patient: bool,
+    ) -> SuggestionResponse:
+        breaker = self._breaker
+        if breaker is None:
+            return await self._exchange(bound, body, opts, deadline, batch, None)
+        while True:
+            ticket = await self._admit(breaker, deadline, wait=batch)
+            try:
+                return await self._exchange(bound, body, opts, deadline, batch, ticket)
+            except APIError as exc:
+                if not (patient and is_outage(exc) and breaker.state != CLOSED):
+                    raise
+                # The outage is the breaker's to handle: wait for it to let a request
+                # through again instead of spending one of this item's attempts.
+                self._stats.retries["circuit open"] += 1
+
+    async def _admit(self, breaker: Breaker, deadline: Deadline | None, *, wait: bool) -> Ticket:
+        while True:
+            admitted = breaker.admit()
+            if isinstance(admitted, Ticket):
+                return admitted
+            if not wait or (deadline is not None and admitted >= deadline.remaining()):
+                raise CircuitOpenError(
+                    "the circuit breaker is open after repeated failures of the API; "
+                    f"next probe in {admitted:.2f} s",
+                    retry_after=admitted,
+                    retry_at=breaker.retry_at or 0.0,
+                    url=self._url,
+                    attempts=0,
+                )
+            await asyncio.sleep(admitted)
+
+    async def _exchange(
+        self,
+        bound: LoopState,
+        body: bytes,
+        opts: CallOptions,
+        deadline: Deadline | None,
+        batch: bool,
+        ticket: Ticket | None,
+    ) -> SuggestionResponse:
+        """One attempt: a slot, a token, the POST and its reading; the breaker is told
+        how the API did (not how long we queued: that is no evidence about it)."""
+        slots = bound.slots
+        telemetry = self._telemetry
+        url = self._url
+        verdict: bool | None = None  # for the breaker: stays None unless the API answered
+        # Three instants split the attempt into waiting (slot, token) and the wire.
+        queued = bound.loop.time()
+        try:
+            # A batch's max_requests, counted as the attempt queues,
+            # so that once it is spent no queued item waits for a token to fail.
+            _batch.spend_attempt()
+            if deadline is None:
+                await slots.acquire()
+            else:
+                await deadline.within(slots.acquire(), "waiting for a concurrency slot", url)
+            try:
+                slotted = bound.loop.time() if telemetry is not None else 0.0
+                post_timeout = opts.timeout
+                if opts.limiters:
+                    await self._view_tokens(opts.limiters, deadline)
+                token = self._acquire_for_batch(bound) if batch else self._limiter.acquire()
+                if deadline is None:
+                    await token
+                else:
+                    await deadline.within(token, "waiting for a rate-limit token", url)
+                    capped = deadline.cap_timeout(post_timeout)
+                    if capped is None:
+                        raise expired("waiting for a rate-limit token", url)
+                    post_timeout = capped
+                self._stats.attempts += 1
+                capture = opts.capture
+                if capture is not None:
+                    capture.attempts += 1
+                sent = bound.loop.time()
+                try:
+                    if telemetry is None:
+                        response = await self._transport.post(
+                            url, body, opts.headers, timeout=post_timeout
+                        )
+                    else:  # --- telemetry: the attempt's CLIENT span, traceparent sent
+                        response = await telemetry.post(
+                            self._transport,
+                            url,
+                            body,
+                            opts.headers,
+                            timeout=post_timeout,
+                            slot_wait=slotted - queued,
+                            token_wait=sent - slotted,
+                        )
+                except APITimeoutError:
+                    if post_timeout is not opts.timeout:
+                        # Cut short by our own deadline: no verdict on the API.
+                        raise expired("waiting for the response", url) from None
+                    verdict = True
+                    raise
+                except APIError as exc:
+                    verdict = is_outage(exc)
+                    raise
+            finally:
+                slots.release()
+            self._stats.record_attempt(sent - queued, bound.loop.time() - sent)
+            status = response.status
+            if self._observe is not None:
+                retry_after = response.headers.get("Retry-After") if status == 429 else None
+                self._observe(status, parse_retry_after(retry_after))
+            if capture is not None:
+                capture.status = status
+                capture.headers = response.headers
+            try:
+                result = interpret(response, opts.api_key, url)
+            except APIError as exc:
+                if status == 429:
+                    self._stats.rate_limited += 1
+                verdict = is_outage(exc)
+                raise
+            verdict = False
+            return result
+        finally:
+            if ticket is not None:
+                assert self._breaker is not None
+                self._breaker.record(ticket, verdict)
+
+    async def _view_tokens(self, limiters: tuple[Limiter, ...], deadline: Deadline | None) -> None:
+        # A view's own limits first: the client's token is then spent on a request
+        # that leaves at once, not held while the view's limit makes it wait.
+        for limiter in limiters:
+            if deadline is None:
+                await limiter.acquire()
+            else:
+                await deadline.within(
+                    limiter.acquire(), "waiting for a rate-limit token", self._url
+                )
+
+    async def _acquire_for_batch(self, bound: LoopState) -> None:
+        # One batch worker at a time waits in the limiter, so an interactive call
+        # arriving meanwhile is at most one batch request behind, not a whole batch.
+        async with bound.batch_gate:
+            await self._limiter.acquire()
