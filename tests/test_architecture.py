@@ -62,7 +62,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ),
     (
         "transport: aiohttp, and telemetry wrapped around it",
-        frozenset({"dumgum_async._http", "dumgum_async._otel"}),
+        frozenset({"dumgum_async._http", "dumgum_async._otel", "dumgum_async._timer"}),
     ),
     (
         "client: one call's life, batches",
