@@ -43,8 +43,12 @@ _EXITED: Final = 4
 
 
 def _slot(when: float) -> int:
-    """The slot whose end is the first tick at or after ``when``."""
-    return int(when // TICK) + 1
+    """The slot whose end is the first tick after ``when`` (after: never before it,
+    whatever the float rounding, which is what makes a sweep never early)."""
+    slot = int(when // TICK) + 1
+    if slot * TICK < when:
+        slot += 1
+    return slot
 
 
 class CoarseTimer:
@@ -85,22 +89,20 @@ class CoarseTimer:
         """A deadline at ``when`` (the loop's clock), to enter with ``with``."""
         return Deadline(self, when)
 
-    def _arm(self, deadline: Deadline, slot: int) -> None:
-        self._file(deadline, slot)
-        self._armed += 1
-        handle = self._handle
-        if handle is None or slot < self._due:
-            if handle is not None:
-                handle.cancel()
-            self._schedule(slot)
-
-    def _file(self, deadline: Deadline, slot: int) -> None:
+    def _arm(self, deadline: Deadline) -> None:
+        slot = _slot(deadline.when)
         bucket = self._slots.get(slot)
         if bucket is None:
             bucket = self._slots[slot] = {}
             heapq.heappush(self._pending, slot)
         bucket[deadline] = None
         deadline._bucket = bucket
+        self._armed += 1
+        handle = self._handle
+        if handle is None or slot < self._due:
+            if handle is not None:
+                handle.cancel()
+            self._schedule(slot)
 
     def _schedule(self, slot: int) -> None:
         self._due = slot
@@ -129,23 +131,17 @@ class CoarseTimer:
         now = self._loop.time()
         slots, pending = self._slots, self._pending
         expired: list[Deadline] = []
-        carried: list[tuple[Deadline, int]] = []
         while pending:
             slot = pending[0]
             bucket = slots[slot]
+            # A slot is swept once its end has passed: every deadline in it is then
+            # due (_slot). The loop may run a handle a hair early (its clock
+            # resolution): the slot then waits for the next run.
             if bucket and slot * TICK > now:
                 break  # the earliest slot that holds a deadline, not yet due
             heapq.heappop(pending)
             del slots[slot]
-            for deadline in bucket:
-                if deadline.when <= now:
-                    expired.append(deadline)
-                else:
-                    # Woken a hair early, or float rounding at a slot's edge: never
-                    # fire early, and never file it back into a slot already swept.
-                    carried.append((deadline, max(_slot(deadline.when), slot + 1)))
-        for deadline, slot in carried:
-            self._file(deadline, slot)
+            expired.extend(bucket)
         self._armed -= len(expired)
         if not self._armed:
             self._idle()
@@ -196,7 +192,7 @@ class Deadline:
         # A deadline already past is filed too: the sweep cancels the task as soon
         # as it awaits. Cancelling it here, while it runs, would leave a pending
         # cancel behind if the block then awaited nothing (3.11's uncancel() keeps it).
-        self._timer._arm(self, _slot(self.when))
+        self._timer._arm(self)
         return self
 
     def __exit__(
