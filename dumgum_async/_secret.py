@@ -31,10 +31,12 @@ class Secret:
             showing it; :attr:`is_text` tells.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_needle", "_value")
 
     def __init__(self, value: object) -> None:
         self._value = value
+        # What redact() looks for, encoded on first use: every response is redacted.
+        self._needle: bytes | None = None
 
     @classmethod
     def wrap(cls, value: object) -> Secret | None:
@@ -70,9 +72,12 @@ class Secret:
         For what a server sends back: an error page or a proxy may echo the
         request's ``Authorization`` header.
         """
-        value = self._value
-        if isinstance(value, str) and value:
-            return data.replace(value.encode(), _MASK)
+        needle = self._needle
+        if needle is None:
+            value = self._value
+            needle = self._needle = value.encode() if isinstance(value, str) else b""
+        if needle:
+            return data.replace(needle, _MASK)
         return data
 
     def redact_text(self, text: str) -> str:
