@@ -154,7 +154,7 @@ class SecretHeaders(_HeadersBase):
 
     def items(self) -> ItemsView[str, str]:
         """The ``(name, value)`` pairs, the key revealed."""
-        return ItemsView(self)
+        return _Items(self)
 
     def values(self) -> ValuesView[str]:
         """The header values, the key revealed."""
@@ -177,3 +177,19 @@ class SecretHeaders(_HeadersBase):
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("SecretHeaders cannot be pickled")
+
+
+class _Items(ItemsView[str, str]):
+    """``SecretHeaders.items()``: aiohttp copies every request's headers through it,
+    so the pairs come straight from the dict, not through ``__getitem__`` per name."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: SecretHeaders) -> None:
+        super().__init__(headers)
+        self._headers = headers
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        headers = self._headers
+        yield AUTHORIZATION, headers._authorization.reveal()
+        yield from headers._others.items()
