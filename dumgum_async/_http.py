@@ -311,13 +311,13 @@ class Transport:
             raise RuntimeError("Transport.post() before open()")  # a bug of ours
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
-        origin = _origin(url)
+        first = url
         loop = asyncio.get_running_loop()
         timer = self._timer_of(loop)
         total = timeout.total if isinstance(timeout, Timeout) else timeout
         for _ in range(_MAX_REDIRECTS + 1):
             outcome = await self._attempt(
-                session, url, body, headers, timeout, origin, timer.at(loop.time() + total)
+                session, url, body, headers, timeout, first, timer.at(loop.time() + total)
             )
             if isinstance(outcome, str):
                 url = outcome
@@ -341,14 +341,15 @@ class Transport:
         body: bytes,
         headers: Mapping[str, str],
         timeout: float | Timeout,
-        origin: URL,
+        first: str,
         deadline: Deadline,
     ) -> Response | str | APIError:
         """One request: its response, a redirect target, or the error to raise.
 
         Errors are returned, not raised, so that the caller raises them with a clean
         chain; nothing aiohttp raised outlives the ``except`` clauses below.
-        ``deadline`` is the request's total timeout (connect, send, wait, read).
+        ``first`` is the URL the call asked for, whose origin redirects must keep;
+        ``deadline`` is this request's total timeout (connect, send, wait, read).
         """
         proxy = self._proxy
         if session.closed:
@@ -374,7 +375,8 @@ class Transport:
                 ) as resp:
                     status = resp.status
                     if status in (307, 308):
-                        return _redirect_target(url, resp, origin)
+                        # Parsed only here: a redirect is rare, a request is not.
+                        return _redirect_target(url, resp, _origin(first))
                     return await self._read(resp, url, strict=200 <= status < 300)
         except TIMEOUT_ERRORS:
             summary = None
