@@ -552,3 +552,15 @@ async def test_no_timer_handle_is_left_after_an_answered_request(probe: TickProb
     ):
         await client.suggest(minimal_request())
         assert (len(probe.ticks), probe.live()) == (1, 0)
+
+
+async def test_no_timer_handle_is_left_by_a_call_the_closing_client_cancelled(
+    probe: TickProbe,
+) -> None:
+    async with stalled(timeout=5.0) as (stall, client):
+        call = asyncio.ensure_future(client.suggest(minimal_request()))
+        await stall.until(lambda: stall.received)
+        await client.aclose()
+        with pytest.raises(dg.ClientClosedError):
+            await call
+    assert probe.live() == 0
