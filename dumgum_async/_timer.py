@@ -9,8 +9,9 @@ tasks whose deadline has passed. Arming and disarming a deadline is a dict inser
 and delete.
 
 What a :class:`Deadline` promises is what ``asyncio.timeout_at`` promises, one tick
-coarser: it never fires before its time (each deadline is compared with
-``loop.time()`` when its slot comes due), fires at most about one tick late, and
+coarser: it never fires before its time (a slot ends at or after each of its
+deadlines, and is swept only once ``loop.time()`` has passed its end), fires at
+most about one tick late, and
 turns only its own cancellation into ``TimeoutError``. The bookkeeping is CPython's
 ``asyncio.timeouts.Timeout``: the task's ``cancelling()`` count is noted on entry,
 the expiry is ``task.cancel()``, and the exit ``uncancel()``\\ s it; so a cancel
