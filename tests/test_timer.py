@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 import dumgum_async as dg
 from dumgum_async._timer import TICK, CoarseTimer, Deadline, _slot
 from dumgum_async.testing import FakeDumGumServer
-from tests.hostile_server import HostileServer, hostile_server
-from tests.samples import minimal_request
+from tests.helpers.bodies import minimal_request
+from tests.helpers.constants import API_KEY as KEY
+from tests.helpers.hostile_server import HostileServer, hostile_server
 
-KEY = "sk-test-0123456789abcdef"
 #: Wall-clock slack for the end-to-end tests: a busy 2-core machine.
 MARGIN = 1.0
 
