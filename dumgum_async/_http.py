@@ -32,6 +32,7 @@ from dumgum_async._interpret import (
     status_error,
 )
 from dumgum_async._secret import Secret
+from dumgum_async._timer import CoarseTimer, TimerScope
 from dumgum_async._version import __version__
 from dumgum_async.exceptions import (
     APIConnectionError,
@@ -52,8 +53,11 @@ USER_AGENT: Final = (
 )
 
 _MAX_REDIRECTS: Final = 3
-# Deadline-shortened timeouts are all different: the cache must not grow with them.
+# A cap on the cache of aiohttp timeouts, in case calls bring ever new limits.
 _MAX_CACHED_TIMEOUTS: Final = 64
+# What aiohttp gets for a plain number of seconds: no timer at all. The total is ours
+# (a shared CoarseTimer): aiohttp would arm a loop.call_at per request for it.
+_NO_AIOHTTP_TIMEOUT: Final = aiohttp.ClientTimeout(total=None)
 _CHUNK: Final = 64 * 1024
 
 #: aiohttp's session type, for callers who bring their own.
@@ -163,7 +167,8 @@ class Transport:
         self._owns_session = session is None
         self._max_connections = max_connections
         self._max_bytes = max_response_bytes
-        self._timeouts: dict[float | Timeout, aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
+        self._timer: CoarseTimer | None = None  # of the loop that last posted
         self._proxy = proxy
         self._tls = tls
 
@@ -174,6 +179,7 @@ class Transport:
 
     def forget(self) -> None:
         """Drop our session unclosed: its event loop has ended, so it cannot be closed."""
+        self._timer = None
         if self._owns_session:
             self._session = None
 
@@ -200,22 +206,36 @@ class Transport:
     async def close(self) -> None:
         """Close our session (never the caller's)."""
         session, self._session = self._session, None
+        self._timer = None
         if session is not None and self._owns_session and not session.closed:
             await session.close()
 
-    def _timeout(self, timeout: float | Timeout) -> aiohttp.ClientTimeout:
-        cached = self._timeouts.get(timeout)
+    def _aiohttp_timeout(self, timeout: float | Timeout) -> aiohttp.ClientTimeout:
+        """aiohttp's part of ``timeout``: ``connect`` and ``read``, never ``total``.
+
+        With None for both, aiohttp arms no timer (it checks each for None); a
+        ``connect`` limit costs one only when a new connection is made, ``read`` one
+        per read, as before.
+        """
+        if not isinstance(timeout, Timeout):
+            return _NO_AIOHTTP_TIMEOUT
+        key = (timeout.connect, timeout.read)
+        cached = self._timeouts.get(key)
         if cached is None:
-            if isinstance(timeout, Timeout):
-                cached = aiohttp.ClientTimeout(
-                    total=timeout.total, connect=timeout.connect, sock_read=timeout.read
-                )
-            else:
-                cached = aiohttp.ClientTimeout(total=timeout)
+            cached = aiohttp.ClientTimeout(
+                total=None, connect=timeout.connect, sock_read=timeout.read
+            )
             if len(self._timeouts) >= _MAX_CACHED_TIMEOUTS:
                 self._timeouts.clear()
-            self._timeouts[timeout] = cached
+            self._timeouts[key] = cached
         return cached
+
+    def _timer_of(self, loop: asyncio.AbstractEventLoop) -> CoarseTimer:
+        # One timer per loop: a client outlives its loop (asyncio.run after asyncio.run).
+        timer = self._timer
+        if timer is None or timer.loop is not loop:
+            timer = self._timer = CoarseTimer(loop)
+        return timer
 
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float | Timeout
@@ -241,9 +261,14 @@ class Transport:
             raise RuntimeError("Transport.post() before open()")  # a bug of ours
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
-        origin = _origin(url)
+        first = url
+        loop = asyncio.get_running_loop()
+        timer = self._timer_of(loop)
+        total = timeout.total if isinstance(timeout, Timeout) else timeout
         for _ in range(_MAX_REDIRECTS + 1):
-            outcome = await self._attempt(session, url, body, headers, timeout, origin)
+            outcome = await self._attempt(
+                session, url, body, headers, timeout, first, timer.at(loop.time() + total)
+            )
             if isinstance(outcome, str):
                 url = outcome
                 continue
@@ -266,12 +291,15 @@ class Transport:
         body: bytes,
         headers: Mapping[str, str],
         timeout: float | Timeout,
-        origin: URL,
+        first: str,
+        deadline: TimerScope,
     ) -> Response | str | APIError:
         """One request: its response, a redirect target, or the error to raise.
 
         Errors are returned, not raised, so that the caller raises them with a clean
         chain; nothing aiohttp raised outlives the ``except`` clauses below.
+        ``first`` is the URL the call asked for, whose origin redirects must keep;
+        ``deadline`` is this request's total timeout (connect, send, wait, read).
         """
         proxy = self._proxy
         if session.closed:
@@ -284,20 +312,22 @@ class Transport:
             error.retryable = False
             return error
         try:
-            async with session.post(
-                url,
-                data=body,
-                timeout=self._timeout(timeout),
-                allow_redirects=False,
-                ssl=self._tls,
-                headers=headers if proxy is None else proxy.request_headers(url, headers),
-                proxy=None if proxy is None else proxy.url,
-                proxy_headers=None if proxy is None else proxy.connect_headers(url),
-            ) as resp:
-                status = resp.status
-                if status in (307, 308):
-                    return _redirect_target(url, resp, origin)
-                return await self._read(resp, url, strict=200 <= status < 300)
+            with deadline:
+                async with session.post(
+                    url,
+                    data=body,
+                    timeout=self._aiohttp_timeout(timeout),
+                    allow_redirects=False,
+                    ssl=self._tls,
+                    headers=headers if proxy is None else proxy.request_headers(url, headers),
+                    proxy=None if proxy is None else proxy.url,
+                    proxy_headers=None if proxy is None else proxy.connect_headers(url),
+                ) as resp:
+                    status = resp.status
+                    if status in (307, 308):
+                        # Parsed only here: a redirect is rare, a request is not.
+                        return _redirect_target(url, resp, _origin(first))
+                    return await self._read(resp, url, strict=200 <= status < 300)
         except TIMEOUT_ERRORS:
             summary = None
         except (aiohttp.ClientError, OSError) as exc:

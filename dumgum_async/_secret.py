@@ -31,10 +31,12 @@ class Secret:
             showing it; :attr:`is_text` tells.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_needle", "_value")
 
     def __init__(self, value: object) -> None:
         self._value = value
+        # What redact() looks for, encoded on first use: every response is redacted.
+        self._needle: bytes | None = None
 
     @classmethod
     def wrap(cls, value: object) -> Secret | None:
@@ -70,9 +72,12 @@ class Secret:
         For what a server sends back: an error page or a proxy may echo the
         request's ``Authorization`` header.
         """
-        value = self._value
-        if isinstance(value, str) and value:
-            return data.replace(value.encode(), _MASK)
+        needle = self._needle
+        if needle is None:
+            value = self._value
+            needle = self._needle = value.encode() if isinstance(value, str) else b""
+        if needle:
+            return data.replace(needle, _MASK)
         return data
 
     def redact_text(self, text: str) -> str:
@@ -149,7 +154,7 @@ class SecretHeaders(_HeadersBase):
 
     def items(self) -> ItemsView[str, str]:
         """The ``(name, value)`` pairs, the key revealed."""
-        return ItemsView(self)
+        return _Items(self)
 
     def values(self) -> ValuesView[str]:
         """The header values, the key revealed."""
@@ -172,3 +177,19 @@ class SecretHeaders(_HeadersBase):
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("SecretHeaders cannot be pickled")
+
+
+class _Items(ItemsView[str, str]):
+    """``SecretHeaders.items()``: aiohttp copies every request's headers through it,
+    so the pairs come straight from the dict, not through ``__getitem__`` per name."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: SecretHeaders) -> None:
+        super().__init__(headers)
+        self._headers = headers
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        headers = self._headers
+        yield AUTHORIZATION, headers._authorization.reveal()
+        yield from headers._others.items()

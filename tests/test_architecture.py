@@ -67,7 +67,14 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
     ),
     (
         "transport: aiohttp, and telemetry wrapped around it",
-        frozenset({"dumgum_async._interpret", "dumgum_async._http", "dumgum_async._otel"}),
+        frozenset(
+            {
+                "dumgum_async._interpret",
+                "dumgum_async._http",
+                "dumgum_async._timer",
+                "dumgum_async._otel",
+            }
+        ),
     ),
     (
         "client: one call's life, its lifecycle, batches, views",

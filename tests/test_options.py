@@ -168,21 +168,24 @@ async def test_a_timeout_object_as_the_clients_default_is_used() -> None:
                 await client.suggest(REQUEST)
 
 
-def test_timeout_maps_to_aiohttp_client_timeout() -> None:
+def test_timeout_maps_to_aiohttp_client_timeout_but_the_total() -> None:
     from dumgum_async._http import Transport
 
+    # The total is the transport's own shared timer (tests/test_timer.py), so aiohttp
+    # arms no timer of its own per request for it.
     transport = Transport(session=None, max_connections=1, max_response_bytes=4096)
-    mapped = transport._timeout(dg.Timeout(total=7, connect=2, read=3))
-    assert (mapped.total, mapped.connect, mapped.sock_read) == (7, 2, 3)
-    assert transport._timeout(4.0).total == 4.0
+    mapped = transport._aiohttp_timeout(dg.Timeout(total=7, connect=2, read=3))
+    assert (mapped.total, mapped.connect, mapped.sock_read) == (None, 2, 3)
+    plain = transport._aiohttp_timeout(4.0)
+    assert (plain.total, plain.connect, plain.sock_read, plain.sock_connect) == (None,) * 4
 
 
 def test_the_timeout_cache_stays_bounded() -> None:
     from dumgum_async._http import Transport
 
     transport = Transport(session=None, max_connections=1, max_response_bytes=4096)
-    for i in range(1000):  # deadline-shortened timeouts are all different
-        transport._timeout(1.0 + i / 1000)
+    for i in range(1000):  # calls bringing ever new limits
+        transport._aiohttp_timeout(dg.Timeout(total=10.0, connect=1.0 + i / 1000))
     assert len(transport._timeouts) <= 64
 
 

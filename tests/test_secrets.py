@@ -304,6 +304,13 @@ def test_secret_headers_read_like_a_mapping() -> None:
     assert len(headers) == 2
 
 
+def test_secret_headers_items_are_what_aiohttp_copies() -> None:
+    items = _headers().items()
+    assert list(items) == [("Authorization", "Bearer " + KEY), ("Accept", "application/json")]
+    assert ("Accept", "application/json") in items
+    assert len(items) == 2
+
+
 def test_secret_headers_cannot_be_pickled() -> None:
     with pytest.raises(TypeError, match="pickled"):
         pickle.dumps(_headers())
