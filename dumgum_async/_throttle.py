@@ -98,8 +98,9 @@ class _Group:
     def __init__(self, start: float, deadline: float) -> None:
         self.start = start  # the first slot of the group
         self.deadline = deadline  # its timer's time: the last slot the slice can hold
-        # Each resolves to its group (released) or None (its slot fell inside a pause).
-        self.waiters: collections.deque[asyncio.Future[_Group | None]] = collections.deque()
+        # Each resolves to the numbers of the releases its timer made (see _restamp),
+        # or None: its slot fell inside a pause.
+        self.waiters: collections.deque[asyncio.Future[list[int] | None]] = collections.deque()
         self.timer: asyncio.TimerHandle | asyncio.Task[None] | None = None
 
 
@@ -216,12 +217,11 @@ class LocalLimiter:
                 at = now
             self._tat = tat + self._interval
             groups = self._groups
-            # Due now (up to 1 ms early: uvloop rounds timers to whole milliseconds, and
-            # waiting for that sliver would double the cost), nobody ahead, and room in
-            # the window: released with no await, as a caller of an idle limiter is.
+            # Due now, nobody ahead, and room in the window: released with no await, as
+            # a caller of an idle limiter is.
             if (
                 not groups
-                and at - now <= _EARLY_OK
+                and at <= now
                 and (
                     len(released) < (released.maxlen or 0)
                     or now - released[0] >= self._span - self._slack
@@ -242,7 +242,7 @@ class LocalLimiter:
                 group = _Group(at, at + self._reach)
                 groups.append(group)
                 self._arm(group, group.deadline - now)
-            waiter: asyncio.Future[_Group | None] = loop.create_future()
+            waiter: asyncio.Future[list[int] | None] = loop.create_future()
             group.waiters.append(waiter)
             try:
                 got = await waiter
@@ -250,6 +250,11 @@ class LocalLimiter:
                 self._forget(group, waiter)
                 raise
             if got is not None:
+                # The first of those released together to resume asks for the restamp
+                # of all of them, when aiohttp writes their requests.
+                if got[0]:
+                    loop.call_soon(self._restamp, got[0], got[1])
+                    got[0] = 0
                 return
             # Our slot fell inside a pause: queue again behind it.
 
@@ -275,14 +280,19 @@ class LocalLimiter:
         if not groups or released is None:
             return
         now = self._clock()
+        # A timer up to 1 ms early counts as on time (uvloop rounds timers to whole
+        # milliseconds, and its clock lags; a second timer for that sliver would double
+        # the cost): its group, and those before it, are due; a later group is due only
+        # once its own time has come.
+        due = fired.deadline if 0.0 < fired.deadline - now <= _EARLY_OK else now
         span = self._span - self._slack
         full = released.maxlen or 0
-        first = self._release_count + 1
+        batch = [self._release_count + 1, 0]
         blocked = False
         while groups:
             group = groups[0]
-            if group.deadline - now > _EARLY_OK:
-                break  # not due yet (a timer of another group, or an early one)
+            if group.deadline > due:
+                break  # not due yet (the timer of an earlier group, or an early one)
             waiters = group.waiters
             paused_until = self._paused_until
             if paused_until <= group.start and paused_until > now:
@@ -304,17 +314,14 @@ class LocalLimiter:
                 waiters.popleft()
                 released.append(now)
                 self._release_count += 1
-                waiter.set_result(group)
+                waiter.set_result(batch)
             if blocked:
                 break
             groups.popleft()
             if group.timer is not None:  # released by an earlier group's timer
                 group.timer.cancel()
                 group.timer = None
-        loop = self._loop
-        assert loop is not None
-        if self._release_count >= first:
-            loop.call_soon(self._restamp_later, first, self._release_count)
+        batch[1] = self._release_count
         if groups:
             head = groups[0]
             if head.timer is None:
@@ -325,7 +332,7 @@ class LocalLimiter:
         else:
             self._loop = None
 
-    def _forget(self, group: _Group, waiter: asyncio.Future[_Group | None]) -> None:
+    def _forget(self, group: _Group, waiter: asyncio.Future[list[int] | None]) -> None:
         # A waiter was cancelled: it leaves the queue; a group left empty takes its
         # timer with it, and the next group then needs one of its own.
         waiters = group.waiters
@@ -352,11 +359,6 @@ class LocalLimiter:
                 with contextlib.suppress(RuntimeError):  # their loop may be closed
                     group.timer.cancel()
         self._groups.clear()
-
-    def _restamp_later(self, first: int, last: int) -> None:
-        # Runs when the released callers resume; their requests are written one loop
-        # iteration after that.
-        asyncio.get_running_loop().call_soon(self._restamp, first, last)
 
     def _restamp(self, first: int, last: int) -> None:
         # Releases ``first`` to ``last`` left no earlier than now: whatever ran since
