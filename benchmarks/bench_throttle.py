@@ -14,7 +14,9 @@ each point of the same grid of 1/R s (at 5,000/s the loop's 1 ms timer resolutio
 lets it catch up with zero-delay sleeps). Rounds are paired: every contender's block
 runs between two baseline blocks, and its ratio is its CPU per acquire over the mean
 of those two; the figure is the median of those per-block ratios. The ``control`` row
-is a baseline block in a contender's place: its ratios show the noise.
+is a baseline block in a contender's place: its ratios show the noise; the
+``+iteration`` row is the baseline plus one more loop iteration per wake-up (a
+``call_soon``), the floor of a limiter that looks again when the request is written.
 
 CPU per acquire is the process's CPU time over the block divided by N (the loop's
 idle polling included). The window figure is the most acquisitions in any half-open
@@ -52,6 +54,7 @@ from dumgum_async._throttle import LocalLimiter
 
 LIMITERS = ("dumgum", "aiolimiter", "floor")
 CONTROL = "control"
+ITERATION = "+iteration"
 
 
 class Floor:
@@ -155,6 +158,26 @@ async def bare_wakeups(rate: float, n: int) -> float:
     return (time.process_time() - cpu) / n * 1e6
 
 
+async def wakeups_and_an_iteration(rate: float, n: int) -> float:
+    """CPU per wake-up of :func:`bare_wakeups` followed by one more loop iteration
+    (a ``call_soon``): the floor of a limiter that looks again once the request is
+    written, as ours does (the restamp)."""
+    loop = asyncio.get_running_loop()
+    interval = 1.0 / rate
+    gc.collect()
+    cpu = time.process_time()
+    next_at = loop.time()
+    for _ in range(n):
+        next_at += interval
+        await asyncio.sleep(next_at - loop.time())
+        loop.call_soon(_nothing)
+    return (time.process_time() - cpu) / n * 1e6
+
+
+def _nothing() -> None:
+    pass
+
+
 async def uncontended(name: str, n: int) -> float:
     """CPU per acquire when a token is always there: the limiter's bookkeeping alone."""
     limiter: Any
@@ -188,17 +211,21 @@ def paired_rounds(
 ) -> dict[str, list[dict[str, float]]]:
     """Per contender, one record per round: its figures and its ratio to the baseline."""
     n = max(200, round(args.seconds * rate))
+    n_base = max(100, round(args.base_seconds * rate))
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     for r in range(args.rounds):
         shift = r % len(names)
         order = names[shift:] + names[:shift]
-        base = [_common.run(bare_wakeups(rate, n), lp)]
+        base = [_common.run(bare_wakeups(rate, n_base), lp)]
         for name in order:
             if name == CONTROL:
-                got = {"cpu_us_per_acquire": _common.run(bare_wakeups(rate, n), lp)}
+                got = {"cpu_us_per_acquire": _common.run(bare_wakeups(rate, n_base), lp)}
+            elif name == ITERATION:
+                cost = _common.run(wakeups_and_an_iteration(rate, n_base), lp)
+                got = {"cpu_us_per_acquire": cost}
             else:
                 got = _common.run(run_one(name, rate, n, args.tasks, before), lp)
-            base.append(_common.run(bare_wakeups(rate, n), lp))
+            base.append(_common.run(bare_wakeups(rate, n_base), lp))
             got["wakeup_cpu_us"] = (base[-2] + base[-1]) / 2
             got["ratio_to_wakeup"] = got["cpu_us_per_acquire"] / got["wakeup_cpu_us"]
             runs[name].append(got)
@@ -230,7 +257,8 @@ def summary(rounds: list[dict[str, float]]) -> dict[str, Any]:
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     loops = [lp for lp in args.loops if lp != "uvloop" or _common.have_uvloop()]
     before = load_before(args.before)
-    names = [CONTROL, *args.limiters] + (["before"] if before is not None else [])
+    extra = [CONTROL, ITERATION]
+    names = [*extra, *args.limiters] + (["before"] if before is not None else [])
     results: dict[str, Any] = {}
     control: dict[str, Any] = {}
     targets = []
@@ -238,8 +266,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     for lp in loops:
         by_rate = {rate: paired_rounds(args, lp, rate, names, before) for rate in args.rates}
         results[lp] = {}
-        control[lp] = {f"{rate:g}": summary(runs[CONTROL]) for rate, runs in by_rate.items()}
-        for name in names[1:]:
+        control[lp] = {
+            name: {f"{rate:g}": summary(runs[name]) for rate, runs in by_rate.items()}
+            for name in extra
+        }
+        for name in names[len(extra) :]:
             rates = {f"{rate:g}": summary(runs[name]) for rate, runs in by_rate.items()}
             results[lp][name] = {
                 "cpu_us_per_acquire": rates[f"{high:g}"]["cpu_us_per_acquire"],
@@ -278,7 +309,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     acquires = 200 if args.quick else 2000
     out["context"] = {
         lp: {
-            "sleep_wakeup_cpu_us": control[lp][f"{low:g}"]["wakeup_cpu_us"],
+            "sleep_wakeup_cpu_us": control[lp][CONTROL][f"{low:g}"]["wakeup_cpu_us"],
             **{
                 f"uncontended_{name}_cpu_us": _common.median(
                     [_common.run(uncontended(name, acquires), lp) for _ in range(args.rounds)]
@@ -297,7 +328,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
     print(
-        f"\n{args.tasks} tasks, {args.seconds:g} s of acquisitions per block, medians of "
+        f"\n{args.tasks} tasks, {args.seconds:g} s of acquisitions per block "
+        f"({args.base_seconds:g} s per baseline block), medians of "
         f"{args.rounds} paired rounds (ratio: over the mean of the two baseline blocks "
         "around it; window: max over rounds)"
     )
@@ -308,7 +340,7 @@ def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
     for lp, by_name in out["results"].items():
         for rate in args.rates:
             key = f"{rate:g}"
-            rows = [(CONTROL, out["control"][lp][key])]
+            rows = [(name, e[key]) for name, e in out["control"][lp].items()]
             rows += [(name, e["rates"][key]) for name, e in by_name.items()]
             for name, e in rows:
                 window = f"{e['max_in_1s_window']:10d}" if "max_in_1s_window" in e else " " * 10
@@ -333,7 +365,9 @@ def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", type=float, nargs="+", default=[5000.0, 500.0])
-    parser.add_argument("--seconds", type=float, default=1.0, help="of acquisitions per block")
+    # Two seconds: aiolimiter's bucket starts full, so its first second costs nothing.
+    parser.add_argument("--seconds", type=float, default=2.0, help="of acquisitions per block")
+    parser.add_argument("--base-seconds", type=float, default=0.5, help="per baseline block")
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--loops", nargs="+", default=["asyncio", "uvloop"])
@@ -345,7 +379,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seconds, args.rounds = 0.05, 1
+        args.seconds, args.base_seconds, args.rounds = 0.05, 0.02, 1
     args.n = max(200, round(args.seconds * max(args.rates)))  # the most per block
     return args
 

@@ -2,24 +2,32 @@
 
 The limit is a GCRA schedule (the "virtual scheduling" form of a token bucket):
 each caller is given the next free slot on a grid of ``period / max_rate`` and
-sleeps once until it. A late wake-up does not shift the grid, so the rate holds
+waits once until it. A late wake-up does not shift the grid, so the rate holds
 on a busy machine; ``burst`` lets that many slots fall at once after a quiet
-spell. A log of the last ``max_rate`` actual release times then holds a release
-back until the oldest one has left the window, so no window of ``period`` ever
-holds more than ``max_rate`` releases, whatever the wake-up jitter.
+spell. Callers whose slots fall within one slice (1 ms) of the first of them
+wait in one group on one timer, set for the group's last slot: at high rates one
+wake-up of the loop then releases several callers, in the order they came, each
+at most a slice after its slot and never before it; at rates below one slot per
+slice every caller has its own timer, on time. A log of the last ``max_rate``
+actual release times then holds a release back until the oldest one has left the
+window, so no window of ``period`` ever holds more than ``max_rate`` releases,
+whatever the wake-up jitter or the grouping.
 
 What counts is when requests reach the server, so the log is kept on the times
-requests actually leave: a release is stamped when its caller resumes, and stamped
-again one loop iteration later, when the request is written (aiohttp writes the
-body in a task of its own), so that a stall of the event loop in between (another
-task's synchronous call) moves the stamp instead of bunching arrivals. A pause
+requests actually leave: a release is stamped when it is decided (by the timer, or
+at once for a caller of an idle limiter), and stamped again when the request is
+written, one loop iteration after its caller resumes (aiohttp writes the body in
+a task of its own), so that a stall of the event loop in between (another task's
+synchronous call) moves the stamp instead of bunching arrivals. A pause
 (a 429's ``Retry-After``) voids the slots that fall inside it: a caller already
 asleep toward one queues again behind the pause, and the grid restarts at its
 end, evenly spaced.
 
 Time comes from an injectable clock and sleep, so the logic can be tested on a
-fake clock. No loop-bound object (future, event, loop) is kept between calls: one
-limiter serves one loop after another, keeping its schedule (its default clock,
+fake clock. What the limiter holds of a loop (the waiters' futures, their timers,
+the loop) lives only while someone waits, and waiters a finished loop never
+cancelled are dropped by the next loop: one limiter serves one loop after
+another, keeping its schedule (its default clock,
 ``time.monotonic``, is not tied to a loop; uvloop's ``loop.time()`` would also be
 stale within a loop iteration, hiding a stall earlier in the same iteration).
 
@@ -241,7 +249,11 @@ class LocalLimiter:
             if group is None or at > group.deadline:
                 group = _Group(at, at + self._reach)
                 groups.append(group)
-                self._arm(group, group.deadline - now)
+                if self._loop_timers:  # _arm, inline: once per group on the hot path
+                    delay = group.deadline - now
+                    group.timer = loop.call_at(loop.time() + delay, self._fire, group)
+                else:
+                    self._arm(group, group.deadline - now)
             waiter: asyncio.Future[list[int] | None] = loop.create_future()
             group.waiters.append(waiter)
             try:
@@ -267,7 +279,7 @@ class LocalLimiter:
             group.timer = loop.create_task(self._sleep_then_fire(group, delay))
 
     async def _sleep_then_fire(self, group: _Group, delay: float) -> None:
-        await self._sleep(delay)
+        await self._sleep(delay if delay > 0.0 else 0.0)
         self._fire(group)
 
     def _fire(self, fired: _Group) -> None:
