@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dumgum_async as dg
-from dumgum_async._throttle import _SLICE, LocalLimiter
+from dumgum_async._throttle import _SLICE, AdaptiveLimiter, LocalLimiter
 from dumgum_async.testing import FakeDumGumServer
 from tests.samples import minimal_request
 from tests.test_throttle import (
@@ -160,6 +160,27 @@ def test_a_limiter_with_an_injected_sleep_groups_on_it() -> None:
     stamps = run_virtual(main)
     assert asked == [pytest.approx(5 * INTERVAL)]
     assert stamps[1:] == [pytest.approx(5 * INTERVAL)] * 4
+
+
+def test_a_rate_cut_while_groups_wait_holds_every_later_window_to_the_new_rate() -> None:
+    config = dg.RateLimit.adaptive(start=200.0, max_rate=250.0, time_period=0.05)
+
+    async def main(loop: CountingLoop) -> tuple[list[float], float, float]:
+        limiter = AdaptiveLimiter(config, clock=loop.time)
+        sent: list[float] = []
+        tasks = [asyncio.ensure_future(send_after(limiter, sent)) for _ in range(600)]
+        await asyncio.sleep(0.03)  # groups queued well ahead
+        cut_at = loop.time()
+        limiter.observe(429, None)
+        await asyncio.gather(*tasks)
+        await asyncio.sleep(0)
+        return sorted(sent), cut_at, limiter.controller.rate
+
+    stamps, cut_at, rate = run_counting(main)
+    assert rate < 200  # 200 per 50 ms window before the cut
+    late = [t for t in stamps if t > cut_at]
+    worst = max(sum(1 for s in stamps if t - 0.05 < s <= t) for t in late)
+    assert worst <= int(rate)
 
 
 # --- cancellation -----------------------------------------------------------------------
