@@ -1,22 +1,35 @@
-"""Rate limiter under contention: CPU per acquire, and the most releases in any window.
+"""Rate limiter under contention: CPU per acquire against one bare timer wake-up.
 
-200 tasks loop on ``acquire()`` until N acquisitions are made, at R = 500/s, on the
-default asyncio loop and on uvloop. Contenders:
+200 tasks loop on ``acquire()`` until N acquisitions are made, at R = 5,000/s and
+500/s, on the default asyncio loop and on uvloop. Contenders:
 
-* ``dumgum``: ``LocalLimiter(RateLimit.per_second(500))`` (what the client uses);
-* ``aiolimiter``: a plain ``aiolimiter.AsyncLimiter(500, 1)``;
-* ``floor``: one ticker task putting a token in an ``asyncio.Queue`` every 1/R s,
-  for scale: about the least a limiter can cost at this rate.
+* ``dumgum``: ``LocalLimiter(RateLimit.per_second(R))`` (what the client uses);
+* ``before``: the same from another source file (``--before FILE``, e.g. the module
+  at an older commit), to measure a change side by side in one run;
+* ``aiolimiter``: a plain ``aiolimiter.AsyncLimiter(R, 1)``;
+* ``floor``: one ticker task putting a token in an ``asyncio.Queue`` every 1/R s.
 
-CPU per acquire is the process's CPU time over the run divided by N (the loop's idle
-polling included). The window figure is the most acquisitions in any half-open window
-of 1 s, ``(t - 1, t]``, as a sliding-window server counts them.
+The baseline is one bare timer wake-up: one task doing ``await asyncio.sleep`` to
+each point of the same grid of 1/R s (at 5,000/s the loop's 1 ms timer resolution
+lets it catch up with zero-delay sleeps). Rounds are paired: every contender's block
+runs between two baseline blocks, and its ratio is its CPU per acquire over the mean
+of those two; the figure is the median of those per-block ratios. The ``control`` row
+is a baseline block in a contender's place: its ratios show the noise; the
+``+iteration`` row is the baseline plus one more loop iteration per wake-up (a
+``call_soon``), the floor of a limiter that looks again when the request is written.
+
+CPU per acquire is the process's CPU time over the block divided by N (the loop's
+idle polling included). The window figure is the most acquisitions in any half-open
+window of 1 s, ``(t - 1, t]``, as a sliding-window server counts them.
 
     python benchmarks/bench_throttle.py
+    git show a21a7a8:dumgum_async/_throttle.py > /tmp/throttle_before.py
+    python benchmarks/bench_throttle.py --before /tmp/throttle_before.py
     python benchmarks/bench_throttle.py --profile   # cProfile of ours, top functions
     python benchmarks/bench_throttle.py --quick
 
-Targets (ours): <= 10 us CPU per acquire; never more than R in any 1 s window.
+Targets (ours): <= 10 us CPU per acquire at 5,000/s; <= 1.1x one bare timer wake-up
+at 500/s; never more than R in any 1 s window.
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ import argparse
 import asyncio
 import cProfile
 import gc
+import importlib.util
 import io
 import pstats
 import sys
@@ -42,6 +56,8 @@ from dumgum_async import RateLimit
 from dumgum_async._throttle import LocalLimiter  # private, see above
 
 LIMITERS = ("dumgum", "aiolimiter", "floor")
+CONTROL = "control"
+ITERATION = "+iteration"
 
 
 class Floor:
@@ -68,6 +84,18 @@ class Floor:
         await asyncio.gather(self._ticker, return_exceptions=True)
 
 
+def load_before(path: str | None) -> Any:
+    """The ``LocalLimiter`` class of another copy of ``_throttle.py``, or None."""
+    if path is None:
+        return None
+    spec = importlib.util.spec_from_file_location("_throttle_before", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.LocalLimiter
+
+
 def max_in_window(times: Sequence[float], period: float) -> int:
     """Most entries of sorted ``times`` in any window ``(t - period, t]``."""
     best = i = 0
@@ -78,15 +106,19 @@ def max_in_window(times: Sequence[float], period: float) -> int:
     return best
 
 
-async def run_one(name: str, rate: float, n: int, tasks: int) -> dict[str, float]:
-    loop = asyncio.get_running_loop()
-    limiter: Any
+def make_limiter(name: str, rate: float, before: Any) -> Any:
     if name == "dumgum":
-        limiter = LocalLimiter(RateLimit.per_second(rate))
-    elif name == "aiolimiter":
-        limiter = AsyncLimiter(rate, 1)
-    else:
-        limiter = Floor(rate)
+        return LocalLimiter(RateLimit.per_second(rate))
+    if name == "before":
+        return before(RateLimit.per_second(rate))
+    if name == "aiolimiter":
+        return AsyncLimiter(rate, 1)
+    return Floor(rate)
+
+
+async def run_one(name: str, rate: float, n: int, tasks: int, before: Any) -> dict[str, float]:
+    loop = asyncio.get_running_loop()
+    limiter = make_limiter(name, rate, before)
     acquire = limiter.acquire
     times: list[float] = []
     remaining = n
@@ -101,6 +133,7 @@ async def run_one(name: str, rate: float, n: int, tasks: int) -> dict[str, float
     gc.collect()
     wall, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(tasks)))
+    await asyncio.sleep(0)  # a limiter's callbacks of the last iteration
     cpu = time.process_time() - cpu
     wall = time.perf_counter() - wall
     if isinstance(limiter, Floor):
@@ -115,12 +148,37 @@ async def run_one(name: str, rate: float, n: int, tasks: int) -> dict[str, float
     }
 
 
-async def sleep_cost(rate: float, n: int) -> float:
-    """CPU per ``await asyncio.sleep(1 / rate)``: what one timer wake-up of the loop costs."""
+async def bare_wakeups(rate: float, n: int) -> float:
+    """CPU per ``await asyncio.sleep`` to the next point of a grid of ``1 / rate``."""
+    loop = asyncio.get_running_loop()
+    interval = 1.0 / rate
+    gc.collect()
     cpu = time.process_time()
+    next_at = loop.time()
     for _ in range(n):
-        await asyncio.sleep(1.0 / rate)
+        next_at += interval
+        await asyncio.sleep(next_at - loop.time())
     return (time.process_time() - cpu) / n * 1e6
+
+
+async def wakeups_and_an_iteration(rate: float, n: int) -> float:
+    """CPU per wake-up of :func:`bare_wakeups` followed by one more loop iteration
+    (a ``call_soon``): the floor of a limiter that looks again once the request is
+    written, as ours does (the restamp)."""
+    loop = asyncio.get_running_loop()
+    interval = 1.0 / rate
+    gc.collect()
+    cpu = time.process_time()
+    next_at = loop.time()
+    for _ in range(n):
+        next_at += interval
+        await asyncio.sleep(next_at - loop.time())
+        loop.call_soon(_nothing)
+    return (time.process_time() - cpu) / n * 1e6
+
+
+def _nothing() -> None:
+    pass
 
 
 async def uncontended(name: str, n: int) -> float:
@@ -143,7 +201,7 @@ def profile_ours(loop: str, rate: float, n: int, tasks: int, top: int = 18) -> s
     # CPU time, not wall time: waiting in epoll is not what we are after.
     prof = cProfile.Profile(time.process_time)
     prof.enable()
-    _common.run(run_one("dumgum", rate, n, tasks), loop)
+    _common.run(run_one("dumgum", rate, n, tasks, None), loop)
     prof.disable()
     buf = io.StringIO()
     stats = pstats.Stats(prof, stream=buf).strip_dirs().sort_stats("tottime")
@@ -151,64 +209,110 @@ def profile_ours(loop: str, rate: float, n: int, tasks: int, top: int = 18) -> s
     return buf.getvalue()
 
 
+def paired_rounds(
+    args: argparse.Namespace, lp: str, rate: float, names: list[str], before: Any
+) -> dict[str, list[dict[str, float]]]:
+    """Per contender, one record per round: its figures and its ratio to the baseline."""
+    n = max(200, round(args.seconds * rate))
+    n_base = max(100, round(args.base_seconds * rate))
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for r in range(args.rounds):
+        shift = r % len(names)
+        order = names[shift:] + names[:shift]
+        base = [_common.run(bare_wakeups(rate, n_base), lp)]
+        for name in order:
+            if name == CONTROL:
+                got = {"cpu_us_per_acquire": _common.run(bare_wakeups(rate, n_base), lp)}
+            elif name == ITERATION:
+                cost = _common.run(wakeups_and_an_iteration(rate, n_base), lp)
+                got = {"cpu_us_per_acquire": cost}
+            else:
+                got = _common.run(run_one(name, rate, n, args.tasks, before), lp)
+            base.append(_common.run(bare_wakeups(rate, n_base), lp))
+            got["wakeup_cpu_us"] = (base[-2] + base[-1]) / 2
+            got["ratio_to_wakeup"] = got["cpu_us_per_acquire"] / got["wakeup_cpu_us"]
+            runs[name].append(got)
+            if not args.quiet:
+                window = got.get("max_in_1s_window")
+                print(
+                    f"  round {r + 1} {lp:<8} {rate:>6g}/s {name:<10} "
+                    f"{got['cpu_us_per_acquire']:7.1f} us/acquire "
+                    f"({got['ratio_to_wakeup']:.2f}x the wake-up)"
+                    + ("" if window is None else f", max {window:.0f} in 1 s"),
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return runs
+
+
+def summary(rounds: list[dict[str, float]]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        key: _common.median([x[key] for x in rounds]) for key in rounds[0] if key != "rounds"
+    }
+    if "max_in_1s_window" in rounds[0]:
+        entry["max_in_1s_window"] = max(int(x["max_in_1s_window"]) for x in rounds)
+    entry["ratio_min"] = min(x["ratio_to_wakeup"] for x in rounds)
+    entry["ratio_max"] = max(x["ratio_to_wakeup"] for x in rounds)
+    entry["rounds"] = rounds
+    return entry
+
+
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     loops = [lp for lp in args.loops if lp != "uvloop" or _common.have_uvloop()]
-    runs: dict[str, dict[str, list[dict[str, float]]]] = {
-        lp: {name: [] for name in args.limiters} for lp in loops
-    }
-    for r in range(args.rounds):
-        for lp in loops:
-            shift = r % len(args.limiters)
-            for name in args.limiters[shift:] + args.limiters[:shift]:
-                got = _common.run(run_one(name, args.rate, args.n, args.tasks), lp)
-                runs[lp][name].append(got)
-                if not args.quiet:
-                    print(
-                        f"  round {r + 1} {lp:<8} {name:<11} "
-                        f"{got['cpu_us_per_acquire']:7.1f} us/acquire, "
-                        f"max {got['max_in_1s_window']} in 1 s, "
-                        f"{got['in_first_second']} in the first second",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+    before = load_before(args.before)
+    extra = [CONTROL, ITERATION]
+    names = [*extra, *args.limiters] + (["before"] if before is not None else [])
     results: dict[str, Any] = {}
+    control: dict[str, Any] = {}
     targets = []
-    for lp, by_name in runs.items():
+    high, low = max(args.rates), min(args.rates)
+    for lp in loops:
+        by_rate = {rate: paired_rounds(args, lp, rate, names, before) for rate in args.rates}
         results[lp] = {}
-        for name, rounds in by_name.items():
-            entry: dict[str, Any] = {
-                key: _common.median([x[key] for x in rounds]) for key in rounds[0]
+        control[lp] = {
+            name: {f"{rate:g}": summary(runs[name]) for rate, runs in by_rate.items()}
+            for name in extra
+        }
+        for name in names[len(extra) :]:
+            rates = {f"{rate:g}": summary(runs[name]) for rate, runs in by_rate.items()}
+            results[lp][name] = {
+                "cpu_us_per_acquire": rates[f"{high:g}"]["cpu_us_per_acquire"],
+                "max_in_1s_window": max(e["max_in_1s_window"] for e in rates.values()),
+                "rates": rates,
             }
-            entry["max_in_1s_window"] = max(x["max_in_1s_window"] for x in rounds)
-            entry["rounds"] = rounds
-            results[lp][name] = entry
-        if "dumgum" in by_name:
-            ours = results[lp]["dumgum"]
+        if "dumgum" in results[lp]:
+            ours = results[lp]["dumgum"]["rates"]
             targets.append(
                 {
-                    "figure": f"limiter CPU per acquire ({lp})",
-                    "value": ours["cpu_us_per_acquire"],
+                    "figure": f"limiter CPU per acquire at {high:g}/s ({lp})",
+                    "value": ours[f"{high:g}"]["cpu_us_per_acquire"],
                     "target": "<= 10 us",
-                    "met": ours["cpu_us_per_acquire"] <= 10.0,
+                    "met": ours[f"{high:g}"]["cpu_us_per_acquire"] <= 10.0,
                 }
             )
             targets.append(
                 {
-                    "figure": f"limiter max acquisitions in any 1 s window ({lp})",
-                    "value": ours["max_in_1s_window"],
-                    "target": f"<= {args.rate:g}",
-                    "met": ours["max_in_1s_window"] <= args.rate,
+                    "figure": f"limiter CPU per acquire at {low:g}/s over one wake-up ({lp})",
+                    "value": ours[f"{low:g}"]["ratio_to_wakeup"],
+                    "target": "<= 1.1x",
+                    "met": ours[f"{low:g}"]["ratio_to_wakeup"] <= 1.1,
                 }
             )
-    out: dict[str, Any] = {"results": results, "targets": targets}
-    # For scale: the cost of one timer wake-up of the loop (every evenly spaced release
-    # needs one), and of an acquire that never waits.
-    sleeps, acquires = (50, 200) if args.quick else (500, 2000)
+            for rate in args.rates:
+                worst = ours[f"{rate:g}"]["max_in_1s_window"]
+                targets.append(
+                    {
+                        "figure": f"limiter max acquisitions in any 1 s at {rate:g}/s ({lp})",
+                        "value": worst,
+                        "target": f"<= {rate:g}",
+                        "met": worst <= rate,
+                    }
+                )
+    out: dict[str, Any] = {"results": results, "control": control, "targets": targets}
+    acquires = 200 if args.quick else 2000
     out["context"] = {
         lp: {
-            "sleep_wakeup_cpu_us": _common.median(
-                [_common.run(sleep_cost(args.rate, sleeps), lp) for _ in range(args.rounds)]
-            ),
+            "sleep_wakeup_cpu_us": control[lp][CONTROL][f"{low:g}"]["wakeup_cpu_us"],
             **{
                 f"uncontended_{name}_cpu_us": _common.median(
                     [_common.run(uncontended(name, acquires), lp) for _ in range(args.rounds)]
@@ -220,53 +324,66 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.profile:
         out["profile"] = {
-            lp: profile_ours(lp, args.rate, min(args.n, 1500), args.tasks) for lp in loops
+            lp: profile_ours(lp, high, round(high * args.seconds), args.tasks) for lp in loops
         }
     return out
 
 
 def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
     print(
-        f"\n{args.tasks} tasks, R = {args.rate:g}/s, N = {args.n} acquisitions, "
-        f"medians of {args.rounds} rounds (window: max over rounds)"
+        f"\n{args.tasks} tasks, {args.seconds:g} s of acquisitions per block "
+        f"({args.base_seconds:g} s per baseline block), medians of "
+        f"{args.rounds} paired rounds (ratio: over the mean of the two baseline blocks "
+        "around it; window: max over rounds)"
     )
     print(
-        f"{'loop':<8} {'limiter':<11} {'us CPU/acquire':>14} {'max in 1 s':>10} "
-        f"{'1st second':>10} {'rate/s':>8}"
+        f"{'loop':<8} {'rate/s':>6} {'limiter':<10} {'us CPU/acquire':>14} "
+        f"{'x wake-up':>9} {'(min-max)':>11} {'max in 1 s':>10} {'achieved/s':>10}"
     )
     for lp, by_name in out["results"].items():
-        for name, e in by_name.items():
-            print(
-                f"{lp:<8} {name:<11} {e['cpu_us_per_acquire']:14.1f} "
-                f"{e['max_in_1s_window']:10d} {e['in_first_second']:10.0f} "
-                f"{e['achieved_rate']:8.1f}"
-            )
+        for rate in args.rates:
+            key = f"{rate:g}"
+            rows = [(name, e[key]) for name, e in out["control"][lp].items()]
+            rows += [(name, e["rates"][key]) for name, e in by_name.items()]
+            for name, e in rows:
+                window = f"{e['max_in_1s_window']:10d}" if "max_in_1s_window" in e else " " * 10
+                achieved = f"{e['achieved_rate']:10.1f}" if "achieved_rate" in e else " " * 10
+                print(
+                    f"{lp:<8} {rate:>6g} {name:<10} {e['cpu_us_per_acquire']:14.1f} "
+                    f"{e['ratio_to_wakeup']:9.2f} "
+                    f"({e['ratio_min']:.2f}-{e['ratio_max']:.2f}) {window} {achieved}"
+                )
     for lp, ctx in out["context"].items():
         print(
-            f"{lp}: one `await asyncio.sleep(1/R)` costs {ctx['sleep_wakeup_cpu_us']:.1f} us CPU; "
-            f"an acquire that never waits: dumgum {ctx['uncontended_dumgum_cpu_us']:.2f} us, "
+            f"{lp}: one bare wake-up at {min(args.rates):g}/s costs "
+            f"{ctx['sleep_wakeup_cpu_us']:.1f} us CPU; an acquire that never waits: "
+            f"dumgum {ctx['uncontended_dumgum_cpu_us']:.2f} us, "
             f"aiolimiter {ctx['uncontended_aiolimiter_cpu_us']:.2f} us"
         )
-    _common.print_targets(out["targets"], digits=1)
+    _common.print_targets(out["targets"], digits=2)
     for lp, text in out.get("profile", {}).items():
         print(f"\ncProfile of dumgum's LocalLimiter on {lp} (by own time):\n{text}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=500.0)
-    parser.add_argument("--n", type=int, default=2500, help="acquisitions per run")
+    parser.add_argument("--rates", type=float, nargs="+", default=[5000.0, 500.0])
+    # Two seconds: aiolimiter's bucket starts full, so its first second costs nothing.
+    parser.add_argument("--seconds", type=float, default=2.0, help="of acquisitions per block")
+    parser.add_argument("--base-seconds", type=float, default=0.5, help="per baseline block")
     parser.add_argument("--tasks", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--loops", nargs="+", default=["asyncio", "uvloop"])
     parser.add_argument("--limiters", nargs="+", choices=LIMITERS, default=list(LIMITERS))
+    parser.add_argument("--before", help="another _throttle.py, measured as `before`")
     parser.add_argument("--profile", action="store_true", help="cProfile ours afterwards")
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     parser.add_argument("--quiet", action="store_true", help="no per-run lines")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.rounds = 150, 1
+        args.seconds, args.base_seconds, args.rounds = 0.05, 0.02, 1
+    args.n = max(200, round(args.seconds * max(args.rates)))  # the most per block
     return args
 
 

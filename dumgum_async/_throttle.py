@@ -2,24 +2,32 @@
 
 The limit is a GCRA schedule (the "virtual scheduling" form of a token bucket):
 each caller is given the next free slot on a grid of ``period / max_rate`` and
-sleeps once until it. A late wake-up does not shift the grid, so the rate holds
+waits once until it. A late wake-up does not shift the grid, so the rate holds
 on a busy machine; ``burst`` lets that many slots fall at once after a quiet
-spell. A log of the last ``max_rate`` actual release times then holds a release
-back until the oldest one has left the window, so no window of ``period`` ever
-holds more than ``max_rate`` releases, whatever the wake-up jitter.
+spell. Callers whose slots fall within one slice (1 ms) of the first of them
+wait in one group on one timer, set for the group's last slot: at high rates one
+wake-up of the loop then releases several callers, in the order they came, each
+at most a slice after its slot and never before it; at rates below one slot per
+slice every caller has its own timer, on time. A log of the last ``max_rate``
+actual release times then holds a release back until the oldest one has left the
+window, so no window of ``period`` ever holds more than ``max_rate`` releases,
+whatever the wake-up jitter or the grouping.
 
 What counts is when requests reach the server, so the log is kept on the times
-requests actually leave: a release is stamped when its caller resumes, and stamped
-again one loop iteration later, when the request is written (aiohttp writes the
-body in a task of its own), so that a stall of the event loop in between (another
-task's synchronous call) moves the stamp instead of bunching arrivals. A pause
+requests actually leave: a release is stamped when it is decided (by the timer, or
+at once for a caller of an idle limiter), and stamped again when the request is
+written, one loop iteration after its caller resumes (aiohttp writes the body in
+a task of its own), so that a stall of the event loop in between (another task's
+synchronous call) moves the stamp instead of bunching arrivals. A pause
 (a 429's ``Retry-After``) voids the slots that fall inside it: a caller already
 asleep toward one queues again behind the pause, and the grid restarts at its
 end, evenly spaced.
 
 Time comes from an injectable clock and sleep, so the logic can be tested on a
-fake clock. No loop-bound object (future, event, loop) is kept between calls: one
-limiter serves one loop after another, keeping its schedule (its default clock,
+fake clock. What the limiter holds of a loop (the waiters' futures, their timers,
+the loop) lives only while someone waits, and waiters a finished loop never
+cancelled are dropped by the next loop: one limiter serves one loop after
+another, keeping its schedule (its default clock,
 ``time.monotonic``, is not tied to a loop; uvloop's ``loop.time()`` would also be
 stale within a loop iteration, hiding a stall earlier in the same iteration).
 
@@ -34,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -52,6 +61,12 @@ from dumgum_async._config import AdaptiveRateLimit, RateLimit
 #: costs 2% of the rate for a one-second window, 0.03% for a one-minute window.
 ARRIVAL_MARGIN: Final = 0.02
 _EARLY_OK: Final = 0.001
+#: Callers whose slots fall within this many seconds of the first of them share one
+#: timer wake-up (the last slot's): at 5,000/s that is one wake-up for five releases
+#: instead of five, each released at most this much after its slot. The release log
+#: still decides every release, so grouping never puts more than ``max_rate`` in a
+#: window; below one slot per slice every caller has a timer of its own, on time.
+_SLICE: Final = 0.001
 # A wait this short is over: a clock of coarse resolution (or a fake one) may not move
 # for a sleep of a few ulps, and the loop around the sleep must still end.
 _NEGLIGIBLE: Final = 1e-6
@@ -83,19 +98,40 @@ class Limiter(Protocol):
         ...
 
 
+class _Group:
+    """Waiters whose slots fall within one slice, released together by one timer."""
+
+    __slots__ = ("deadline", "start", "timer", "waiters")
+
+    def __init__(self, start: float, deadline: float) -> None:
+        self.start = start  # the first slot of the group
+        self.deadline = deadline  # its timer's time: the last slot the slice can hold
+        # Each resolves to the numbers of the releases its timer made (see _restamp),
+        # or None: its slot fell inside a pause.
+        self.waiters: collections.deque[asyncio.Future[list[int] | None]] = collections.deque()
+        self.timer: asyncio.TimerHandle | asyncio.Task[None] | None = None
+
+
 class LocalLimiter:
     """The in-process :class:`Limiter`.
 
     A caller cancelled while waiting gives up its slot; the slot is not reused,
     which can only make the rate lower, never higher. A pause holds back every
     caller, those already waiting for a slot included; after it, requests leave
-    evenly spaced (no burst). The limiter may be used from one event loop after
-    another (it holds no loop-bound state).
+    evenly spaced (no burst). Callers whose slots fall within about a millisecond of
+    each other are released together by one timer, in the order they came; none is
+    released before its slot (beyond the timer rounding of uvloop, up to 1 ms),
+    none later than the slice. The limiter may be used from one event loop after
+    another: what it holds of a loop (the waiters' futures, their timers) is dropped
+    when the last waiter leaves.
 
     Args:
         rate: The limit to enforce, or None for no limit (only pauses apply).
         clock: Seconds, monotonic; must be the clock ``sleep`` waits on.
-        sleep: Waits that many seconds (a fake one in tests).
+        sleep: Waits that many seconds (a fake one in tests). With the default,
+            ``asyncio.sleep``, waiters wait on the running loop's timers
+            (``loop.call_at``), one per slice; with another, one task per slice
+            waits with it.
     """
 
     def __init__(
@@ -108,14 +144,20 @@ class LocalLimiter:
         self.rate = rate
         self._clock = clock
         self._sleep = sleep
+        self._loop_timers = sleep is asyncio.sleep
         self._paused_until = -math.inf
         self._interval = 0.0
         self._tolerance = 0.0
+        self._reach = 0.0  # from a group's first slot to its last
         self._tat = -math.inf  # theoretical arrival time of the next request
         self._span = 0.0
         self._slack = 0.0
         self._released: collections.deque[float] | None = None
         self._release_count = 0  # releases so far: numbers them for _restamp
+        # The waiting callers, oldest first, and the loop they wait in (None when
+        # nobody waits: no loop-bound object outlives its waiters).
+        self._groups: collections.deque[_Group] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
         if rate is not None:
             margin = min(ARRIVAL_MARGIN, rate.time_period / 50)
             self._span = rate.time_period + margin
@@ -133,6 +175,9 @@ class LocalLimiter:
         # never has to hold anyone back (a second sleep would double the cost).
         self._interval = self._span / rate.max_rate
         self._tolerance = (rate.burst - 1) * self._interval
+        # The last slot strictly within a slice of a group's first: at rates below one
+        # per slice, every caller has a timer of its own, on time.
+        self._reach = (math.ceil(_SLICE / self._interval) - 1) * self._interval
         window = max(1, math.floor(rate.max_rate))  # 2.5/s allows 2 in any second
         old = self._released
         if old is None or old.maxlen != window:
@@ -164,56 +209,183 @@ class LocalLimiter:
 
     async def acquire(self) -> None:
         """Wait for any pause to end and for a slot; the request may then be sent."""
-        clock, sleep = self._clock, self._sleep
+        clock = self._clock
         while True:
-            released = self._released  # replaced when the rate changes
+            now = clock()
             # A loop, not one sleep: the pause may be extended while we wait.
-            while (wait := self._paused_until - clock()) > _NEGLIGIBLE:
-                await sleep(wait)
+            if (wait := self._paused_until - now) > _NEGLIGIBLE:
+                await self._sleep(wait)
+                continue
+            released = self._released  # replaced when the rate changes
             if released is None:
                 return
-            now = clock()
             tat = self._tat if self._tat > now else now
             at = tat - self._tolerance
             if at < now:
                 at = now
             self._tat = tat + self._interval
-            # uvloop rounds timers to whole milliseconds, so a wake-up can come a little
-            # early; sleeping again for that sliver would double the cost of an acquire.
-            # Up to 1 ms early is accepted: the grid does not move, and the window
-            # check below still holds exactly.
-            while at - now > _EARLY_OK:
-                await sleep(at - now)
-                now = clock()
-            # Check and record the release time with no await in between: a late
-            # wake-up must not let a request into a full window, nor a pause that
-            # began while we slept let one out during it.
-            span = self._span - self._slack
-            while True:
-                if self._paused_until > at:
-                    break  # our slot fell inside a pause: queue again behind it
-                released = self._released
-                assert released is not None
-                if len(released) < (released.maxlen or 0) or now - released[0] >= span:
-                    released.append(now)
-                    self._release_count += 1
-                    # aiohttp writes the request one loop iteration from now.
-                    asyncio.get_running_loop().call_soon(self._restamp, self._release_count)
-                    return
-                await sleep(released[0] + self._span - now)
-                now = clock()
+            groups = self._groups
+            # Due now, nobody ahead, and room in the window: released with no await, as
+            # a caller of an idle limiter is.
+            if (
+                not groups
+                and at <= now
+                and (
+                    len(released) < (released.maxlen or 0)
+                    or now - released[0] >= self._span - self._slack
+                )
+            ):
+                released.append(now)
+                self._release_count += 1
+                # aiohttp writes the request one loop iteration from now.
+                count = self._release_count
+                asyncio.get_running_loop().call_soon(self._restamp, count, count)
+                return
+            loop = asyncio.get_running_loop()
+            if self._loop is not loop:
+                self._drop_stale()
+                self._loop = loop
+            group = groups[-1] if groups else None
+            if group is None or at > group.deadline:
+                group = _Group(at, at + self._reach)
+                groups.append(group)
+                if self._loop_timers:  # _arm, inline: once per group on the hot path
+                    delay = group.deadline - now
+                    group.timer = loop.call_at(loop.time() + delay, self._fire, group)
+                else:
+                    self._arm(group, group.deadline - now)
+            waiter: asyncio.Future[list[int] | None] = loop.create_future()
+            group.waiters.append(waiter)
+            try:
+                got = await waiter
+            except asyncio.CancelledError:
+                self._forget(group, waiter)
+                raise
+            if got is not None:
+                # The first of those released together to resume asks for the restamp
+                # of all of them, when aiohttp writes their requests.
+                if got[0]:
+                    loop.call_soon(self._restamp, got[0], got[1])
+                    got[0] = 0
+                return
+            # Our slot fell inside a pause: queue again behind it.
 
-    def _restamp(self, number: int) -> None:
-        # Release ``number`` left no earlier than now: whatever ran since it was
-        # stamped stalled it. One entry per call, so a burst costs O(1) each; the
-        # entry is gone if ``max_rate`` releases followed within the iteration.
+    def _arm(self, group: _Group, delay: float) -> None:
+        loop = self._loop
+        assert loop is not None
+        if self._loop_timers:
+            group.timer = loop.call_at(loop.time() + delay, self._fire, group)
+        else:
+            group.timer = loop.create_task(self._sleep_then_fire(group, delay))
+
+    async def _sleep_then_fire(self, group: _Group, delay: float) -> None:
+        await self._sleep(delay if delay > 0.0 else 0.0)
+        self._fire(group)
+
+    def _fire(self, fired: _Group) -> None:
+        # Releases, oldest first, every waiter whose group is due and fits in the
+        # window, each stamped now. Whichever group's timer fires, the oldest waiters
+        # go first: a timer that came late or early only moves who wakes whom.
+        fired.timer = None
+        groups = self._groups
+        released = self._released
+        if not groups or released is None:
+            return
+        now = self._clock()
+        # A timer up to 1 ms early counts as on time (uvloop rounds timers to whole
+        # milliseconds, and its clock lags; a second timer for that sliver would double
+        # the cost): its group, and those before it, are due; a later group is due only
+        # once its own time has come.
+        due = fired.deadline if 0.0 < fired.deadline - now <= _EARLY_OK else now
+        span = self._span - self._slack
+        full = released.maxlen or 0
+        batch = [self._release_count + 1, 0]
+        blocked = False
+        while groups:
+            group = groups[0]
+            if group.deadline > due:
+                break  # not due yet (the timer of an earlier group, or an early one)
+            waiters = group.waiters
+            paused_until = self._paused_until
+            if paused_until <= group.start and paused_until > now:
+                break  # an early timer, and the pause before the group is not over
+            if paused_until > group.start:
+                # The slots fell inside a pause: void, their holders queue again.
+                while waiters:
+                    waiter = waiters.popleft()
+                    if not waiter.done():
+                        waiter.set_result(None)
+            while waiters:
+                waiter = waiters[0]
+                if waiter.done():  # cancelled; its task has not run since
+                    waiters.popleft()
+                    continue
+                if len(released) >= full and now - released[0] < span:
+                    blocked = True
+                    break
+                waiters.popleft()
+                released.append(now)
+                self._release_count += 1
+                waiter.set_result(batch)
+            if blocked:
+                break
+            groups.popleft()
+            if group.timer is not None:  # released by an earlier group's timer
+                group.timer.cancel()
+                group.timer = None
+        batch[1] = self._release_count
+        if groups:
+            head = groups[0]
+            if head.timer is None:
+                at = released[0] + self._span if blocked else head.deadline
+                if self._paused_until > at:
+                    at = self._paused_until
+                self._arm(head, at - now)
+        else:
+            self._loop = None
+
+    def _forget(self, group: _Group, waiter: asyncio.Future[list[int] | None]) -> None:
+        # A waiter was cancelled: it leaves the queue; a group left empty takes its
+        # timer with it, and the next group then needs one of its own.
+        waiters = group.waiters
+        if waiter in waiters:
+            waiters.remove(waiter)
+        groups = self._groups
+        if waiters or group not in groups:
+            return
+        groups.remove(group)
+        if group.timer is not None:
+            group.timer.cancel()
+            group.timer = None
+        if not groups:
+            self._loop = None
+        elif groups[0].timer is None:
+            head = groups[0]
+            self._arm(head, max(head.deadline, self._paused_until) - self._clock())
+
+    def _drop_stale(self) -> None:
+        # Waiters left in a loop that ended without cancelling them can never be
+        # released; their slots are given up, as a cancelled waiter's are.
+        for group in self._groups:
+            if group.timer is not None:
+                with contextlib.suppress(RuntimeError):  # their loop may be closed
+                    group.timer.cancel()
+        self._groups.clear()
+
+    def _restamp(self, first: int, last: int) -> None:
+        # Releases ``first`` to ``last`` left no earlier than now: whatever ran since
+        # they were stamped stalled them. Entries already pushed out of the log by
+        # ``max_rate`` later releases are gone.
         released = self._released
         assert released is not None
-        i = len(released) - 1 - (self._release_count - number)
-        if i >= 0:
-            now = self._clock()
+        i = len(released) - 1 - (self._release_count - last)
+        now = self._clock()
+        for _ in range(last - first + 1):
+            if i < 0:
+                break
             if released[i] < now:
                 released[i] = now
+            i -= 1
 
 
 class AdaptiveLimiter(LocalLimiter):
