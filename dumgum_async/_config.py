@@ -296,6 +296,12 @@ DEFAULT_ADAPTIVE_MAX_RATE: Final = 1000.0
 #: Rate of an adaptive limit's first requests, per window: conservative, below the
 #: limits of the vendor's published plans, reached within a few windows if higher.
 DEFAULT_ADAPTIVE_START: Final = 10.0
+#: ``RedisRateLimit``: seconds added to each window against jitter.
+DEFAULT_REDIS_MARGIN: Final = 0.01
+#: ``RedisRateLimit``: seconds one exchange with Redis may take, connection included.
+DEFAULT_REDIS_SOCKET_TIMEOUT: Final = 2.0
+#: ``RedisRateLimit``: seconds between two checks of whether an unreachable Redis answers again.
+DEFAULT_REDIS_RECHECK_INTERVAL: Final = 5.0
 
 
 def _burst(instance: RateLimit, _: attrs.Attribute[Any], value: int) -> None:
