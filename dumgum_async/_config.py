@@ -7,15 +7,16 @@ so these can be built at import time and shared between clients and threads.
 from __future__ import annotations
 
 import datetime as _dt
-import ipaddress
-import math
 import os
-import unicodedata
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 import attrs
 
+from dumgum_async import _checks as check
+
+# Re-exported: the client and its lifecycle normalise their durations with it.
+from dumgum_async._checks import seconds as seconds
 from dumgum_async._secret import Secret
 from dumgum_async.exceptions import ConfigurationError
 
@@ -31,63 +32,13 @@ DEFAULT_BATCH_CONCURRENCY = 32
 DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024
 #: The API key the emulator (``dumgum_async.testing``) and its pytest fixtures accept by default.
 DEFAULT_API_KEY = "test-key"
+#: The languages the emulator's ``sample_requests`` writes conversations in by default.
+DEFAULT_SAMPLE_LANGUAGES: Final[tuple[str, ...]] = ("EN", "FR", "DE", "ES", "IT", "PT_BR", "NL")
 
 ENV_API_KEY = "DUMGUM_API_KEY"
 ENV_BASE_URL = "DUMGUM_BASE_URL"
 #: ``debug`` or ``info``: log the ``dumgum_async`` logger to stderr at that level.
 ENV_LOG = "DUMGUM_LOG"
-
-
-def _positive(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{attribute.name} must be a number, got {value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigurationError(f"{attribute.name} must be a positive number, got {value!r}")
-
-
-def _non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{attribute.name} must be a number, got {value!r}")
-    if not (value >= 0 and math.isfinite(value)):
-        raise ConfigurationError(f"{attribute.name} must be zero or more, got {value!r}")
-
-
-def _count(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{attribute.name} must be an integer >= 1, got {value!r}")
-
-
-def _share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise ConfigurationError(f"{attribute.name} must be in (0, 1], got {value!r}")
-
-
-def _fraction(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ConfigurationError(f"{attribute.name} must be between 0 and 1, got {value!r}")
-
-
-def seconds(value: float | _dt.timedelta | None, name: str) -> float | None:
-    """Normalise a duration given as seconds or a ``timedelta``; None stays None.
-
-    Raises:
-        ConfigurationError: Not a positive, finite duration.
-    """
-    if value is None:
-        return None
-    if isinstance(value, _dt.timedelta):
-        value = value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{name} must be seconds or a timedelta, got {value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigurationError(f"{name} must be positive, got {value!r}")
-    return float(value)
-
-
-def _timedelta_to_seconds(value: Any) -> Any:
-    return value.total_seconds() if isinstance(value, _dt.timedelta) else value
 
 
 class NotGiven:
@@ -150,13 +101,15 @@ class Timeout:
     """
 
     total: float = attrs.field(
-        default=DEFAULT_TIMEOUT, converter=_timedelta_to_seconds, validator=_positive
+        default=DEFAULT_TIMEOUT, converter=check.timedelta_to_seconds, validator=check.positive
     )
     connect: float | None = attrs.field(
-        default=DEFAULT_CONNECT_TIMEOUT, converter=_timedelta_to_seconds, validator=_positive
+        default=DEFAULT_CONNECT_TIMEOUT,
+        converter=check.timedelta_to_seconds,
+        validator=check.positive,
     )
     read: float | None = attrs.field(
-        default=DEFAULT_READ_TIMEOUT, converter=_timedelta_to_seconds, validator=_positive
+        default=DEFAULT_READ_TIMEOUT, converter=check.timedelta_to_seconds, validator=check.positive
     )
 
     def __attrs_post_init__(self) -> None:
@@ -206,9 +159,9 @@ class RetryBudget:
         ConfigurationError: A value out of range.
     """
 
-    ratio: float = attrs.field(default=0.2, validator=_non_negative)
-    window: float = attrs.field(default=10.0, validator=_positive)
-    min_per_second: float = attrs.field(default=10.0, validator=_non_negative)
+    ratio: float = attrs.field(default=0.2, validator=check.non_negative)
+    window: float = attrs.field(default=10.0, validator=check.positive)
+    min_per_second: float = attrs.field(default=10.0, validator=check.non_negative)
 
     @property
     def reserve(self) -> float:
@@ -258,15 +211,15 @@ class RetryPolicy:
         ConfigurationError: A value out of range.
     """
 
-    max_attempts: int = attrs.field(default=DEFAULT_MAX_ATTEMPTS, validator=_count)
-    initial_backoff: float = attrs.field(default=0.5, validator=_positive)
-    max_backoff: float = attrs.field(default=8.0, validator=_positive)
-    jitter: float = attrs.field(default=0.5, validator=_fraction)
+    max_attempts: int = attrs.field(default=DEFAULT_MAX_ATTEMPTS, validator=check.count)
+    initial_backoff: float = attrs.field(default=0.5, validator=check.positive)
+    max_backoff: float = attrs.field(default=8.0, validator=check.positive)
+    jitter: float = attrs.field(default=0.5, validator=check.fraction)
     deadline: float | None = attrs.field(
-        default=None, converter=_timedelta_to_seconds, validator=_positive
+        default=None, converter=check.timedelta_to_seconds, validator=check.positive
     )
     respect_retry_after: bool = True
-    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=60.0, validator=check.non_negative)
     budget: RetryBudget | None = attrs.field(factory=RetryBudget)
 
 
@@ -315,15 +268,19 @@ class CircuitBreaker:
         ConfigurationError: A value out of range.
     """
 
-    window: int = attrs.field(default=DEFAULT_BREAKER_WINDOW, validator=_count)
-    failure_ratio: float = attrs.field(default=DEFAULT_BREAKER_FAILURE_RATIO, validator=_share)
+    window: int = attrs.field(default=DEFAULT_BREAKER_WINDOW, validator=check.count)
+    failure_ratio: float = attrs.field(default=DEFAULT_BREAKER_FAILURE_RATIO, validator=check.share)
     cooldown: float = attrs.field(
-        default=DEFAULT_BREAKER_COOLDOWN, converter=_timedelta_to_seconds, validator=_positive
+        default=DEFAULT_BREAKER_COOLDOWN,
+        converter=check.timedelta_to_seconds,
+        validator=check.positive,
     )
     max_cooldown: float = attrs.field(
-        default=DEFAULT_BREAKER_MAX_COOLDOWN, converter=_timedelta_to_seconds, validator=_positive
+        default=DEFAULT_BREAKER_MAX_COOLDOWN,
+        converter=check.timedelta_to_seconds,
+        validator=check.positive,
     )
-    probes: int = attrs.field(default=DEFAULT_BREAKER_PROBES, validator=_count)
+    probes: int = attrs.field(default=DEFAULT_BREAKER_PROBES, validator=check.count)
 
     def __attrs_post_init__(self) -> None:
         if self.max_cooldown < self.cooldown:
@@ -339,6 +296,12 @@ DEFAULT_ADAPTIVE_MAX_RATE: Final = 1000.0
 #: Rate of an adaptive limit's first requests, per window: conservative, below the
 #: limits of the vendor's published plans, reached within a few windows if higher.
 DEFAULT_ADAPTIVE_START: Final = 10.0
+#: ``RedisRateLimit``: seconds added to each window against jitter.
+DEFAULT_REDIS_MARGIN: Final = 0.01
+#: ``RedisRateLimit``: seconds one exchange with Redis may take, connection included.
+DEFAULT_REDIS_SOCKET_TIMEOUT: Final = 2.0
+#: ``RedisRateLimit``: seconds between two checks of whether an unreachable Redis answers again.
+DEFAULT_REDIS_RECHECK_INTERVAL: Final = 5.0
 
 
 def _burst(instance: RateLimit, _: attrs.Attribute[Any], value: int) -> None:
@@ -370,8 +333,8 @@ class RateLimit:
         ConfigurationError: A value out of range.
     """
 
-    max_rate: float = attrs.field(validator=_positive)
-    time_period: float = attrs.field(default=1.0, validator=_positive)
+    max_rate: float = attrs.field(validator=check.positive)
+    time_period: float = attrs.field(default=1.0, validator=check.positive)
     burst: int = attrs.field(default=1, kw_only=True, validator=_burst)
 
     @classmethod
@@ -452,10 +415,10 @@ class AdaptiveRateLimit:
         ConfigurationError: A value out of range, or not ``min_rate <= start <= max_rate``.
     """
 
-    min_rate: float = attrs.field(default=DEFAULT_ADAPTIVE_MIN_RATE, validator=_positive)
-    max_rate: float = attrs.field(default=DEFAULT_ADAPTIVE_MAX_RATE, validator=_positive)
-    start: float = attrs.field(default=DEFAULT_ADAPTIVE_START, validator=_positive)
-    time_period: float = attrs.field(default=1.0, validator=_positive)
+    min_rate: float = attrs.field(default=DEFAULT_ADAPTIVE_MIN_RATE, validator=check.positive)
+    max_rate: float = attrs.field(default=DEFAULT_ADAPTIVE_MAX_RATE, validator=check.positive)
+    start: float = attrs.field(default=DEFAULT_ADAPTIVE_START, validator=check.positive)
+    time_period: float = attrs.field(default=1.0, validator=check.positive)
 
     def __attrs_post_init__(self) -> None:
         if not self.min_rate <= self.max_rate:
@@ -467,17 +430,6 @@ class AdaptiveRateLimit:
                 f"start ({self.start}) must be between min_rate ({self.min_rate}) "
                 f"and max_rate ({self.max_rate})"
             )
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def resolve_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
@@ -495,7 +447,11 @@ def resolve_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
         raise ConfigurationError("base_url must not contain credentials; pass api_key instead")
     if parts.query or parts.fragment:
         raise ConfigurationError(f"base_url must not have a query or fragment: {url!r}")
-    if parts.scheme == "http" and not allow_insecure_http and not is_loopback_host(parts.hostname):
+    if (
+        parts.scheme == "http"
+        and not allow_insecure_http
+        and not check.is_loopback_host(parts.hostname)
+    ):
         raise ConfigurationError(
             f"refusing plain http to {parts.hostname}: the API key would travel in clear. "
             "Use https, or pass allow_insecure_http=True if you really mean it."
@@ -519,7 +475,7 @@ def resolve_api_key(api_key: Secret | str | None) -> Secret:
     del api_key
     if secret is not None and not secret.is_text:
         raise ConfigurationError(f"api_key must be a str, got {secret.type_name}")
-    problem = None if secret is None else _key_problem(secret.reveal())
+    problem = None if secret is None else check.key_problem(secret.reveal())
     if secret is None or problem == "":
         raise ConfigurationError(
             f"no API key: pass api_key=... or set the {ENV_API_KEY} environment variable"
@@ -530,25 +486,3 @@ def resolve_api_key(api_key: Secret | str | None) -> Secret:
             "or control characters (check how it was copied or set)"
         )
     return secret
-
-
-def _key_problem(key: str) -> str | None:
-    """What is wrong with ``key``, naming no character of it; "" for no key; None if fine.
-
-    A separate function so that the bare key is a local of a frame that has
-    returned, never of one that raises.
-    """
-    if not key.strip():
-        return ""
-    for index, char in enumerate(key):
-        if "!" <= char <= "~":
-            continue
-        code = f"U+{ord(char):04X}"
-        if unicodedata.category(char) == "Cc":
-            return f"a control character ({code}) at index {index}"
-        if char.isspace():
-            return f"whitespace ({code}) at index {index}"
-        if unicodedata.category(char) == "Cf":
-            return f"an invisible formatting character ({code}) at index {index}"
-        return f"a non-ASCII character at index {index}"
-    return None

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Callable
-from typing import Any, Final, get_args, get_origin
+from typing import Any, Final
 
 import attrs
 import orjson
@@ -52,6 +52,7 @@ import orjson
 from dumgum_async import _converter
 from dumgum_async._enums import WireEnum
 from dumgum_async._models import SuggestionRequest, _Encoded
+from dumgum_async._wire import optional_of, tuple_item
 
 _OPTION: Final = orjson.OPT_UTC_Z
 
@@ -61,20 +62,6 @@ _SEEN: Final = "seen once"
 
 class _Unusual(Exception):
     """A value the straight-line road does not handle: the converter's road does."""
-
-
-def _optional_of(t: Any) -> Any:
-    args = get_args(t)
-    if len(args) == 2 and type(None) in args:
-        return args[0] if args[1] is type(None) else args[1]
-    return None
-
-
-def _tuple_item(t: Any) -> Any:
-    args = get_args(t)
-    if get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis:
-        return args[0]
-    return None
 
 
 def _is_leaf(t: Any) -> bool:
@@ -126,7 +113,7 @@ class _Source:
             return var
         if attrs.has(t):
             return f"{self.model(t, memo=memo)}({var})"
-        item = _tuple_item(t)
+        item = tuple_item(t)
         if item is not None and _is_leaf(item):
             return var  # cattrs passes such a tuple as it is; orjson writes an array
         if item is not None and attrs.has(item):
@@ -142,12 +129,12 @@ class _Source:
             prelude = self._seen_test(cls)
         for a in attrs.fields(cls):
             key = _converter.camel(a.name)
-            inner = _optional_of(a.type)
+            inner = optional_of(a.type)
             t = a.type if inner is None else inner
             if a.default is attrs.NOTHING:
                 # cattrs writes every required field first, in one dict display.
                 value = self._value(t, "o." + a.name, memo)
-                item = _tuple_item(t)
+                item = tuple_item(t)
                 if memo and item is not None and issubclass(item, _Encoded):
                     plain = self._value(t, "o." + a.name, False)
                     value = f"({value} if seen else {plain})"
@@ -158,7 +145,7 @@ class _Source:
                 rest.append("    if v is not None:")
                 if not attrs.has(t):  # a model's own encoder checks its class
                     rest.append(f"        if v.__class__ is not {self.bind(t)}: raise _Unusual")
-            elif a.default == () and _tuple_item(t) is not None:
+            elif a.default == () and tuple_item(t) is not None:
                 rest.append("    if v.__class__ is not tuple: raise _Unusual")
                 rest.append("    if v:")
             else:
@@ -217,10 +204,10 @@ class _Source:
         """An expression, true when the bytes of ``var`` (a ``cls``) can never change."""
         tests: list[str] = []
         for a in attrs.fields(cls):
-            inner = _optional_of(a.type)
+            inner = optional_of(a.type)
             t = a.type if inner is None else inner
             value = f"{var}.{a.name}"
-            item = _tuple_item(t)
+            item = tuple_item(t)
             if t is _dt.datetime:
                 test = f"{value}.tzinfo.__class__ is _tz"
             elif attrs.has(t):

@@ -46,6 +46,9 @@ from dumgum_async._config import (
     DEFAULT_ADAPTIVE_MAX_RATE,
     DEFAULT_ADAPTIVE_MIN_RATE,
     DEFAULT_ADAPTIVE_START,
+    DEFAULT_REDIS_MARGIN,
+    DEFAULT_REDIS_RECHECK_INTERVAL,
+    DEFAULT_REDIS_SOCKET_TIMEOUT,
     AdaptiveRateLimit,
     RateLimit,
 )
@@ -63,8 +66,6 @@ __all__ = ["RedisRateLimit"]
 
 logger: Final = logging.getLogger("dumgum_async")
 
-#: Seconds between two checks of whether an unreachable Redis answers again.
-RECHECK_INTERVAL: Final = 5.0
 #: Slots one acquire may give up for being woken too late, before it goes anyway.
 _MAX_FORFEITS: Final = 3
 #: Seconds before its slot that a caller that slept asks Redis whether another
@@ -169,10 +170,10 @@ class RedisRateLimit:
         max_rate: float,
         time_period: float = 1.0,
         burst: int = 1,
-        margin: float = 0.01,
+        margin: float = DEFAULT_REDIS_MARGIN,
         on_redis_error: Literal["raise", "local"] = "raise",
-        socket_timeout: float = 2.0,
-        recheck_interval: float = RECHECK_INTERVAL,
+        socket_timeout: float = DEFAULT_REDIS_SOCKET_TIMEOUT,
+        recheck_interval: float = DEFAULT_REDIS_RECHECK_INTERVAL,
     ) -> None:
         # From here on the URL lives only in the wrapper: a traceback of any error
         # raised below, frame locals included, cannot show the password.
@@ -233,10 +234,10 @@ class RedisRateLimit:
         max_rate: float = DEFAULT_ADAPTIVE_MAX_RATE,
         start: float = DEFAULT_ADAPTIVE_START,
         time_period: float = 1.0,
-        margin: float = 0.01,
+        margin: float = DEFAULT_REDIS_MARGIN,
         on_redis_error: Literal["raise", "local"] = "raise",
-        socket_timeout: float = 2.0,
-        recheck_interval: float = RECHECK_INTERVAL,
+        socket_timeout: float = DEFAULT_REDIS_SOCKET_TIMEOUT,
+        recheck_interval: float = DEFAULT_REDIS_RECHECK_INTERVAL,
     ) -> RedisRateLimit:
         """An adaptive rate (:class:`AdaptiveRateLimit`) shared by every process using ``key``.
 

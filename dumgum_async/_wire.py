@@ -288,10 +288,17 @@ def optional_of(t: Any) -> Any:
     return None
 
 
+def tuple_item(t: Any) -> Any:
+    """``tuple[X, ...]`` -> ``X``; anything else -> None."""
+    args = get_args(t)
+    if get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
 def is_homogeneous_tuple(t: Any) -> bool:
     """``t`` is ``tuple[X, ...]``."""
-    args = get_args(t)
-    return get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis
+    return tuple_item(t) is not None
 
 
 def _make_structurer(*, strict: bool) -> cattrs.Converter:

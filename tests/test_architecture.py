@@ -36,6 +36,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
                 "dumgum_async._wire",
                 "dumgum_async._structure",
                 "dumgum_async._models",
+                "dumgum_async._checks",
                 "dumgum_async._config",
             }
         ),
@@ -181,6 +182,8 @@ EMULATOR_PRIVATE_ALLOWED: Final = frozenset(
         # Every DEFAULT_* has one home, the client's _config (plain values, a leaf of
         # the foundation); the emulator re-exports this one as testing.DEFAULT_API_KEY.
         (PACKAGE + "._config", "DEFAULT_API_KEY"),
+        # ... and sample_requests takes its default languages from there too.
+        (PACKAGE + "._config", "DEFAULT_SAMPLE_LANGUAGES"),
     }
 )
 

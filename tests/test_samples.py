@@ -11,7 +11,7 @@ import pytest
 
 import dumgum_async as dg
 from dumgum_async.testing import sample_requests, validate_request
-from dumgum_async.testing._samples import DEFAULT_LANGUAGES
+from dumgum_async.testing._samples import DEFAULT_SAMPLE_LANGUAGES
 
 N = 400
 
@@ -69,7 +69,7 @@ def test_dates_are_utc_with_a_z_and_increase(samples: list[dict[str, Any]]) -> N
 
 
 def test_every_default_language_is_used(samples: list[dict[str, Any]]) -> None:
-    assert {s["language"] for s in samples} == set(DEFAULT_LANGUAGES)
+    assert {s["language"] for s in samples} == set(DEFAULT_SAMPLE_LANGUAGES)
 
 
 def test_only_the_requested_languages_are_used() -> None:
@@ -123,7 +123,7 @@ def test_generation_is_lazy() -> None:
 @pytest.mark.parametrize(
     ("n", "languages", "match"),
     [
-        (-1, DEFAULT_LANGUAGES, "n must be"),
+        (-1, DEFAULT_SAMPLE_LANGUAGES, "n must be"),
         (3, (), "must not be empty"),
         (3, ("EN", "XX"), "'XX'"),
     ],

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dumgum_async import Gender, GiftTier, Interest, Language, MusicGenre, Personality, Sport
+
+# Every default lives in the client's _config (a leaf of plain values).
+from dumgum_async._config import DEFAULT_SAMPLE_LANGUAGES
 from dumgum_async.testing._data import DataFileError, document, mapping, strings, tuples, where
 
-__all__ = ["DEFAULT_LANGUAGES", "sample_requests"]
-
-#: The languages :func:`sample_requests` writes conversations in by default.
-DEFAULT_LANGUAGES: tuple[str, ...] = ("EN", "FR", "DE", "ES", "IT", "PT_BR", "NL")
+__all__ = ["DEFAULT_SAMPLE_LANGUAGES", "sample_requests"]
 
 MAX_MESSAGES = 12
 
@@ -246,7 +246,7 @@ def sample_requests(
     n: int,
     *,
     seed: int = 0,
-    languages: Sequence[str] = DEFAULT_LANGUAGES,
+    languages: Sequence[str] = DEFAULT_SAMPLE_LANGUAGES,
 ) -> Iterator[dict[str, Any]]:
     """Generate ``n`` varied, valid request bodies in the API's JSON shape.
 

@@ -1,0 +1,111 @@
+"""Checks of the plain values settings are made of, shared by every settings object.
+
+The attrs validators of ``_config``'s frozen settings (positive numbers, counts,
+shares), the normalisation of durations, and the checks of a host and an API key
+that ``resolve_base_url``/``resolve_api_key`` apply. Each raises (or answers) in
+terms of the value alone; which value a setting takes, and every ``DEFAULT_*``,
+stays in ``_config``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import ipaddress
+import math
+import unicodedata
+from typing import Any
+
+import attrs
+
+from dumgum_async.exceptions import ConfigurationError
+
+
+def positive(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    """A positive, finite number; None passes (no limit)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{attribute.name} must be a number, got {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigurationError(f"{attribute.name} must be a positive number, got {value!r}")
+
+
+def non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """Zero or a positive, finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{attribute.name} must be a number, got {value!r}")
+    if not (value >= 0 and math.isfinite(value)):
+        raise ConfigurationError(f"{attribute.name} must be zero or more, got {value!r}")
+
+
+def count(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
+    """An integer of at least 1 (a bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+
+
+def share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """A share above 0, up to 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise ConfigurationError(f"{attribute.name} must be in (0, 1], got {value!r}")
+
+
+def fraction(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+    """A fraction from 0 to 1."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigurationError(f"{attribute.name} must be between 0 and 1, got {value!r}")
+
+
+def seconds(value: float | _dt.timedelta | None, name: str) -> float | None:
+    """Normalise a duration given as seconds or a ``timedelta``; None stays None.
+
+    Raises:
+        ConfigurationError: Not a positive, finite duration.
+    """
+    if value is None:
+        return None
+    if isinstance(value, _dt.timedelta):
+        value = value.total_seconds()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigurationError(f"{name} must be seconds or a timedelta, got {value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigurationError(f"{name} must be positive, got {value!r}")
+    return float(value)
+
+
+def timedelta_to_seconds(value: Any) -> Any:
+    """A ``timedelta`` as its seconds; anything else unchanged, for the validator to judge."""
+    return value.total_seconds() if isinstance(value, _dt.timedelta) else value
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def key_problem(key: str) -> str | None:
+    """What is wrong with ``key``, naming no character of it; "" for no key; None if fine.
+
+    A separate function so that the bare key is a local of a frame that has
+    returned, never of one that raises.
+    """
+    if not key.strip():
+        return ""
+    for index, char in enumerate(key):
+        if "!" <= char <= "~":
+            continue
+        code = f"U+{ord(char):04X}"
+        if unicodedata.category(char) == "Cc":
+            return f"a control character ({code}) at index {index}"
+        if char.isspace():
+            return f"whitespace ({code}) at index {index}"
+        if unicodedata.category(char) == "Cf":
+            return f"an invisible formatting character ({code}) at index {index}"
+        return f"a non-ASCII character at index {index}"
+    return None
