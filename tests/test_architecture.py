@@ -461,3 +461,50 @@ def test_examples_use_only_the_public_api() -> None:
         bad += _public_only(imports_of(name, path), frozenset())
         bad += _private_attributes(path)
     assert bad == []
+
+
+#: Where a ``DEFAULT_*``/``ENV_*`` may be defined: the library's one home of defaults,
+#: and the command line's own presentation defaults (the CLI may import only the
+#: public API, and the library never uses these).
+DEFAULTS_HOMES: Final = frozenset({"dumgum_async/_config.py", "dumgum_async/_cli/_defaults.py"})
+
+
+def _defaults_defined_in(path: Path) -> list[str]:
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        for target in targets:
+            if isinstance(target, ast.Name) and target.id.lstrip("_").startswith(
+                ("DEFAULT_", "ENV_")
+            ):
+                names.append(target.id)
+    return names
+
+
+def _strays(paths: Iterator[Path], root: Path = ROOT) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for path in paths:
+        rel = path.relative_to(root).as_posix()
+        names = _defaults_defined_in(path)
+        if names and rel not in DEFAULTS_HOMES:
+            found[rel] = names
+    return found
+
+
+def test_every_default_is_defined_in_config() -> None:
+    # _otel's table of scheme ports is a fact about URLs, not a setting.
+    strays = _strays((ROOT / PACKAGE).rglob("*.py"))
+    assert strays == {"dumgum_async/_otel.py": ["_DEFAULT_PORTS"]}
+
+
+def test_the_defaults_check_sees_a_stray(tmp_path: Path) -> None:
+    stray = tmp_path / PACKAGE / "_stray.py"
+    stray.parent.mkdir()
+    stray.write_text("DEFAULT_WINDOW: int = 3\nENV_X = 'X'\n", encoding="utf-8")
+    assert _strays(iter([stray]), tmp_path) == {
+        "dumgum_async/_stray.py": ["DEFAULT_WINDOW", "ENV_X"]
+    }
