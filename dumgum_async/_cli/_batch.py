@@ -218,7 +218,7 @@ async def _batch_with(
         except OSError as exc:
             raise UsageError(f"cannot prepare {args.output} for --resume: {exc}") from None
         if args.resume and (resumed.answered or resumed.dropped or resumed.torn):
-            note = f"resuming {args.output}: {len(resumed.answered)} answered"
+            note = f"{PROG}: resuming {args.output}: {len(resumed.answered)} answered"
             note += f", {resumed.to_retry} failed to retry"
             if resumed.torn:
                 note += f", {resumed.torn} torn or unreadable line(s) dropped"
