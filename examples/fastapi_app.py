@@ -20,7 +20,8 @@ conversations at once") shows how to write sample ones with the emulator's gener
 
 Routes:
     POST /suggestions: the body is a request in the API's JSON shape; answers
-        ``{"suggestions": [...]}``.
+        ``{"suggestions": [...]}`` (a body that is not JSON gets FastAPI's own 422,
+        ``json_invalid``, before the route runs).
     GET /stats: the client's counters (``client.stats``).
 """
 
