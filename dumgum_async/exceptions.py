@@ -179,7 +179,7 @@ class Problem:
         the request itself), a colon, and a category of ``code``: ``required``,
         ``wrong type`` (code ``type``), ``unknown value`` (``enum``), ``unencodable``
         (``surrogate``, ``unencodable``) or ``invalid`` (every other code). E.g.
-        ``messages[].sentAt: wrong type``.
+        ``messages[].date: wrong type``.
         """
         out: list[str] = []
         for seg in self.loc:

@@ -12,6 +12,9 @@ Run it, here against the local emulator::
     python -m examples.aiohttp_app            # serves on 127.0.0.1:8000
     curl -s 127.0.0.1:8000/suggestions -H 'Content-Type: application/json' -d @request.json
 
+``request.json`` is one request body in the API's JSON shape; the README ("Many
+conversations at once") shows how to write sample ones with the emulator's generator.
+
 Routes:
     POST /suggestions: the body is a request in the API's JSON shape; answers
         ``{"suggestions": [...]}`` (400 if the body is not JSON).

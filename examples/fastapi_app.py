@@ -6,7 +6,8 @@ connection pool, rate limit, retry budget and ``stats``.  Failed calls become HT
 answers (see :mod:`examples.http_errors`): 422 with the problems, 429 with
 ``Retry-After``, 503, 504 or 502.
 
-Run it (``pip install 'dumgum-async[examples]'``), here against the local emulator::
+Run it from the repository root (``pip install -e '.[examples]'``: the examples are
+not part of the installed package), here against the local emulator::
 
     dumgum-async serve --port 8080 --api-key demo-key &
     export DUMGUM_BASE_URL=http://127.0.0.1:8080 DUMGUM_API_KEY=demo-key
@@ -14,9 +15,13 @@ Run it (``pip install 'dumgum-async[examples]'``), here against the local emulat
     curl -s 127.0.0.1:8000/suggestions -H 'Content-Type: application/json' -d @request.json
     curl -s 127.0.0.1:8000/stats
 
+``request.json`` is one request body in the API's JSON shape; the README ("Many
+conversations at once") shows how to write sample ones with the emulator's generator.
+
 Routes:
     POST /suggestions: the body is a request in the API's JSON shape; answers
-        ``{"suggestions": [...]}``.
+        ``{"suggestions": [...]}`` (a body that is not JSON gets FastAPI's own 422,
+        ``json_invalid``, before the route runs).
     GET /stats: the client's counters (``client.stats``).
 """
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import dumgum_async as dg
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -98,3 +101,15 @@ def test_the_validate_example_prints_the_problems_it_shows() -> None:
     assert result.returncode == 0, result.stderr
     shown = [line[2:] for line in block.splitlines() if line.startswith("# ")]
     assert result.stdout.splitlines() == shown
+
+
+def test_the_sample_conversations_command_writes_valid_lines(tmp_path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    [line] = [ln for ln in text.splitlines() if ln.endswith("> conversations.jsonl")]
+    code = re.fullmatch(r"python -c '(.*)' > conversations\.jsonl", line)
+    assert code is not None, line
+    result = _run(code.group(1), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    bodies = [json.loads(body) for body in result.stdout.splitlines()]
+    assert len(bodies) == 500
+    assert all(dg.validate(body) == () for body in bodies)

@@ -218,7 +218,7 @@ async def _batch_with(
         except OSError as exc:
             raise UsageError(f"cannot prepare {args.output} for --resume: {exc}") from None
         if args.resume and (resumed.answered or resumed.dropped or resumed.torn):
-            note = f"resuming {args.output}: {len(resumed.answered)} answered"
+            note = f"{PROG}: resuming {args.output}: {len(resumed.answered)} answered"
             note += f", {resumed.to_retry} failed to retry"
             if resumed.torn:
                 note += f", {resumed.torn} torn or unreadable line(s) dropped"
@@ -275,6 +275,15 @@ async def _batch_with(
     )
     for line in [*lines, *epilogue]:
         console.say(line)
+    limited = tally.failed.get("RateLimitError", 0)
+    if limited and args.rate is None:
+        # Without --rate nothing holds the batch under the API's limit, and a first
+        # run with the defaults is exactly when a person does not know that limit.
+        hint = f"{PROG}: {limited} line{'s' if limited != 1 else ''} failed on HTTP 429"
+        hint += ": pass --rate auto (or the API's limit, e.g. --rate 20/s) to stay under it"
+        if args.output != "-":
+            hint += ", and --resume to retry them"
+        console.say(hint)
     if status is not None:
         return status
     return EXIT_OK if not tally.failed else EXIT_FAILED

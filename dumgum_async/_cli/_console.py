@@ -186,7 +186,8 @@ class Progress:
         rate = done / elapsed if elapsed > 0 else 0.0
         parts = [f"{done}/{self.total}" if self.total is not None else f"{done} done"]
         if self.total:
-            parts[0] += f" ({min(100.0, 100.0 * done / self.total):.0f}%)"
+            # Floored, so 299/300 is 99%: 100% only once every item is done.
+            parts[0] += f" ({min(100, 100 * done // self.total)}%)"
         parts.append(f"{rate:.1f}/s")
         if self.adaptive:
             allowed = self.client.stats.rate_limit_current

@@ -102,6 +102,26 @@ async def test_batch_writes_api_failures_with_their_type_and_status(
     assert "UnprocessableEntityError 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("rate", "hinted"), [((), True), (("--rate", "1000/s"), False)])
+async def test_lines_failed_on_429_without_a_rate_get_a_hint_to_pass_one(
+    server: FakeDumGumServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    rate: tuple[str, ...],
+    hinted: bool,
+) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(inp, sample_requests(2, seed=9))
+    server.script(ScriptedResponse(status=429, headers={"Retry-After": "0"}, json={}))
+    args = batch_args(server, inp, out, "--concurrency", "1", "--max-attempts", "1", *rate)
+    assert await _cli.run(args) == 1
+    hint = (
+        "dumgum-async: 1 line failed on HTTP 429: pass --rate auto (or the API's limit, "
+        "e.g. --rate 20/s) to stay under it, and --resume to retry them\n"
+    )
+    assert (hint in capsys.readouterr().err) is hinted
+
+
 async def test_batch_summary_counts_retries_and_429s(
     server: FakeDumGumServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

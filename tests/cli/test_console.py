@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import dumgum_async as dg
 from dumgum_async import _cli
+from dumgum_async._cli._console import Console, Progress, Tally
 from dumgum_async.testing import FakeDumGumServer, ScriptedResponse, sample_requests
 from tests.helpers.cli import (
     KEY,
@@ -111,3 +113,13 @@ async def test_verbose_shows_library_logs_on_stderr(
     server.script(ScriptedResponse(status=503, headers={"Retry-After": "0"}, json={}))
     assert await _cli.run(batch_args(server, inp, out, "-v")) == 0
     assert "INFO dumgum_async: attempt 1/4 failed (HTTP 503)" in capsys.readouterr().err
+
+
+async def test_progress_shows_100_percent_only_when_every_item_is_done() -> None:
+    tally = Tally()
+    tally.ok = 299
+    async with dg.DumGumClient(api_key=KEY, base_url="http://127.0.0.1:9") as client:
+        progress = Progress(Console(io.StringIO(), live=False), tally, client, 300, interval=None)
+        assert progress.render().startswith("299/300 (99%)")
+        tally.ok = 300
+        assert progress.render().startswith("300/300 (100%)")

@@ -45,6 +45,17 @@ async def test_resume_retries_failed_ids_and_skips_answered_ones(
     )
 
 
+async def test_resume_says_what_it_found_like_every_other_cli_message(
+    server: FakeDumGumServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(inp, sample_requests(2, seed=10))
+    out.write_text('{"id": 1, "suggestions": ["a", "b", "c"]}\n')
+    assert await _cli.run(batch_args(server, inp, out, "--resume")) == 0
+    err = capsys.readouterr().err
+    assert f"dumgum-async: resuming {out}: 1 answered, 0 failed to retry\n" in err
+
+
 @pytest.mark.parametrize(
     "torn",
     [b'{"id": 2, "suggestions": ["d", "e"', b'{"id": 2, "suggestions": ["d", "e", "f"]}'],
