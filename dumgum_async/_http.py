@@ -265,9 +265,12 @@ class Transport:
         loop = asyncio.get_running_loop()
         timer = self._timer_of(loop)
         total = timeout.total if isinstance(timeout, Timeout) else timeout
+        # One instant for the attempt, redirects included: a fresh total per hop would
+        # let an attempt (and a deadline that cut its timeout) run four totals long.
+        when = loop.time() + total
         for _ in range(_MAX_REDIRECTS + 1):
             outcome = await self._attempt(
-                session, url, body, headers, timeout, first, timer.at(loop.time() + total)
+                session, url, body, headers, timeout, first, timer.at(when)
             )
             if isinstance(outcome, str):
                 url = outcome
@@ -299,7 +302,8 @@ class Transport:
         Errors are returned, not raised, so that the caller raises them with a clean
         chain; nothing aiohttp raised outlives the ``except`` clauses below.
         ``first`` is the URL the call asked for, whose origin redirects must keep;
-        ``deadline`` is this request's total timeout (connect, send, wait, read).
+        ``deadline`` is the attempt's total timeout (connect, send, wait, read), one
+        instant shared by every redirect of the attempt.
         """
         proxy = self._proxy
         if session.closed:
