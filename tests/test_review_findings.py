@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 import dumgum_async as dg
+from dumgum_async.testing import FakeDumGumServer
 from tests.helpers.bodies import minimal_request
 from tests.helpers.hostile_server import HostileServer, hostile_server
 
@@ -49,3 +50,14 @@ async def test_an_attempts_total_timeout_covers_its_redirects() -> None:
     ):
         with pytest.raises(dg.APITimeoutError):
             await client.suggest(minimal_request())
+
+
+async def test_a_timeout_of_any_finite_length_is_accepted() -> None:
+    # Timeout validates "positive and finite"; the timer's slot number for 1e307 s
+    # overflowed (OverflowError, which is no DumGumError).
+    async with (
+        FakeDumGumServer() as server,
+        dg.DumGumClient(api_key=server.api_key, base_url=server.url, timeout=1e307) as client,
+    ):
+        result = await client.suggest(minimal_request())
+    assert result.suggestions
