@@ -147,3 +147,14 @@ async def test_a_refused_redirects_headers_never_hold_the_key() -> None:
     error = await _client_error(_ECHOED_REDIRECT)
     assert isinstance(error, dg.APIStatusError)
     assert KEY not in error.headers["X-Echo"]
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["http://[::1", "http://127.0.0.1:99999", "http://127.0.0.1:abc", ["http://x"]],
+)
+def test_a_malformed_base_url_is_a_configuration_error(base_url: object) -> None:
+    # urllib and yarl raise ValueError (a list: TypeError) for these; the client's
+    # settings are refused with ConfigurationError, a DumGumError.
+    with pytest.raises(dg.ConfigurationError, match="base_url"):
+        dg.DumGumClient(api_key=KEY, base_url=base_url)  # type: ignore[arg-type]
