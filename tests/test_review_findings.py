@@ -158,3 +158,26 @@ def test_a_malformed_base_url_is_a_configuration_error(base_url: object) -> None
     # settings are refused with ConfigurationError, a DumGumError.
     with pytest.raises(dg.ConfigurationError, match="base_url"):
         dg.DumGumClient(api_key=KEY, base_url=base_url)  # type: ignore[arg-type]
+
+
+_SETTINGS = (
+    "_settings.check_settings does not check that max_response_bytes is an int, "
+    "nor _client that session is an aiohttp.ClientSession"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=_SETTINGS)
+@pytest.mark.parametrize("value", ["64k", None, float("nan"), 65536.5])
+def test_a_max_response_bytes_that_is_not_an_integer_is_a_configuration_error(
+    value: object,
+) -> None:
+    # "64k" and None raised TypeError; NaN was accepted and turned the cap off (no
+    # size compares greater than NaN, so a decompression bomb was read whole).
+    with pytest.raises(dg.ConfigurationError, match="max_response_bytes"):
+        dg.DumGumClient(api_key=KEY, max_response_bytes=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.xfail(strict=True, reason=_SETTINGS)
+def test_a_session_that_is_not_an_aiohttp_session_is_a_configuration_error() -> None:
+    with pytest.raises(dg.ConfigurationError, match="session"):
+        dg.DumGumClient(api_key=KEY, session="not a session")  # type: ignore[arg-type]
