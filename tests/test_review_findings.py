@@ -4,12 +4,16 @@ shows one behaviour over a real socket (or on the timer itself)."""
 from __future__ import annotations
 
 import asyncio
+import calendar
+import time
+from collections.abc import Iterator
 
 import orjson
 import pytest
 
 import dumgum_async as dg
 from dumgum_async._http import Transport
+from dumgum_async._interpret import parse_retry_after
 from dumgum_async._secret import Secret
 from dumgum_async.testing import FakeDumGumServer
 from tests.helpers.bodies import minimal_request
@@ -181,3 +185,22 @@ def test_a_max_response_bytes_that_is_not_an_integer_is_a_configuration_error(
 def test_a_session_that_is_not_an_aiohttp_session_is_a_configuration_error() -> None:
     with pytest.raises(dg.ConfigurationError, match="session"):
         dg.DumGumClient(api_key=KEY, session="not a session")  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def west_coast(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is eight hours behind UTC, for the test."""
+    monkeypatch.setenv("TZ", "America/Los_Angeles")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("west_coast")
+@pytest.mark.parametrize("zone", [" -0000", ""])
+def test_a_retry_after_date_without_a_zone_is_read_as_gmt(zone: str) -> None:
+    # HTTP dates are GMT (RFC 9110); email.utils gives a naive datetime for these,
+    # which .timestamp() read as local time: 60 s became 8 hours and a minute.
+    now = calendar.timegm((2015, 10, 21, 7, 27, 0))
+    assert parse_retry_after(f"Wed, 21 Oct 2015 07:28:00{zone}", now=now) == 60.0
