@@ -392,7 +392,11 @@ class Transport:
                         start if secret is None else secret.redact(start),
                     )
                 break  # an error page: its start is all anyone needs
-        return Response(resp.status, resp.headers, b"".join(chunks)[:limit])
+        data = b"".join(chunks)
+        if size > limit and secret is not None:
+            # Redacted before the cut, which could leave part of the key behind.
+            data = secret.redact(data)
+        return Response(resp.status, resp.headers, data[:limit])
 
 
 class _Failure:

@@ -204,3 +204,21 @@ def test_a_retry_after_date_without_a_zone_is_read_as_gmt(zone: str) -> None:
     # which .timestamp() read as local time: 60 s became 8 hours and a minute.
     now = calendar.timegm((2015, 10, 21, 7, 27, 0))
     assert parse_retry_after(f"Wed, 21 Oct 2015 07:28:00{zone}", now=now) == 60.0
+
+
+async def test_an_error_page_cut_at_the_cap_keeps_no_part_of_the_key() -> None:
+    # The key straddles the cap: cut first and redacted later, its first half stayed.
+    page = bytes(4096 - len(KEY) // 2) + KEY.encode() + bytes(4096)
+    raw = b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n" + (
+        b"%x\r\n%s\r\n0\r\n\r\n" % (len(page), page)
+    )
+    async with hostile_server(_answering(raw)) as server:  # type: ignore[arg-type]
+        transport = Transport(session=None, max_connections=1, max_response_bytes=4096)
+        transport.open()
+        try:
+            response = await transport.post(
+                f"http://127.0.0.1:{server.port}/x", b"{}", {}, timeout=2.0, secret=Secret(KEY)
+            )
+        finally:
+            await transport.close()
+    assert KEY[: len(KEY) // 2].encode() not in response.body
