@@ -440,7 +440,13 @@ def resolve_base_url(base_url: str | None, *, allow_insecure_http: bool) -> str:
             loopback without ``allow_insecure_http`` (the key would travel in clear).
     """
     url = base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL
-    parts = urlsplit(url)
+    if not isinstance(url, str):
+        raise ConfigurationError(f"base_url must be a str, got {type(url).__name__}")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not one
+    except ValueError:  # an unclosed IPv6 bracket, a port out of range or not a number
+        raise ConfigurationError(f"base_url is not a valid URL: {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigurationError(f"base_url must be an http(s) URL, got {url!r}")
     if parts.username or parts.password:

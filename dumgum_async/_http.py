@@ -238,9 +238,19 @@ class Transport:
         return timer
 
     async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float | Timeout
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        timeout: float | Timeout,
+        secret: Secret | None = None,
     ) -> Response:
         """POST ``body`` to ``url``; follow same-origin 307/308 redirects only.
+
+        ``secret`` (the call's API key) is redacted from the errors built here of an
+        answer (an oversized 2xx body's excerpt, a refused redirect's headers), as
+        ``_interpret.interpret`` redacts it from the others.
 
         Every error is raised here, outside any ``except`` block, with no
         ``__cause__`` or ``__context__``: aiohttp's exceptions and their frames hold
@@ -265,9 +275,12 @@ class Transport:
         loop = asyncio.get_running_loop()
         timer = self._timer_of(loop)
         total = timeout.total if isinstance(timeout, Timeout) else timeout
+        # One instant for the attempt, redirects included: a fresh total per hop would
+        # let an attempt (and a deadline that cut its timeout) run four totals long.
+        when = loop.time() + total
         for _ in range(_MAX_REDIRECTS + 1):
             outcome = await self._attempt(
-                session, url, body, headers, timeout, first, timer.at(loop.time() + total)
+                session, url, body, headers, timeout, first, timer.at(when), secret
             )
             if isinstance(outcome, str):
                 url = outcome
@@ -293,13 +306,15 @@ class Transport:
         timeout: float | Timeout,
         first: str,
         deadline: TimerScope,
+        secret: Secret | None,
     ) -> Response | str | APIError:
         """One request: its response, a redirect target, or the error to raise.
 
         Errors are returned, not raised, so that the caller raises them with a clean
         chain; nothing aiohttp raised outlives the ``except`` clauses below.
         ``first`` is the URL the call asked for, whose origin redirects must keep;
-        ``deadline`` is this request's total timeout (connect, send, wait, read).
+        ``deadline`` is the attempt's total timeout (connect, send, wait, read), one
+        instant shared by every redirect of the attempt.
         """
         proxy = self._proxy
         if session.closed:
@@ -326,8 +341,8 @@ class Transport:
                     status = resp.status
                     if status in (307, 308):
                         # Parsed only here: a redirect is rare, a request is not.
-                        return _redirect_target(url, resp, _origin(first))
-                    return await self._read(resp, url, strict=200 <= status < 300)
+                        return _redirect_target(url, resp, _origin(first), secret)
+                    return await self._read(resp, url, secret, strict=200 <= status < 300)
         except TIMEOUT_ERRORS:
             summary = None
         except (aiohttp.ClientError, OSError) as exc:
@@ -341,7 +356,7 @@ class Transport:
         return error
 
     async def _read(
-        self, resp: aiohttp.ClientResponse, url: str, *, strict: bool
+        self, resp: aiohttp.ClientResponse, url: str, secret: Secret | None, *, strict: bool
     ) -> Response | ResponseDecodeError:
         """Read the body, decoded, never past the cap.
 
@@ -368,15 +383,20 @@ class Transport:
             size += len(chunk)
             if size > limit:
                 if strict:
+                    start = b"".join(chunks)[:200]
                     return decode_error(
                         f"response body exceeds the {limit}-byte limit (decoded)",
                         resp.status,
                         resp.headers,
                         url,
-                        b"".join(chunks)[:200],
+                        start if secret is None else secret.redact(start),
                     )
                 break  # an error page: its start is all anyone needs
-        return Response(resp.status, resp.headers, b"".join(chunks)[:limit])
+        data = b"".join(chunks)
+        if size > limit and secret is not None:
+            # Redacted before the cut, which could leave part of the key behind.
+            data = secret.redact(data)
+        return Response(resp.status, resp.headers, data[:limit])
 
 
 class _Failure:
@@ -428,33 +448,38 @@ def _origin(url: str) -> URL:
     return URL(url).origin()
 
 
-def _redirect_target(url: str, resp: aiohttp.ClientResponse, origin: URL) -> str | APIStatusError:
+def _redirect_target(
+    url: str, resp: aiohttp.ClientResponse, origin: URL, secret: Secret | None
+) -> str | APIStatusError:
     """The URL a 307/308 points to, if it stays on ``origin`` (scheme, host, port) and
     carries no credentials; otherwise the error that refuses it."""
     location = resp.headers.get("Location")
     if not location:
-        return _refused(url, resp, "without a Location")
+        return _refused(url, resp, secret, "without a Location")
     try:
         target = resp.url.join(URL(location))
         target_origin = target.origin()
     except ValueError:  # yarl: a bad port, an unclosed IPv6 bracket, no host
-        return _refused(url, resp, f"to a malformed Location {_shown(location)}")
+        return _refused(url, resp, secret, f"to a malformed Location {_shown(location)}")
     if target.user is not None or target.password is not None:
-        return _refused(url, resp, "to a Location carrying credentials")
+        return _refused(url, resp, secret, "to a Location carrying credentials")
     if target_origin != origin:
         return _refused(
             url,
             resp,
+            secret,
             f"from {origin} to {_shown(str(target_origin))}: "
             "the API key must not be sent to another host or scheme",
         )
     return str(target)
 
 
-def _refused(url: str, resp: aiohttp.ClientResponse, why: str) -> APIStatusError:
+def _refused(
+    url: str, resp: aiohttp.ClientResponse, secret: Secret | None, why: str
+) -> APIStatusError:
     return status_error(
         resp.status,
-        safe_headers(resp.headers),
+        safe_headers(resp.headers, secret),
         b"",
         url,
         f"refusing to follow the HTTP {resp.status} redirect {why} from POST {url}",

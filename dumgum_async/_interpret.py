@@ -11,6 +11,7 @@ headers dropped, the key masked) and the server's hints (``request_id_of``,
 
 from __future__ import annotations
 
+import datetime as _dt
 import email.utils
 import math
 import time
@@ -81,6 +82,10 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
             return None
         if when is None:
             return None
+        if when.tzinfo is None:
+            # "-0000" or no zone: email.utils leaves it naive, and timestamp() would
+            # read it as local time. An HTTP date is GMT (RFC 9110).
+            when = when.replace(tzinfo=_dt.UTC)
         now = time.time() if now is None else now
         seconds = when.timestamp() - now
     if not math.isfinite(seconds):

@@ -35,6 +35,11 @@ from typing import Final
 #: next to aiohttp's own rounding (it ceils timeouts over 5 s to a whole second).
 TICK: Final = 0.01
 
+#: An instant (the loop's clock: seconds since boot, roughly) beyond which a deadline
+#: is never filed: some 30,000 years cannot pass in a process, and a slot number for a
+#: ``Timeout(total=1e307)`` would overflow to infinity.
+_NEVER: Final = 1e12
+
 # Scope states, as CPython's asyncio.timeouts._State.
 _CREATED: Final = 0
 _ARMED: Final = 1
@@ -78,7 +83,8 @@ class CoarseTimer:
 
     @property
     def armed(self) -> int:
-        """How many deadlines are armed (entered, neither expired nor exited)."""
+        """How many deadlines are armed (entered, neither expired nor exited), but for
+        those too far ahead to come, which are never filed."""
         return self._armed
 
     @property
@@ -91,6 +97,8 @@ class CoarseTimer:
         return TimerScope(self, when)
 
     def _arm(self, deadline: TimerScope) -> None:
+        if not deadline.when < _NEVER:
+            return  # armed, but no slot and no count: it cannot come (_disarm knows)
         slot = _slot(deadline.when)
         bucket = self._slots.get(slot)
         if bucket is None:
@@ -111,9 +119,10 @@ class CoarseTimer:
 
     def _disarm(self, deadline: TimerScope) -> None:
         bucket = deadline._bucket
+        if bucket is None:
+            return  # never filed (_arm): a deadline too far to come
         deadline._bucket = None
-        if bucket is not None:
-            del bucket[deadline]
+        del bucket[deadline]
         self._armed -= 1
         if not self._armed:
             self._idle()
