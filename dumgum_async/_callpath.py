@@ -107,7 +107,7 @@ class CallPath(Lifecycle):
             limiter=self._limiter,
             deadline=deadline,
             on_retry=self._count_retry,
-            observer=self._telemetry,  # --- telemetry: retry waits and 429 pauses
+            observer=_live(self._telemetry),  # --- telemetry: retry waits and 429 pauses
         )
         self._stats.record_success(loop.time() - started)
         return result
@@ -167,6 +167,8 @@ class CallPath(Lifecycle):
         how the API did (not how long we queued: that is no evidence about it)."""
         slots = bound.slots
         telemetry = self._telemetry
+        if telemetry is not None and not telemetry.live:
+            telemetry = None  # nobody listens yet: the plain POST (Telemetry.listening)
         url = self._url
         verdict: bool | None = None  # for the breaker: stays None unless the API answered
         # Three instants split the attempt into waiting (slot, token) and the wire.
@@ -262,3 +264,7 @@ class CallPath(Lifecycle):
         # arriving meanwhile is at most one batch request behind, not a whole batch.
         async with bound.batch_gate:
             await self._limiter.acquire()
+
+
+def _live(telemetry: Telemetry | None) -> Telemetry | None:
+    return telemetry if telemetry is not None and telemetry.live else None

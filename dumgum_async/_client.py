@@ -117,7 +117,11 @@ class DumGumClient(BatchCalls, CallPath):
             Applies to a ``session`` you give as well.
         telemetry: Emit OpenTelemetry spans and metrics when ``opentelemetry-api`` is
             installed (the ``otel`` extra); False turns them off (see README,
-            "Observability").
+            "Observability"). While no provider is given and the global ones are
+            still the API's no-op proxies (no SDK set up), calls are not
+            instrumented, unless their context holds a span or baggage to send on;
+            the global providers are looked at again on the first call in each event
+            loop and at most once a second, and once one is real every call is.
         tracer_provider: An OpenTelemetry ``TracerProvider``; None uses the global one.
         meter_provider: An OpenTelemetry ``MeterProvider``; None uses the global one.
 
@@ -318,7 +322,8 @@ class DumGumClient(BatchCalls, CallPath):
         try:
             body = root.prepare(request)
             telemetry = root._telemetry
-            if telemetry is not None:  # --- telemetry: the call's span
+            # --- telemetry: the call's span, when anyone may see it (Telemetry.listening)
+            if telemetry is not None and (telemetry.live or telemetry.listening()):
                 with telemetry.call(request):
                     return await root._call(body, opts, batch=self._batch)
             return await root._call(body, opts, batch=self._batch)
