@@ -78,15 +78,16 @@ class CallPath(Lifecycle):
                     # _attempt's loop, which only a patient call goes round, made once.
                     breaker = self._breaker
                     ticket: Ticket | None = None
+                    queued = started
                     if breaker is not None:
                         admitted = breaker.admit()
                         if isinstance(admitted, Ticket):
                             ticket = admitted
                         else:
                             ticket = await self._admit(breaker, admitted, deadline, wait=batch)
-                            started = loop.time()  # queued from here on, not during the wait
+                            queued = loop.time()  # the breaker's wait is not the attempt's
                     result = await self._exchange(
-                        bound, body, opts, deadline, batch, ticket, started
+                        bound, body, opts, deadline, batch, ticket, queued
                     )
             except APIError as exc:
                 if policy is None:
