@@ -1,9 +1,11 @@
 """One call's life, from the prepared body to the suggestions: ARCHITECTURE.md's steps 3-8.
 
 ``CallPath`` is the base of ``DumGumClient`` that makes a call: ``_call`` registers
-it in flight, ``_run`` makes the first attempt directly and hands a failure to
-``_retry.retry_after_failure``, ``_attempt`` passes the circuit breaker,
-``_exchange`` is one attempt (slot, tokens, POST, verdict), in which
+it in flight and makes the first attempt from its own frame (the breaker's ticket,
+then ``_exchange``), ``_after_failure`` hands a failure to
+``_retry.retry_after_failure``, whose retries go through ``_attempt`` (the circuit
+breaker, then ``_exchange``); ``_exchange`` is one attempt (slot, tokens, POST,
+verdict), in which
 ``_interpret.interpret`` turns the answer into the result or the error. The call's deadline is one
 ``_deadline.Deadline`` (None without one), used by every wait.
 
@@ -50,13 +52,49 @@ class CallPath(Lifecycle):
     _telemetry: Telemetry | None
 
     async def _call(self, body: bytes, opts: CallOptions, *, batch: bool) -> SuggestionResponse:
-        bound = await self._bind()
+        # The first attempt is made from this frame (steps 3 to 5 of ARCHITECTURE.md):
+        # each coroutine between suggest() and the POST costs a frame per request.
+        bound = self._bound
+        if bound is None or self._closed or bound.loop is not asyncio.get_running_loop():
+            bound = await self._bind()
         task = asyncio.current_task()
         assert task is not None
         inflight = self._inflight
         inflight.add(task)
         try:
-            return await self._run(bound, body, opts, batch=batch)
+            loop = bound.loop
+            policy = opts.retry
+            started = loop.time()
+            deadline = Deadline.of(policy, started, loop)
+            # A batch outlasts an outage (waiting on the breaker) only if it may retry.
+            patient = batch and policy is not None and policy.max_attempts > 1
+            budget = self._budget if policy is not None and policy.budget is not None else None
+            if budget is not None:
+                budget.record_call()
+            try:
+                if patient:
+                    result = await self._attempt(bound, body, opts, deadline, batch, patient)
+                else:
+                    # _attempt's loop, which only a patient call goes round, made once.
+                    breaker = self._breaker
+                    ticket: Ticket | None = None
+                    queued = started
+                    if breaker is not None:
+                        admitted = breaker.admit()
+                        if isinstance(admitted, Ticket):
+                            ticket = admitted
+                        else:
+                            ticket = await self._admit(breaker, admitted, deadline, wait=batch)
+                            queued = loop.time()  # the breaker's wait is not the attempt's
+                    result = await self._exchange(
+                        bound, body, opts, deadline, batch, ticket, queued
+                    )
+            except APIError as exc:
+                if policy is None:
+                    raise
+                result = await self._after_failure(exc, bound, body, opts, deadline, batch, patient)
+            self._stats.record_success(loop.time() - started)
+            return result
         except asyncio.CancelledError:
             if task in self._cancelled_by_close:
                 self._cancelled_by_close.discard(task)
@@ -72,34 +110,25 @@ class CallPath(Lifecycle):
             if not inflight and idle is not None and not idle.done():
                 idle.set_result(None)
 
-    async def _run(
-        self, bound: LoopState, body: bytes, opts: CallOptions, *, batch: bool
+    async def _after_failure(
+        self,
+        first: APIError,
+        bound: LoopState,
+        body: bytes,
+        opts: CallOptions,
+        deadline: Deadline | None,
+        batch: bool,
+        patient: bool,
     ) -> SuggestionResponse:
-        loop = bound.loop
         policy = opts.retry
-        started = loop.time()
-        deadline = Deadline.of(policy, started, loop)
-        # A batch outlasts an outage (waiting on the breaker) only if it may retry at all.
-        patient = batch and policy is not None and policy.max_attempts > 1
-
-        budget = self._budget if policy is not None and policy.budget is not None else None
-        if budget is not None:
-            budget.record_call()
-        try:
-            result = await self._attempt(bound, body, opts, deadline, batch, patient)
-        except APIError as exc:
-            if policy is None:
-                raise
-            first: APIError = exc
-        else:
-            self._stats.record_success(loop.time() - started)
-            return result
+        assert policy is not None
+        budget = self._budget if policy.budget is not None else None
 
         async def attempt() -> SuggestionResponse:
             return await self._attempt(bound, body, opts, deadline, batch, patient)
 
         # Whether to retry at all is _retry's decision too (a 400 is raised from there).
-        result = await retry_after_failure(
+        return await retry_after_failure(
             first,
             attempt,
             policy=policy,
@@ -107,10 +136,8 @@ class CallPath(Lifecycle):
             limiter=self._limiter,
             deadline=deadline,
             on_retry=self._count_retry,
-            observer=self._telemetry,  # --- telemetry: retry waits and 429 pauses
+            observer=_live(self._telemetry),  # --- telemetry: retry waits and 429 pauses
         )
-        self._stats.record_success(loop.time() - started)
-        return result
 
     def _count_retry(self, exc: BaseException) -> None:
         self._stats.retries[reason(exc)] += 1
@@ -126,11 +153,15 @@ class CallPath(Lifecycle):
     ) -> SuggestionResponse:
         breaker = self._breaker
         if breaker is None:
-            return await self._exchange(bound, body, opts, deadline, batch, None)
+            return await self._exchange(bound, body, opts, deadline, batch, None, bound.loop.time())
         while True:
-            ticket = await self._admit(breaker, deadline, wait=batch)
+            admitted = breaker.admit()
+            if not isinstance(admitted, Ticket):
+                admitted = await self._admit(breaker, admitted, deadline, wait=batch)
             try:
-                return await self._exchange(bound, body, opts, deadline, batch, ticket)
+                return await self._exchange(
+                    bound, body, opts, deadline, batch, admitted, bound.loop.time()
+                )
             except APIError as exc:
                 if not (patient and is_outage(exc) and breaker.state != CLOSED):
                     raise
@@ -138,21 +169,25 @@ class CallPath(Lifecycle):
                 # through again instead of spending one of this item's attempts.
                 self._stats.retries["circuit open"] += 1
 
-    async def _admit(self, breaker: Breaker, deadline: Deadline | None, *, wait: bool) -> Ticket:
+    async def _admit(
+        self, breaker: Breaker, wait_for: float, deadline: Deadline | None, *, wait: bool
+    ) -> Ticket:
+        # Entered once breaker.admit() said to wait ``wait_for`` seconds.
         while True:
-            admitted = breaker.admit()
-            if isinstance(admitted, Ticket):
-                return admitted
-            if not wait or (deadline is not None and admitted >= deadline.remaining()):
+            if not wait or (deadline is not None and wait_for >= deadline.remaining()):
                 raise CircuitOpenError(
                     "the circuit breaker is open after repeated failures of the API; "
-                    f"next probe in {admitted:.2f} s",
-                    retry_after=admitted,
+                    f"next probe in {wait_for:.2f} s",
+                    retry_after=wait_for,
                     retry_at=breaker.retry_at or 0.0,
                     url=self._url,
                     attempts=0,
                 )
-            await asyncio.sleep(admitted)
+            await asyncio.sleep(wait_for)
+            admitted = breaker.admit()
+            if isinstance(admitted, Ticket):
+                return admitted
+            wait_for = admitted
 
     async def _exchange(
         self,
@@ -162,23 +197,28 @@ class CallPath(Lifecycle):
         deadline: Deadline | None,
         batch: bool,
         ticket: Ticket | None,
+        queued: float,
     ) -> SuggestionResponse:
-        """One attempt: a slot, a token, the POST and its reading; the breaker is told
-        how the API did (not how long we queued: that is no evidence about it)."""
+        """One attempt, queued at ``queued`` (the loop's clock): a slot, a token, the
+        POST and its reading; the breaker is told how the API did (not how long we
+        queued: that is no evidence about it)."""
         slots = bound.slots
         telemetry = self._telemetry
+        if telemetry is not None and not telemetry.live:
+            telemetry = None  # nobody listens yet: the plain POST (Telemetry.listening)
         url = self._url
         verdict: bool | None = None  # for the breaker: stays None unless the API answered
-        # Three instants split the attempt into waiting (slot, token) and the wire.
-        queued = bound.loop.time()
+        # Three instants (queued, sent, answered) split it into waiting and the wire.
         try:
             # A batch's max_requests, counted as the attempt queues,
             # so that once it is spent no queued item waits for a token to fail.
             _batch.spend_attempt()
-            if deadline is None:
-                await slots.acquire()
+            if slots.free:  # taken inline: no coroutine when a slot is free
+                slots.free -= 1
+            elif deadline is None:
+                await slots.wait()
             else:
-                await deadline.within(slots.acquire(), "waiting for a concurrency slot", url)
+                await deadline.within(slots.wait(), "waiting for a concurrency slot", url)
             try:
                 slotted = bound.loop.time() if telemetry is not None else 0.0
                 post_timeout = opts.timeout
@@ -201,7 +241,7 @@ class CallPath(Lifecycle):
                 try:
                     if telemetry is None:
                         response = await self._transport.post(
-                            url, body, opts.headers, timeout=post_timeout
+                            url, body, opts.headers, timeout=post_timeout, secret=opts.api_key
                         )
                     else:  # --- telemetry: the attempt's CLIENT span, traceparent sent
                         response = await telemetry.post(
@@ -210,6 +250,7 @@ class CallPath(Lifecycle):
                             body,
                             opts.headers,
                             timeout=post_timeout,
+                            secret=opts.api_key,
                             slot_wait=slotted - queued,
                             token_wait=sent - slotted,
                         )
@@ -262,3 +303,7 @@ class CallPath(Lifecycle):
         # arriving meanwhile is at most one batch request behind, not a whole batch.
         async with bound.batch_gate:
             await self._limiter.acquire()
+
+
+def _live(telemetry: Telemetry | None) -> Telemetry | None:
+    return telemetry if telemetry is not None and telemetry.live else None

@@ -117,7 +117,11 @@ class DumGumClient(BatchCalls, CallPath):
             Applies to a ``session`` you give as well.
         telemetry: Emit OpenTelemetry spans and metrics when ``opentelemetry-api`` is
             installed (the ``otel`` extra); False turns them off (see README,
-            "Observability").
+            "Observability"). While no provider is given and the global ones are
+            still the API's no-op proxies (no SDK set up), calls are not
+            instrumented, unless their context holds a span or baggage to send on;
+            the global providers are looked at again on the first call in each event
+            loop and at most once a second, and once one is real every call is.
         tracer_provider: An OpenTelemetry ``TracerProvider``; None uses the global one.
         meter_provider: An OpenTelemetry ``MeterProvider``; None uses the global one.
 
@@ -165,7 +169,13 @@ class DumGumClient(BatchCalls, CallPath):
             trust_env=trust_env,
             ssl=ssl,
             allow_insecure_http=allow_insecure_http,
+            strict_enums=strict_enums,
+            telemetry=telemetry,
         )
+        if session is not None and not isinstance(session, ClientSession):
+            raise ConfigurationError(
+                f"session must be an aiohttp.ClientSession or None, got {type(session).__name__}"
+            )
         self._retry = retry
         self._rate_limit = rate_limit
         self._max_concurrency = max_concurrency
@@ -318,7 +328,8 @@ class DumGumClient(BatchCalls, CallPath):
         try:
             body = root.prepare(request)
             telemetry = root._telemetry
-            if telemetry is not None:  # --- telemetry: the call's span
+            # --- telemetry: the call's span, when anyone may see it (Telemetry.listening)
+            if telemetry is not None and (telemetry.live or telemetry.listening()):
                 with telemetry.call(request):
                     return await root._call(body, opts, batch=self._batch)
             return await root._call(body, opts, batch=self._batch)

@@ -1,7 +1,7 @@
 """A client's life: bound to one running loop at a time, closed once, drained on close.
 
 ``Lifecycle`` is the base of ``DumGumClient`` that owns this: the per-loop state
-(:class:`LoopState`: the loop, the concurrency semaphore, the batch gate), the
+(:class:`LoopState`: the loop, the concurrency :class:`Slots`, the batch gate), the
 session it opens and closes through ``Transport``, and the set of calls in flight
 that :meth:`Lifecycle.aclose` waits for or cancels. Nothing here sends a request.
 """
@@ -9,6 +9,8 @@ that :meth:`Lifecycle.aclose` waits for or cancels. Nothing here sends a request
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import datetime as _dt
 from collections.abc import AsyncGenerator
 from typing import Any, Self
@@ -16,6 +18,49 @@ from typing import Any, Self
 from dumgum_async._config import seconds
 from dumgum_async._http import ClientSession, Transport
 from dumgum_async.exceptions import ClientClosedError, DumGumError
+
+
+class Slots:
+    """The concurrency bound of one loop: ``free`` slots, then a queue of waiters.
+
+    An ``asyncio.Semaphore`` whose free case the caller takes inline
+    (``if slots.free: slots.free -= 1``), where the semaphore's ``acquire()`` makes a
+    coroutine per request. A released slot is handed straight to the first waiter
+    that is still waiting, so ``free`` is never above zero while anyone waits and a
+    newcomer cannot overtake the queue; a waiter cancelled just after it was handed
+    one passes it on. Holders never exceed the count.
+    """
+
+    __slots__ = ("_loop", "_waiters", "free")
+
+    def __init__(self, count: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.free = count
+        self._loop = loop
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def wait(self) -> None:
+        """Wait for a slot; for when none is ``free`` (it is held on return)."""
+        waiter = self._loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.cancelled():  # never handed a slot
+                with contextlib.suppress(ValueError):  # release() may have dropped it
+                    self._waiters.remove(waiter)
+            else:  # handed one as it was cancelled: it is not ours to keep
+                self.release()
+            raise
+
+    def release(self) -> None:
+        """Give a slot back: to the first waiter still waiting, else to ``free``."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self.free += 1
 
 
 class LoopState:
@@ -30,7 +75,7 @@ class LoopState:
         guard: AsyncGenerator[None, None] | None,
     ) -> None:
         self.loop = loop
-        self.slots = asyncio.Semaphore(max_concurrency)
+        self.slots = Slots(max_concurrency, loop)
         # Batch workers queue for a token one at a time, behind interactive calls.
         self.batch_gate = asyncio.Lock()
         self.guard = guard

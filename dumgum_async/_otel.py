@@ -26,8 +26,10 @@ against it.
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
@@ -37,8 +39,15 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+try:  # the proxy the API hands out until set_meter_provider(); not a public name
+    from opentelemetry.metrics._internal import _ProxyMeterProvider
+
+    _QUIET_METERS: tuple[type, ...] = (_ProxyMeterProvider, metrics.NoOpMeterProvider)
+except ImportError:  # pragma: no cover - another API release: the proxy counts as real
+    _QUIET_METERS = (metrics.NoOpMeterProvider,)
+
 from dumgum_async._retry import reason
-from dumgum_async._secret import SecretHeaders
+from dumgum_async._secret import Secret, SecretHeaders
 from dumgum_async._version import __version__
 from dumgum_async.exceptions import APIStatusError, APITimeoutError, ConfigurationError
 
@@ -91,6 +100,11 @@ FAILURE: Final = "failure"
 CANCELLED: Final = "cancelled"
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+#: Seconds between two looks at the global providers while none is configured.
+RECHECK: Final = 1.0
+#: The tracer providers of the API that record nothing: the proxy handed out until
+#: ``set_tracer_provider()``, and the explicit no-op.
+_QUIET_TRACERS: Final = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
 
 
 class _Call:
@@ -161,16 +175,27 @@ _CURRENT: ContextVar[_Call | None] = ContextVar("dumgum_async_call", default=Non
 class Telemetry:
     """The client's instrumentation: tracer, meter and instruments, bound to one endpoint.
 
+    It is :attr:`live` when someone may see what it emits; until then the client
+    skips it (see :meth:`listening`), so a process with opentelemetry-api installed
+    and no SDK configured pays nothing per call.
+
     Args:
         url: The endpoint every request goes to (no credentials: see ``resolve_base_url``).
         tracer_provider: A ``TracerProvider``; None uses the global one.
         meter_provider: A ``MeterProvider``; None uses the global one.
+        clock: Seconds, monotonic: when to look at the global providers again.
 
     Raises:
         ConfigurationError: A provider of the wrong type.
     """
 
-    def __init__(self, url: str, tracer_provider: object, meter_provider: object) -> None:
+    def __init__(
+        self,
+        url: str,
+        tracer_provider: object,
+        meter_provider: object,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if tracer_provider is not None and not isinstance(tracer_provider, trace.TracerProvider):
             raise ConfigurationError(
                 f"tracer_provider must be an opentelemetry TracerProvider, got {tracer_provider!r}"
@@ -179,6 +204,16 @@ class Telemetry:
             raise ConfigurationError(
                 f"meter_provider must be an opentelemetry MeterProvider, got {meter_provider!r}"
             )
+        #: True once a call's spans and metrics may reach someone: a provider given
+        #: here, a global one set, or a caller's context to propagate. Never reset.
+        self.live = tracer_provider is not None or meter_provider is not None
+        self._clock = clock
+        self._recheck_at = -math.inf
+        self._checked_loop: asyncio.AbstractEventLoop | None = None
+        #: How many times the global providers were looked at (for the tests).
+        self.lookups = 0
+        # Proxies when no provider is set yet: they hand over to the real ones once
+        # set, so the tracer, meter and instruments made now keep working then.
         self._tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
         meter = metrics.get_meter(SCOPE, __version__, meter_provider)
         self.duration = meter.create_histogram(
@@ -225,6 +260,35 @@ class Telemetry:
             SERVER_PORT: port,
         }
 
+    # --- whether anyone listens ------------------------------------------------------
+
+    def listening(self) -> bool:
+        """Whether a call should be instrumented now; once True, :attr:`live` stays so.
+
+        With no provider given, the call's spans would go to OpenTelemetry's global
+        providers: while both are the API's own (the proxies handed out before
+        ``set_tracer_provider``/``set_meter_provider``, or the no-ops) they record
+        nothing, and a span of theirs has nothing to propagate unless the caller's
+        context holds a span or baggage. Looking the providers up costs more than a
+        microsecond, so that is done on the first call in each event loop and then at
+        most once every :data:`RECHECK` seconds; the context is looked at every call.
+        """
+        if otel_context.get_current():  # a span or baggage to send on
+            self.live = True
+            return True
+        now = self._clock()
+        loop = asyncio.get_running_loop()
+        if now < self._recheck_at and loop is self._checked_loop:
+            return False
+        self._recheck_at = now + RECHECK
+        self._checked_loop = loop
+        self.lookups += 1
+        if not isinstance(trace.get_tracer_provider(), _QUIET_TRACERS) or not isinstance(
+            metrics.get_meter_provider(), _QUIET_METERS
+        ):
+            self.live = True
+        return self.live
+
     # --- the call -------------------------------------------------------------------
 
     def call(self, request: object) -> _Call:
@@ -252,6 +316,7 @@ class Telemetry:
         headers: SecretHeaders,
         *,
         timeout: float | Timeout,
+        secret: Secret | None = None,
         slot_wait: float,
         token_wait: float,
     ) -> Response:
@@ -284,7 +349,7 @@ class Telemetry:
         status: int | None = None
         error: str | None = None
         try:
-            response = await transport.post(url, body, headers, timeout=timeout)
+            response = await transport.post(url, body, headers, timeout=timeout, secret=secret)
             status = response.status
             if status >= 400:
                 error = str(status)

@@ -19,11 +19,13 @@ def check_settings(
     retry: object,
     rate_limit: object,
     max_concurrency: object,
-    max_response_bytes: int,
+    max_response_bytes: object,
     circuit_breaker: object,
     trust_env: object,
     ssl: object,
-    allow_insecure_http: bool,
+    allow_insecure_http: object,
+    strict_enums: object = True,
+    telemetry: object = True,
 ) -> None:
     """Refuse a client setting of the wrong type or out of range.
 
@@ -43,14 +45,25 @@ def check_settings(
         raise ConfigurationError(f"max_concurrency must be an integer, got {max_concurrency!r}")
     if max_concurrency < 1:
         raise ConfigurationError(f"max_concurrency must be >= 1, got {max_concurrency}")
+    # NaN compares false with everything, so it would switch the cap off: only an int.
+    if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int):
+        raise ConfigurationError(
+            f"max_response_bytes must be an integer, got {type(max_response_bytes).__name__}"
+        )
     if max_response_bytes < 1024:
         raise ConfigurationError("max_response_bytes must be at least 1024")
     if circuit_breaker is not None and not isinstance(circuit_breaker, CircuitBreaker):
         raise ConfigurationError(
             f"circuit_breaker must be a CircuitBreaker or None, got {circuit_breaker!r}"
         )
-    if not isinstance(trust_env, bool):
-        raise ConfigurationError(f"trust_env must be True or False, got {trust_env!r}")
+    for name, flag in (
+        ("trust_env", trust_env),
+        ("allow_insecure_http", allow_insecure_http),
+        ("strict_enums", strict_enums),
+        ("telemetry", telemetry),
+    ):
+        if not isinstance(flag, bool):
+            raise ConfigurationError(f"{name} must be True or False, got {flag!r}")
     if not isinstance(ssl, SSLContext | bool):
         raise ConfigurationError(
             f"ssl must be an ssl.SSLContext, True or False, got {type(ssl).__name__}"

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import dumgum_async as dg
+from dumgum_async._lifecycle import Slots
 from dumgum_async.testing import FakeDumGumServer, Faults, ScriptedResponse
 from tests.helpers.bodies import minimal_request
 from tests.helpers.tasks import no_client_tasks_left
@@ -321,3 +322,87 @@ async def test_cancellation_at_a_random_moment_is_never_swallowed(deadline: floa
     swallowed = [i for i in hit if not isinstance(outcomes[i], asyncio.CancelledError)]
     assert swallowed == []
     assert fake.stats.total <= 200
+
+
+# --- the concurrency slots ----------------------------------------------------------
+
+
+def _take(slots: Slots) -> bool:
+    # What the call path does: the free case inline.
+    if slots.free:
+        slots.free -= 1
+        return True
+    return False
+
+
+async def test_a_released_slot_goes_to_the_first_waiter_not_to_a_newcomer() -> None:
+    slots = Slots(1, asyncio.get_running_loop())
+    assert _take(slots)
+    order: list[str] = []
+
+    async def wait(name: str) -> None:
+        await slots.wait()
+        order.append(name)
+
+    first = asyncio.create_task(wait("first"))
+    second = asyncio.create_task(wait("second"))
+    await asyncio.sleep(0)
+    slots.release()
+    assert not _take(slots)  # handed to "first", not left free
+    await first
+    slots.release()
+    await second
+    assert order == ["first", "second"]
+
+
+async def test_a_waiter_cancelled_before_its_turn_takes_no_slot() -> None:
+    slots = Slots(1, asyncio.get_running_loop())
+    assert _take(slots)
+    gone = asyncio.create_task(slots.wait())
+    stays = asyncio.create_task(slots.wait())
+    await asyncio.sleep(0)
+    gone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    slots.release()
+    await stays
+    assert slots.free == 0
+
+
+async def test_a_waiter_cancelled_as_it_is_handed_a_slot_passes_it_on() -> None:
+    slots = Slots(1, asyncio.get_running_loop())
+    assert _take(slots)
+    handed = asyncio.create_task(slots.wait())
+    await asyncio.sleep(0)
+    slots.release()  # handed the slot; cancelled before it runs again
+    handed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handed
+    assert slots.free == 1
+
+
+async def test_holders_never_exceed_the_count_under_random_cancellation() -> None:
+    rng = random.Random(7)
+    slots = Slots(3, asyncio.get_running_loop())
+    holding = peak = 0
+
+    async def hold() -> None:
+        nonlocal holding, peak
+        if not _take(slots):
+            await slots.wait()
+        holding += 1
+        peak = max(peak, holding)
+        try:
+            for _ in range(rng.randrange(3)):
+                await asyncio.sleep(0)
+        finally:
+            holding -= 1
+            slots.release()
+
+    tasks = [asyncio.create_task(hold()) for _ in range(60)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+        rng.choice(tasks).cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert peak == 3
+    assert slots.free == 3

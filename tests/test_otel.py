@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry import trace
+from opentelemetry import baggage, trace
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     HistogramDataPoint,
@@ -456,6 +457,76 @@ async def test_no_exported_value_holds_the_key(otel: Otel) -> None:
         assert "Bearer" not in value
 
 
+# --- nobody listening ----------------------------------------------------------------
+# This process's global providers stay the API's proxies (no test here sets them; the
+# subprocess tests below do), which record nothing.
+
+
+def _refuse(*args: object, **kwargs: object) -> Any:
+    raise AssertionError("the call was instrumented")
+
+
+async def test_with_the_api_s_own_providers_a_call_opens_no_span(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_otel.Telemetry, "call", _refuse)
+    monkeypatch.setattr(_otel.Telemetry, "post", _refuse)
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
+    ):
+        await client.suggest(_one_request())
+        await client.suggest(_one_request())
+        assert [r.header("traceparent") for r in fake.requests] == [None, None]
+    assert client._telemetry is not None
+    assert not client._telemetry.live
+
+
+async def test_a_caller_s_baggage_is_sent_even_with_the_api_s_own_providers() -> None:
+    # Propagation works without an SDK: a context to pass on instruments the call.
+    token = otel_context.attach(baggage.set_baggage("tenant", "t-42"))
+    try:
+        async with (
+            FakeDumGumServer(api_key=KEY) as fake,
+            dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
+        ):
+            await client.suggest(_one_request())
+    finally:
+        otel_context.detach(token)
+    assert fake.requests[0].header("baggage") == "tenant=t-42"
+    assert client._telemetry is not None
+    assert client._telemetry.live
+
+
+async def test_the_global_providers_are_looked_up_at_most_once_a_second() -> None:
+    now = [100.0]
+    telemetry = _otel.Telemetry("http://127.0.0.1:1/x", None, None, clock=lambda: now[0])
+    for _ in range(5):
+        assert not telemetry.listening()
+    assert telemetry.lookups == 1
+    now[0] += _otel.RECHECK
+    assert not telemetry.listening()
+    assert telemetry.lookups == 2
+
+
+def test_the_global_providers_are_looked_up_again_in_a_new_loop() -> None:
+    telemetry = _otel.Telemetry("http://127.0.0.1:1/x", None, None, clock=lambda: 100.0)
+
+    async def listen() -> bool:
+        return telemetry.listening()
+
+    assert not asyncio.run(listen())
+    assert not asyncio.run(listen())
+    assert telemetry.lookups == 2
+
+
+def test_a_provider_given_is_always_used() -> None:
+    # Even the explicit no-op: the caller chose it, so it is not second-guessed.
+    client = dg.DumGumClient(api_key=KEY, tracer_provider=trace.NoOpTracerProvider())
+    assert client._telemetry is not None
+    assert client._telemetry.live
+
+
 # --- configuration and absence ------------------------------------------------------
 
 
@@ -573,3 +644,42 @@ def test_the_global_providers_are_used_unless_telemetry_is_off() -> None:
     assert off == "None 0"
     assert loaded == "False"  # telemetry=False does not even import our module
     assert on == "True ['POST', 'dumgum.suggest']"
+
+
+def test_a_tracer_provider_set_after_the_client_was_made_gets_its_spans() -> None:
+    # The common shape: the client built at import, the SDK set up at startup.
+    out = _run(
+        """
+        import asyncio
+        import dumgum_async as dg
+        from dumgum_async.testing import FakeDumGumServer, sample_requests
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+            InMemorySpanExporter,
+        )
+
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        client = dg.DumGumClient(api_key="k", base_url=f"http://127.0.0.1:{port}")
+
+        async def call():
+            async with FakeDumGumServer(api_key="k", port=port) as fake:
+                await client.suggest(next(sample_requests(1)))
+                return fake.requests[0].header("traceparent")
+
+        before = asyncio.run(call())
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        after = asyncio.run(call())
+        print(before, after is not None, sorted(s.name for s in exporter.get_finished_spans()))
+        asyncio.run(client.aclose())
+        """,
+    )
+    assert out.strip() == "None True ['POST', 'dumgum.suggest']"

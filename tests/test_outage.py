@@ -141,3 +141,25 @@ async def test_an_outage_mid_batch_costs_its_duration_not_its_items() -> None:
     assert stats.breaker_openings >= 1
     assert stats.breaker_state == "closed"
     assert back[0].stats.by_status.get(200, 0) > 0
+
+
+async def test_a_batch_item_s_wait_for_the_breaker_is_call_latency_not_attempt_wait() -> None:
+    cooldown = 0.5
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(
+            api_key=KEY,
+            base_url=fake.url,
+            retry=dg.RetryPolicy(max_attempts=1, budget=None),  # not patient: one attempt
+            circuit_breaker=dg.CircuitBreaker(cooldown=cooldown),
+        ) as client,
+    ):
+        await _open_breaker(fake, client)
+        fake.faults = None
+        (result,) = await client.suggest_all(_requests(1), concurrency=1)
+        stats = client.stats
+    assert result.ok
+    assert stats.latency_p50 is not None
+    assert stats.latency_p50 >= cooldown * 0.8  # the one success waited for the probe
+    assert stats.wait_p99 is not None
+    assert stats.wait_p99 < cooldown * 0.5  # no attempt counts it as its own wait
