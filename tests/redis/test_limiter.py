@@ -46,6 +46,11 @@ from tests.redis._support import (
 @pytest.mark.slow
 async def test_worker_processes_share_one_budget_exactly(redis_server: RedisServer) -> None:
     rate, workers, each = 20, 3, 25
+    # The emulator stamps arrivals in this process, on the machine the workers load:
+    # its stamps, and the workers' way from their slot to the socket, jitter by tens
+    # of ms there, more than the default margin is for (see RedisRateLimit: it
+    # covers what the limiter cannot see, between the slot and the API's stamp).
+    margin = 0.05
     key = _key()
     procs: list[asyncio.subprocess.Process] = []
     async with FakeDumGumServer(
@@ -64,6 +69,7 @@ async def test_worker_processes_share_one_budget_exactly(redis_server: RedisServ
                         KEY,
                         str(each),
                         str(rate),
+                        str(margin),
                         cwd=ROOT,
                         stdout=asyncio.subprocess.PIPE,
                         stderr=asyncio.subprocess.PIPE,
@@ -88,7 +94,7 @@ async def test_worker_processes_share_one_budget_exactly(redis_server: RedisServ
     assert _max_in_window(arrivals, 1.0) <= rate
     # Saturated: the three processes together keep the server at its limit (a busy
     # machine may slow them down, never speed them up).
-    expected = (total - 1) / rate
+    expected = (total - 1) * (1.0 + margin) / rate
     assert 0.95 * expected <= arrivals[-1] - arrivals[0] <= 1.5 * expected
 
 
@@ -122,7 +128,8 @@ async def test_a_fresh_key_lets_the_first_request_go_at_once(redis_server: Redis
     async with RedisRateLimit(redis_server.url, key=_key(), max_rate=1, time_period=10) as limiter:
         started = loop.time()
         await limiter.acquire()
-    assert loop.time() - started < 0.5
+    # The alternative is the 10 s interval: a slow connect on a busy machine is not.
+    assert loop.time() - started < 5.0
 
 
 async def test_a_pause_on_one_limiter_holds_another(
