@@ -65,6 +65,12 @@ logger: Final = logging.getLogger("dumgum_async")
 
 #: Seconds between two checks of whether an unreachable Redis answers again.
 RECHECK_INTERVAL: Final = 5.0
+#: Seconds added to each window by default, as many as the in-process limiter adds
+#: (``_throttle.ARRIVAL_MARGIN``, measured on a loaded 2-core machine): half absorbs a
+#: late wake-up, half what the limiter cannot see (see the class). With 10 ms, the
+#: 5 ms left for a wake-up were missed so often on such a machine that slots were
+#: forfeited by the dozen (the shared throughput fell to 40-60%, measured).
+DEFAULT_MARGIN: Final = 0.02
 #: Slots one acquire may give up for being woken too late, before it goes anyway.
 _MAX_FORFEITS: Final = 3
 #: Seconds before its slot that a caller that slept asks Redis whether another
@@ -98,8 +104,16 @@ class RedisRateLimit:
     the API differ by network and scheduling jitter: without it two requests
     ``max_rate`` apart could land less than ``time_period`` apart and draw a 429.
     For the same reason a caller woken more than ``margin / 2`` after its slot (its
-    event loop was busy) gives the slot up and queues again, at most 3 times.
-    Raise ``margin`` when the API is far away (its arrival jitter is larger).
+    event loop was busy) gives the slot up and queues again, at most 3 times
+    (then it goes, late: a slow machine still makes progress).
+    What comes after its return is not measured: the client's way to the socket, a
+    stalled process, the network and the API's own stamp. Unlike the in-process
+    limiter, which re-stamps each release when its request is written, a slot
+    reserved in Redis has already been counted by the other processes and cannot be
+    moved; so a request held up there by more than ``margin / 2`` can be the
+    ``max_rate + 1``-th in the API's window (one 429, then the retry). Raise
+    ``margin`` when the API is far away or the workers' machines are loaded (their
+    delays are larger).
 
     A caller cancelled while it waits (a deadline, say) loses its slot: slots are
     never handed back, so the limit errs on the safe side. If Redis's clock is
@@ -149,7 +163,7 @@ class RedisRateLimit:
         burst: Requests that may leave back to back after a quiet spell (1 = evenly
             spaced); never more than ``max_rate`` in a window either way.
         margin: Seconds added to each window against jitter (0 for none); the
-            default costs 1% of the throughput of a one-second window.
+            default (0.02) costs 2% of the throughput of a one-second window.
         on_redis_error: ``"raise"`` or ``"local"``, see above.
         socket_timeout: Seconds one exchange with Redis may take, connection
             included.
@@ -169,7 +183,7 @@ class RedisRateLimit:
         max_rate: float,
         time_period: float = 1.0,
         burst: int = 1,
-        margin: float = 0.01,
+        margin: float = DEFAULT_MARGIN,
         on_redis_error: Literal["raise", "local"] = "raise",
         socket_timeout: float = 2.0,
         recheck_interval: float = RECHECK_INTERVAL,
@@ -233,7 +247,7 @@ class RedisRateLimit:
         max_rate: float = DEFAULT_ADAPTIVE_MAX_RATE,
         start: float = DEFAULT_ADAPTIVE_START,
         time_period: float = 1.0,
-        margin: float = 0.01,
+        margin: float = DEFAULT_MARGIN,
         on_redis_error: Literal["raise", "local"] = "raise",
         socket_timeout: float = 2.0,
         recheck_interval: float = RECHECK_INTERVAL,

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import json
 import sys
+import time
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, cast
 
@@ -16,7 +17,7 @@ import pytest
 
 import dumgum_async as dg
 from dumgum_async._redis import RedisRateLimit
-from dumgum_async._throttle import Limiter
+from dumgum_async._throttle import ARRIVAL_MARGIN, Limiter
 from dumgum_async.testing import FakeDumGumServer, ScriptedResponse, ServerRateLimit
 from tests.helpers.bodies import minimal_request
 from tests.helpers.redis_server import (
@@ -37,6 +38,9 @@ from tests.redis._support import (
 )
 from tests.redis._support import (
     stamps as _stamps,
+)
+from tests.redis._support import (
+    until_changed as _until_changed,
 )
 from tests.redis._support import (
     wait_for_key as _wait_for_key,
@@ -251,6 +255,32 @@ async def test_a_pause_holds_back_callers_asleep_in_the_local_fallback() -> None
         limiter.pause(0.8)
         await waiting
         assert loop.time() - started >= 0.75
+
+
+async def test_a_caller_woken_late_for_its_slot_gives_it_up_and_queues_again(
+    redis_server: RedisServer, redis_client: Redis
+) -> None:
+    # The stall between a grant and the send that the limiter can see: its loop
+    # wakes the caller after its slot. Sent then, it could crowd the API's next window.
+    key = _key()
+    loop = asyncio.get_running_loop()
+    async with RedisRateLimit(redis_server.url, key=key, max_rate=2, margin=0.1) as limiter:
+        await limiter.acquire()
+        tat = await redis_client.get(f"{{{key}}}:tat")
+        started = loop.time()
+        holder = asyncio.create_task(limiter.acquire())  # its slot is 0.55 s away
+        await _until_changed(redis_client, f"{{{key}}}:tat", tat)  # granted
+        time.sleep(0.8)  # noqa: ASYNC251 - a stalled loop is the point: 0.25 s late
+        await holder
+        waited = loop.time() - started
+    # Not at once (0.8 s), but at the next free slot (1.1 s).
+    assert waited >= 1.0
+
+
+def test_the_default_margin_is_the_in_process_limiters() -> None:
+    _require("redis")
+    limiter = RedisRateLimit("redis://localhost", key="k", max_rate=5)
+    assert limiter.margin == ARRIVAL_MARGIN
 
 
 def test_it_satisfies_the_limiter_protocol() -> None:

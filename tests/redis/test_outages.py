@@ -38,6 +38,9 @@ from tests.redis._support import (
 from tests.redis._support import (
     until as _until,
 )
+from tests.redis._support import (
+    until_changed as _until_changed,
+)
 
 
 async def test_with_raise_a_killed_redis_fails_acquire_promptly(
@@ -294,10 +297,7 @@ async def test_a_caller_holding_a_slot_goes_at_it_though_redis_then_hangs(
         holder = asyncio.create_task(limiter.acquire())  # its slot is 0.6 s away
         # Frozen only once Redis granted the holder its slot (the script moved the
         # schedule on): a fixed sleep lost that race on a busy machine.
-        for _ in range(500):
-            if await redis_client.get(f"{{{key}}}:tat") != tat:
-                break
-            await asyncio.sleep(0.002)
+        await _until_changed(redis_client, f"{{{key}}}:tat", tat)
         assert loop.time() - started < 0.4, "Redis took too long to grant the holder's slot"
         redis_server.freeze()  # its question for the pause, 0.1 s before its slot, hangs
         try:
