@@ -296,8 +296,12 @@ DEFAULT_ADAPTIVE_MAX_RATE: Final = 1000.0
 #: Rate of an adaptive limit's first requests, per window: conservative, below the
 #: limits of the vendor's published plans, reached within a few windows if higher.
 DEFAULT_ADAPTIVE_START: Final = 10.0
-#: ``RedisRateLimit``: seconds added to each window against jitter.
-DEFAULT_REDIS_MARGIN: Final = 0.01
+#: ``RedisRateLimit``: seconds added to each window, as many as the in-process limiter
+#: adds (``_throttle.ARRIVAL_MARGIN``, measured on a loaded 2-core machine): half
+#: absorbs a late wake-up, half what the limiter cannot see (see the class). With 10 ms,
+#: the 5 ms left for a wake-up were missed so often on such a machine that slots were
+#: forfeited by the dozen (the shared throughput fell to 40-60%, measured).
+DEFAULT_REDIS_MARGIN: Final = 0.02
 #: ``RedisRateLimit``: seconds one exchange with Redis may take, connection included.
 DEFAULT_REDIS_SOCKET_TIMEOUT: Final = 2.0
 #: ``RedisRateLimit``: seconds between two checks of whether an unreachable Redis answers again.

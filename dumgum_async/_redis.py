@@ -99,8 +99,16 @@ class RedisRateLimit:
     the API differ by network and scheduling jitter: without it two requests
     ``max_rate`` apart could land less than ``time_period`` apart and draw a 429.
     For the same reason a caller woken more than ``margin / 2`` after its slot (its
-    event loop was busy) gives the slot up and queues again, at most 3 times.
-    Raise ``margin`` when the API is far away (its arrival jitter is larger).
+    event loop was busy) gives the slot up and queues again, at most 3 times
+    (then it goes, late: a slow machine still makes progress).
+    What comes after its return is not measured: the client's way to the socket, a
+    stalled process, the network and the API's own stamp. Unlike the in-process
+    limiter, which re-stamps each release when its request is written, a slot
+    reserved in Redis has already been counted by the other processes and cannot be
+    moved; so a request held up there by more than ``margin / 2`` can be the
+    ``max_rate + 1``-th in the API's window (one 429, then the retry). Raise
+    ``margin`` when the API is far away or the workers' machines are loaded (their
+    delays are larger).
 
     A caller cancelled while it waits (a deadline, say) loses its slot: slots are
     never handed back, so the limit errs on the safe side. If Redis's clock is
@@ -150,7 +158,7 @@ class RedisRateLimit:
         burst: Requests that may leave back to back after a quiet spell (1 = evenly
             spaced); never more than ``max_rate`` in a window either way.
         margin: Seconds added to each window against jitter (0 for none); the
-            default costs 1% of the throughput of a one-second window.
+            default (0.02) costs 2% of the throughput of a one-second window.
         on_redis_error: ``"raise"`` or ``"local"``, see above.
         socket_timeout: Seconds one exchange with Redis may take, connection
             included.

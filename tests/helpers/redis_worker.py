@@ -1,7 +1,7 @@
 """One worker process of the scale-out test: N requests through a shared RedisRateLimit.
 
-Run as ``python -m tests.helpers.redis_worker REDIS_URL KEY BASE_URL API_KEY COUNT RATE`` from
-the repository root; prints one JSON line: ``{"ok": n, "failed": {"ErrorName": n}}``.
+Run as ``python -m tests.helpers.redis_worker REDIS_URL KEY BASE_URL API_KEY COUNT RATE MARGIN``
+from the repository root; prints one JSON line: ``{"ok": n, "failed": {"ErrorName": n}}``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ def _request(i: int) -> dict[str, Any]:
 
 
 async def _run(
-    redis_url: str, key: str, base_url: str, api_key: str, count: int, rate: float
+    redis_url: str, key: str, base_url: str, api_key: str, count: int, rate: float, margin: float
 ) -> None:
-    limiter = dg.RedisRateLimit(redis_url, key=key, max_rate=rate)
+    limiter = dg.RedisRateLimit(redis_url, key=key, max_rate=rate, margin=margin)
     failed: collections.Counter[str] = collections.Counter()
     async with (
         limiter,
@@ -41,8 +41,8 @@ async def _run(
 
 def main(argv: list[str]) -> int:
     """Run one worker; see the module docstring for the arguments."""
-    redis_url, key, base_url, api_key, count, rate = argv
-    asyncio.run(_run(redis_url, key, base_url, api_key, int(count), float(rate)))
+    redis_url, key, base_url, api_key, count, rate, margin = argv
+    asyncio.run(_run(redis_url, key, base_url, api_key, int(count), float(rate), float(margin)))
     return 0
 
 

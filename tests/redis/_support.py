@@ -43,6 +43,15 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def until_changed(client: Redis, key: str, value: object, timeout: float = 5.0) -> None:
+    """Until ``key`` no longer holds ``value`` (a script ran and moved it on)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + timeout
+    while await client.get(key) == value:
+        assert loop.time() < give_up, f"{key} never changed"
+        await asyncio.sleep(0.002)
+
+
 async def wait_for_key(client: Redis, key: str) -> None:
     for _ in range(200):
         if await client.exists(key):

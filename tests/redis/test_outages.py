@@ -38,6 +38,9 @@ from tests.redis._support import (
 from tests.redis._support import (
     until as _until,
 )
+from tests.redis._support import (
+    until_changed as _until_changed,
+)
 
 
 async def test_with_raise_a_killed_redis_fails_acquire_promptly(
@@ -278,23 +281,32 @@ async def test_a_pause_taken_while_redis_is_down_reaches_it_when_it_returns(
 
 
 async def test_a_caller_holding_a_slot_goes_at_it_though_redis_then_hangs(
-    redis_server: RedisServer,
+    redis_server: RedisServer, redis_client: Redis
 ) -> None:
+    key = _key()
     loop = asyncio.get_running_loop()
+    # margin=0.2: a loaded machine wakes the holder tens of ms late, and a caller
+    # later than margin / 2 gives its slot up and asks (the frozen) Redis again;
+    # this test is about the question for the pause, not about that.
     async with RedisRateLimit(
-        redis_server.url, key=_key(), max_rate=2, socket_timeout=1.0
+        redis_server.url, key=key, max_rate=2, margin=0.2, socket_timeout=1.0
     ) as limiter:
         await limiter.acquire()
+        tat = await redis_client.get(f"{{{key}}}:tat")
         started = loop.time()
-        holder = asyncio.create_task(limiter.acquire())  # its slot is 0.5 s away
-        await asyncio.sleep(0.2)
-        redis_server.freeze()  # its question for the pause, before its slot, hangs
+        holder = asyncio.create_task(limiter.acquire())  # its slot is 0.6 s away
+        # Frozen only once Redis granted the holder its slot (the script moved the
+        # schedule on): a fixed sleep lost that race on a busy machine.
+        await _until_changed(redis_client, f"{{{key}}}:tat", tat)
+        assert loop.time() - started < 0.4, "Redis took too long to grant the holder's slot"
+        redis_server.freeze()  # its question for the pause, 0.1 s before its slot, hangs
         try:
             await holder
             waited = loop.time() - started
         finally:
             redis_server.thaw()
-    assert 0.45 <= waited < 0.5 + 0.3  # at its slot, not after a 1 s timeout
+    # At its slot (0.6 s), not after the question's 1 s timeout (1.5 s at the earliest).
+    assert 0.55 <= waited < 1.3
 
 
 async def test_acquires_cancelled_at_any_point_leave_no_task_behind(
@@ -304,12 +316,15 @@ async def test_acquires_cancelled_at_any_point_leave_no_task_behind(
     before = asyncio.all_tasks()
     # Deadlines spread over every await: the connect, the script, the sleep, the
     # question for the pause.
+    # One without a deadline, so that some acquire succeeds however slow the machine
+    # (a busy one can take longer than every deadline to connect).
     outcomes = await asyncio.gather(
+        limiter.acquire(),
         *(asyncio.wait_for(limiter.acquire(), 0.013 * i) for i in range(1, 30)),
         return_exceptions=True,
     )
     await limiter.aclose()
-    assert any(o is None for o in outcomes)
+    assert outcomes[0] is None
     assert any(isinstance(o, TimeoutError) for o in outcomes)
     assert all(o is None or isinstance(o, TimeoutError) for o in outcomes)
     await asyncio.sleep(0)
