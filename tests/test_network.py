@@ -26,7 +26,7 @@ from yarl import URL
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer
 from tests.helpers.bodies import minimal_request
-from tests.helpers.hostile_server import HostileServer, hostile_server
+from tests.helpers.hostile_server import HostileServer, hostile_server, http_response
 from tests.test_secrets import leaks
 
 KEY = "sk-network-5d4c3b2a1f0e"
@@ -413,3 +413,33 @@ def test_ssl_of_another_kind_is_a_configuration_error(value: object) -> None:
 def test_trust_env_must_be_a_bool() -> None:
     with pytest.raises(dg.ConfigurationError, match="trust_env"):
         dg.DumGumClient(api_key=KEY, trust_env="yes")  # type: ignore[arg-type]
+
+
+def _slow_redirects(hop: float, hops: int) -> object:
+    """Each answer takes ``hop`` seconds: ``hops`` same-origin 307s, then a 200."""
+
+    async def respond(
+        server: HostileServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while True:
+            await server.read_request(reader)
+            await asyncio.sleep(hop)
+            if len(server.requests) > hops:
+                writer.write(http_response("200 OK", GOOD, "Content-Type: application/json"))
+            else:
+                writer.write(http_response("307 Temporary Redirect", b"", "Location: /moved"))
+            await writer.drain()
+
+    return respond
+
+
+async def test_an_attempts_total_timeout_covers_its_redirects() -> None:
+    # Four answers of 0.5 s each: every one fits in the 1.2 s total, their sum does not.
+    async with (
+        hostile_server(_slow_redirects(0.5, 3)) as server,  # type: ignore[arg-type]
+        dg.DumGumClient(
+            api_key=KEY, base_url=f"http://127.0.0.1:{server.port}", retry=None, timeout=1.2
+        ) as client,
+    ):
+        with pytest.raises(dg.APITimeoutError):
+            await client.suggest(minimal_request())

@@ -30,9 +30,11 @@ from typing import Any
 import pytest
 
 import dumgum_async as dg
+from dumgum_async._http import Transport
 from dumgum_async._secret import Secret, SecretHeaders
 from dumgum_async.testing import FakeDumGumServer, FaultKind, ScriptedResponse
 from tests.helpers.bodies import minimal_request
+from tests.helpers.hostile_server import hostile_server, http_response, replying
 
 # Distinctive, so that a hit is never a coincidence.
 KEY = "sk-canary-Zq8VwX3nTb7LpR2m"
@@ -660,3 +662,99 @@ async def test_a_call_failing_on_an_unreachable_redis_shows_neither_secret(
             await client.suggest(minimal_request())
     assert server.requests == []
     assert_no_leak(info.value, KEY, REDIS_PASSWORD)
+
+
+# --- the key in errors the transport builds itself ------------------------------------
+
+ECHOED_KEY = "sk-review-0123456789abcdef"
+
+# A proxy echoing the request's headers into the start of an oversized 2xx body, and a
+# refused redirect echoing them into one of its headers.
+# Chunked: with a Content-Length the cap refuses the body unread.
+_ECHO = f"Authorization: Bearer {ECHOED_KEY}\n".encode() + bytes(8192)
+_ECHOED_BODY = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + b"%x\r\n%s\r\n0\r\n\r\n" % (len(_ECHO), _ECHO)
+)
+_ECHOED_REDIRECT = http_response(
+    "307 Temporary Redirect",
+    b"",
+    "Location: http://elsewhere.example/",
+    f"X-Echo: Bearer {ECHOED_KEY}",
+)
+
+
+async def _transport_error(raw: bytes, secret: Secret) -> dg.DumGumError:
+    async with hostile_server(replying(raw)) as server:
+        transport = Transport(session=None, max_connections=1, max_response_bytes=4096)
+        transport.open()
+        try:
+            with pytest.raises(dg.DumGumError) as info:
+                await transport.post(
+                    f"http://127.0.0.1:{server.port}/x", b"{}", {}, timeout=2.0, secret=secret
+                )
+        finally:
+            await transport.close()
+    return info.value
+
+
+async def test_an_oversized_bodys_excerpt_has_the_key_redacted_by_the_transport() -> None:
+    error = await _transport_error(_ECHOED_BODY, Secret(ECHOED_KEY))
+    assert isinstance(error, dg.ResponseDecodeError)
+    assert "Bearer <redacted>" in error.body_excerpt
+    assert ECHOED_KEY not in error.body_excerpt
+
+
+async def test_a_refused_redirects_headers_have_the_key_masked_by_the_transport() -> None:
+    error = await _transport_error(_ECHOED_REDIRECT, Secret(ECHOED_KEY))
+    assert isinstance(error, dg.APIStatusError)
+    assert error.headers["X-Echo"] == "Bearer <redacted>"
+
+
+async def _client_error(raw: bytes) -> dg.DumGumError:
+    async with (
+        hostile_server(replying(raw)) as server,
+        dg.DumGumClient(
+            api_key=ECHOED_KEY,
+            base_url=f"http://127.0.0.1:{server.port}",
+            retry=None,
+            max_response_bytes=4096,
+        ) as client,
+    ):
+        with pytest.raises(dg.DumGumError) as info:
+            await client.suggest(minimal_request())
+    return info.value
+
+
+async def test_an_oversized_bodys_excerpt_never_holds_the_key() -> None:
+    error = await _client_error(_ECHOED_BODY)
+    assert isinstance(error, dg.ResponseDecodeError)
+    assert ECHOED_KEY not in error.body_excerpt
+
+
+async def test_a_refused_redirects_headers_never_hold_the_key() -> None:
+    error = await _client_error(_ECHOED_REDIRECT)
+    assert isinstance(error, dg.APIStatusError)
+    assert ECHOED_KEY not in error.headers["X-Echo"]
+
+
+async def test_an_error_page_cut_at_the_cap_keeps_no_part_of_the_key() -> None:
+    # The key straddles the cap: cut first and redacted later, its first half stayed.
+    page = bytes(4096 - len(ECHOED_KEY) // 2) + ECHOED_KEY.encode() + bytes(4096)
+    raw = b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n" + (
+        b"%x\r\n%s\r\n0\r\n\r\n" % (len(page), page)
+    )
+    async with hostile_server(replying(raw)) as server:
+        transport = Transport(session=None, max_connections=1, max_response_bytes=4096)
+        transport.open()
+        try:
+            response = await transport.post(
+                f"http://127.0.0.1:{server.port}/x",
+                b"{}",
+                {},
+                timeout=2.0,
+                secret=Secret(ECHOED_KEY),
+            )
+        finally:
+            await transport.close()
+    assert ECHOED_KEY[: len(ECHOED_KEY) // 2].encode() not in response.body

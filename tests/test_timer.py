@@ -564,3 +564,14 @@ async def test_no_timer_handle_is_left_by_a_call_the_closing_client_cancelled(
         with pytest.raises(dg.ClientClosedError):
             await call
     assert probe.live() == 0
+
+
+async def test_a_timeout_of_any_finite_length_is_accepted() -> None:
+    # Timeout validates "positive and finite"; the timer's slot number for 1e307 s
+    # overflowed (OverflowError, which is no DumGumError).
+    async with (
+        FakeDumGumServer() as server,
+        dg.DumGumClient(api_key=server.api_key, base_url=server.url, timeout=1e307) as client,
+    ):
+        result = await client.suggest(minimal_request())
+    assert result.suggestions

@@ -101,3 +101,9 @@ def replying(
                 return
 
     return respond
+
+
+def http_response(status: str, body: bytes, *headers: str) -> bytes:
+    """The bytes of one HTTP/1.1 answer: ``status`` line, ``headers``, Content-Length, ``body``."""
+    head = "\r\n".join((f"HTTP/1.1 {status}", *headers, f"Content-Length: {len(body)}"))
+    return (head + "\r\n\r\n").encode("latin-1") + body
