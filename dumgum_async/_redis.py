@@ -28,10 +28,11 @@ short script, run atomically by Redis, does all of it: it reads Redis's own cloc
 slot, however far ahead: one round trip per request, no polling, and no race
 between workers, because Redis runs scripts one at a time.
 
-The algorithm, per acquire: ``slot = max(now, tat - (burst - 1) * interval,
+The algorithm, per acquire: ``slot = max(now + lead, tat - (burst - 1) * interval,
 pause_until, oldest of the last max_rate slots + window)``, then ``tat = max(tat,
-slot) + interval``; the slot is returned in Redis time and the caller sleeps until
-it, mapped onto its own loop clock (``_redis_link.RedisClock``).
+slot) + interval`` (``lead``: the answer's way back); the slot is returned in Redis
+time and the caller sleeps until it, mapped onto its own loop clock
+(``_redis_link.RedisClock``).
 """
 
 from __future__ import annotations
@@ -100,7 +101,10 @@ class RedisRateLimit:
     ``max_rate`` apart could land less than ``time_period`` apart and draw a 429.
     For the same reason a caller woken more than ``margin / 2`` after its slot (its
     event loop was busy) gives the slot up and queues again, at most 3 times
-    (then it goes, late: a slow machine still makes progress).
+    (then it goes, late: a slow machine still makes progress). No slot comes sooner
+    than Redis's answer can reach the caller, so a distant Redis does not make a
+    grant late; but lateness counts the clock's error (half the quickest round
+    trip): raise ``margin`` above a longer round trip to Redis.
     What comes after its return is not measured: the client's way to the socket, a
     stalled process, the network and the API's own stamp. Unlike the in-process
     limiter, which re-stamps each release when its request is written, a slot

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["SCRIPT", "Breaker", "RedisClock", "RedisLink"]
 
 logger: Final = logging.getLogger("dumgum_async")
+#: The most a slot is put off for the answer's way back (seconds): one answer that
+#: came late (a stalled loop) must not push the next grant far out.
+MAX_LEAD: Final = 1.0
 
 #: The script, run atomically by Redis: one GCRA reservation (or a pause sync) per call.
 SCRIPT: Final = (
@@ -161,6 +164,10 @@ class RedisLink:
         self._credentials = credentials
         self.breaker = Breaker(recheck_interval)
         self.clock = RedisClock()
+        # How long Redis's answer takes to reach this process, as the clock maps it
+        # (from the last answer): the script grants no slot sooner than that after
+        # its "now", because an earlier one could only be reached late.
+        self.lead = 0.0
         # Since Redis last failed, it may lack slots this process granted or was
         # granted (a restarted Redis has none): every acquire carries them as seeds
         # until one that did returns.
@@ -322,10 +329,16 @@ class RedisLink:
                         # Connect and load the script before the timed call, whose
                         # round trip bounds how well this process knows Redis's clock.
                         assert self._redis is not None
+                        loading_at = loop.time()
                         await cast("Awaitable[str]", self._redis.script_load(SCRIPT))
                         self._loaded = True
+                        if self.clock.error(loop.time()) == math.inf:
+                            # No answer of the script yet: half this round trip is
+                            # the first guess at the way back.
+                            self.lead = (loop.time() - loading_at) / 2
                     sent_at = loop.time()
-                    args: list[Any] = [*self._grid, pause_us, mode, *proposal]
+                    lead_us = round(min(self.lead, MAX_LEAD) * 1e6) if mode == "acquire" else 0
+                    args: list[Any] = [*self._grid, pause_us, mode, *proposal, lead_us]
                     # A member name per slot, the same in every call that carries it
                     # (so repeating a seed adds nothing), and one per copy of a slot
                     # granted twice at the same instant (so neither copy is lost).
@@ -349,6 +362,7 @@ class RedisLink:
         answered_at = loop.time()
         now_us, value_us = int(answer[0]), int(answer[1])
         self.clock.update(sent_at, answered_at, now_us)
+        self.lead = max(answered_at - self.clock.local(now_us), 0.0)
         if pause_us > 0:
             self._pause_written = max(self._pause_written, deadline)
         if mode == "sync":

@@ -9,7 +9,8 @@
 -- ARGV: interval, tolerance, window_n, window (us except window_n), pause_for (us, 0 for
 -- none), mode ("acquire" or "sync"), start (the adaptive rate while none is stored;
 -- 0 for a fixed rate), proposal ("none", "cut" or "raise"), the proposed rate, its
--- ceiling ('' for none), then pairs (offset from now in us, member) of slots this
+-- ceiling ('' for none), lead (us: how long the answer takes to reach the caller, 0
+-- for "sync"), then pairs (offset from now in us, member) of slots this
 -- process granted while Redis was away ("seeds").
 -- "acquire" returns {now, slot, rate, ceiling, changed}; "sync" only extends the pause and
 -- returns {now, pause_until}; times in us of Redis's clock, rates as strings ('' for
@@ -75,7 +76,7 @@ raw = redis.call('GET', KEYS[1])
 local tat = raw and tonumber(raw) or now
 -- Seeds are offsets from the moment the caller sent this script: Redis reads `now`
 -- a little later, so they land a little late, which errs on the safe side.
-for i = 11, #ARGV, 2 do
+for i = 12, #ARGV, 2 do
     local seed = now + tonumber(ARGV[i])
     tat = math.max(tat, seed + interval)
     if window_n > 0 then
@@ -83,7 +84,12 @@ for i = 11, #ARGV, 2 do
     end
 end
 -- GCRA: the slot may be up to `tolerance` (burst - 1 intervals) ahead of the schedule.
-local slot = math.max(now, tat - tolerance, pause_until)
+-- Never sooner than `lead` after now: the caller reads the answer about that late,
+-- and a slot it could reach only late would be given up (or, sent anyway, crowd the
+-- next window at the API). A later slot only spaces the schedule more; judging an
+-- immediate grant from the answer's arrival instead would keep the early stamp
+-- while the request leaves a trip later, closer to the next slot than the limit.
+local slot = math.max(now + tonumber(ARGV[11]), tat - tolerance, pause_until)
 if window_n > 0 then
     -- A burst could put more than window_n slots in one window: keep the log of the
     -- last window_n slots and start this one a whole window after the oldest of them.

@@ -100,3 +100,62 @@ def closed_port() -> int:
 
 def requests(n: int) -> list[dict[str, object]]:
     return [minimal_request() for _ in range(n)]
+
+
+@contextlib.asynccontextmanager
+async def slow_redis(port: int, delay: float) -> AsyncIterator[int]:
+    """A TCP proxy on 127.0.0.1 to the Redis on ``port`` that holds every reply back by
+    ``delay`` seconds, in order (a remote Redis: one round trip of ``delay``).
+
+    Yields the proxy's port.
+    """
+    tasks: list[asyncio.Task[None]] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, hold: float) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, data = await queue.get()
+                await asyncio.sleep(max(due - loop.time(), 0.0))
+                if not data:
+                    writer.close()
+                    return
+                writer.write(data)
+                await writer.drain()
+
+        delivery = asyncio.ensure_future(deliver())
+        try:
+            with contextlib.suppress(ConnectionError):
+                while data := await reader.read(65536):
+                    queue.put_nowait((loop.time() + hold, data))
+            queue.put_nowait((loop.time() + hold, b""))
+            with contextlib.suppress(ConnectionError):
+                await delivery
+        finally:
+            delivery.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await delivery
+
+    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection("127.0.0.1", port)
+        writers.extend((client_w, server_w))
+        both = [
+            asyncio.ensure_future(pump(client_r, server_w, 0.0)),
+            asyncio.ensure_future(pump(server_r, client_w, delay)),
+        ]
+        tasks.extend(both)
+        await asyncio.gather(*both, return_exceptions=True)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    proxy_port: int = server.sockets[0].getsockname()[1]
+    try:
+        yield proxy_port
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
+        await server.wait_closed()

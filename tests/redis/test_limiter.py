@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import sys
 import time
 from collections.abc import Awaitable
@@ -35,6 +36,9 @@ from tests.redis._support import (
 )
 from tests.redis._support import (
     closed_port as _closed_port,
+)
+from tests.redis._support import (
+    slow_redis as _slow_redis,
 )
 from tests.redis._support import (
     stamps as _stamps,
@@ -308,3 +312,65 @@ def test_the_package_imports_without_redis_installed() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert "pip install 'dumgum-async[redis]'" in out.stdout
+
+
+# --- a Redis one long round trip away (a proxy that delays every reply) -------------
+
+#: One round trip to the proxied Redis; the margin is chosen so that an immediate
+#: grant, answered a whole round trip after Redis's "now" as the clock maps it (half
+#: the trip, plus the clock's error of half the trip), is later than ``margin / 2``,
+#: while a slot the caller sleeps towards (only the clock's error) is not.
+SLOW_DELAY = 0.2
+SLOW_MARGIN = 0.3
+
+
+async def test_a_fresh_key_lets_the_first_request_go_at_once_through_a_slow_redis(
+    redis_server: RedisServer,
+) -> None:
+    async with _slow_redis(redis_server.port, SLOW_DELAY) as port:
+        limiter = RedisRateLimit(
+            f"redis://127.0.0.1:{port}/0",
+            key=_key(),
+            max_rate=1,
+            time_period=10,
+            margin=SLOW_MARGIN,
+        )
+        async with limiter:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            # Connecting and loading the script take a few round trips; a forfeited
+            # slot would cost the whole interval (10 s).
+            await asyncio.wait_for(limiter.acquire(), timeout=5)
+            assert loop.time() - started < 10 * SLOW_DELAY
+
+
+async def test_many_acquirers_through_a_slow_redis_never_exceed_the_rate(
+    redis_server: RedisServer,
+) -> None:
+    key, rate, period = _key(), 5, 1.0
+    async with _slow_redis(redis_server.port, SLOW_DELAY) as port:
+        url = f"redis://127.0.0.1:{port}/0"
+        limiters = [
+            RedisRateLimit(url, key=key, max_rate=rate, time_period=period, margin=SLOW_MARGIN)
+            for _ in range(3)
+        ]
+        try:
+            stamps = await asyncio.wait_for(_stamps(limiters, 3 * rate), timeout=30)
+        finally:
+            for limiter in limiters:
+                await limiter.aclose()
+    assert _max_in_window(stamps, period) <= rate
+
+
+async def test_no_slot_is_given_up_for_the_answers_way_back(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dumgum_async")
+    async with _slow_redis(redis_server.port, SLOW_DELAY) as port:
+        url = f"redis://127.0.0.1:{port}/0"
+        async with RedisRateLimit(url, key=_key(), max_rate=20, margin=SLOW_MARGIN) as limiter:
+            for _ in range(3):
+                # Each alone on the key (the last slot is past): an immediate grant.
+                await asyncio.sleep(0.2)
+                await limiter.acquire()
+    assert not [r for r in caplog.records if "late for a slot" in r.getMessage()]
