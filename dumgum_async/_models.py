@@ -352,7 +352,13 @@ def _repeated_ids(messages: object) -> list[tuple[int, object, int]]:
     found = []
     for i, m in enumerate(messages):
         mid = getattr(m, "id", None)
-        if mid is not None and (first := seen.setdefault(mid, i)) != i:
+        if mid is None:
+            continue
+        try:
+            first = seen.setdefault(mid, i)
+        except TypeError:  # an unhashable id (a bytearray, say): its type is the problem
+            continue
+        if first != i:
             found.append((i, mid, first))
     return found
 
@@ -363,7 +369,7 @@ def _ids_distinct(messages: object) -> bool:
     try:
         # One set answers for valid requests; only a repeat walks the list.
         ids = {m.id for m in messages}
-    except AttributeError:  # raw JSON that did not build: items of any shape
+    except (AttributeError, TypeError):  # items of any shape, ids of any type
         return not _repeated_ids(messages)
     return len(ids) == len(messages) or not _repeated_ids(messages)
 

@@ -420,3 +420,15 @@ def test_unknown_enum_values_do_not_grow_memory_without_bound(
     assert last == "X" + f"{_enums._MAX_UNKNOWN + 499:05d}"
     assert dg.Language.unknown(str(last)) == last
     assert not last.is_known
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_an_unhashable_message_id_is_a_type_problem_not_a_type_error(strict: bool) -> None:
+    # The duplicate-id check put every id in a set: a bytearray id raised TypeError
+    # (found by the hostile-requests Hypothesis test).
+    body = full_request(n_messages=2)
+    body["messages"][0]["id"] = bytearray(b"m0")
+    client = dg.DumGumClient(api_key=KEY, strict_enums=strict)
+    with pytest.raises(dg.RequestValidationError) as info:
+        client.prepare(body)
+    assert [(p.loc, p.code) for p in info.value.problems] == [(("messages", 0, "id"), "type")]
