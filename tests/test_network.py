@@ -26,7 +26,7 @@ from yarl import URL
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer
 from tests.helpers.bodies import minimal_request
-from tests.helpers.hostile_server import HostileServer, hostile_server, http_response
+from tests.helpers.hostile_server import HostileServer, hostile_server, http_response, listening
 from tests.test_secrets import leaks
 
 KEY = "sk-network-5d4c3b2a1f0e"
@@ -134,16 +134,9 @@ class Proxy:
 
 @contextlib.asynccontextmanager
 async def running(proxy: Proxy) -> AsyncIterator[Proxy]:
-    listener = await asyncio.start_server(proxy.serve, "127.0.0.1", 0)
-    proxy.port = listener.sockets[0].getsockname()[1]
-    try:
+    async with listening(proxy.serve, proxy._tasks) as port:
+        proxy.port = port
         yield proxy
-    finally:
-        listener.close()
-        for task in list(proxy._tasks):
-            task.cancel()
-        await asyncio.gather(*proxy._tasks, return_exceptions=True)
-        await listener.wait_closed()
 
 
 def _client(base_url: str, **options: Any) -> dg.DumGumClient:

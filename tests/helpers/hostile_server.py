@@ -73,15 +73,26 @@ async def hostile_server(
 
     server = HostileServer(handler, tls)
     holder.append(server)
-    listener = await asyncio.start_server(server._serve, "127.0.0.1", 0)
-    server.port = listener.sockets[0].getsockname()[1]
-    try:
+    async with listening(server._serve, server._tasks) as port:
+        server.port = port
         yield server
+
+
+@contextlib.asynccontextmanager
+async def listening(
+    serve: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    tasks: set[asyncio.Task[None]],
+) -> AsyncIterator[int]:
+    """Listen on 127.0.0.1 with ``serve``; yield the port; on exit stop listening and
+    cancel (and wait for) the connection ``tasks`` the server keeps."""
+    listener = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield listener.sockets[0].getsockname()[1]
     finally:
         listener.close()
-        for task in list(server._tasks):
+        for task in list(tasks):
             task.cancel()
-        await asyncio.gather(*server._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await listener.wait_closed()
 
 
