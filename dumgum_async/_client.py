@@ -195,6 +195,7 @@ class DumGumClient(BatchCalls, CallPath):
             max_response_bytes=max_response_bytes,
             proxy=proxy_from_env(self._url) if trust_env and session is None else None,
             tls=ssl,
+            headers=self._headers,
         )
         self._budget: BudgetTracker | None = (
             BudgetTracker(retry.budget) if retry is not None and retry.budget is not None else None

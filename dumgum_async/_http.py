@@ -31,8 +31,8 @@ from dumgum_async._interpret import (
     safe_headers,
     status_error,
 )
-from dumgum_async._secret import Secret
-from dumgum_async._timer import CoarseTimer, TimerScope
+from dumgum_async._secret import AUTHORIZATION, Secret, SecretHeaders
+from dumgum_async._timer import CoarseTimer
 from dumgum_async._version import __version__
 from dumgum_async.exceptions import (
     APIConnectionError,
@@ -152,6 +152,14 @@ class Transport:
         tls: An ``SSLContext`` to verify the server with, True for the default
             (or, with the caller's session, its connector's), False for no
             verification.
+        headers: The client's own headers. Our own session sends all but the
+            ``Authorization`` one by default, so that a call with these very headers
+            passes aiohttp that one header alone and aiohttp copies a ready
+            multidict instead of building one from all of ours per request. Any
+            other headers given to :meth:`post` must name every one of these (a
+            view's are these merged with more), since aiohttp adds the session's
+            defaults under a request's own. The key is never among the session's
+            defaults: the session is reachable from the frames of our tracebacks.
     """
 
     def __init__(
@@ -162,8 +170,13 @@ class Transport:
         max_response_bytes: int,
         proxy: ProxyRoute | None = None,
         tls: ssl.SSLContext | bool = True,
+        headers: SecretHeaders | None = None,
     ) -> None:
         self._session = session
+        self._headers = headers
+        # The headers our session sends by default: None while it does not exist,
+        # and always with a caller's session (its defaults are the caller's).
+        self._default_headers: SecretHeaders | None = None
         self._owns_session = session is None
         self._max_connections = max_connections
         self._max_bytes = max_response_bytes
@@ -182,6 +195,7 @@ class Transport:
         self._timer = None
         if self._owns_session:
             self._session = None
+            self._default_headers = None
 
     @property
     def is_open(self) -> bool:
@@ -201,12 +215,15 @@ class Transport:
                 # request and send .netrc credentials for the API host, which clash
                 # with our Authorization header (aiohttp then raises ValueError).
                 trust_env=False,
+                headers=None if self._headers is None else self._headers.public(),
             )
+            self._default_headers = self._headers
 
     async def close(self) -> None:
         """Close our session (never the caller's)."""
         session, self._session = self._session, None
         self._timer = None
+        self._default_headers = None
         if session is not None and self._owns_session and not session.closed:
             await session.close()
 
@@ -278,10 +295,63 @@ class Transport:
         # One instant for the attempt, redirects included: a fresh total per hop would
         # let an attempt (and a deadline that cut its timeout) run four totals long.
         when = loop.time() + total
+        proxy = self._proxy
+        resp: aiohttp.ClientResponse | None = None
+        # Each hop is written out here, not in a coroutine of its own: one frame
+        # fewer per request (this is the hot path, ARCHITECTURE.md step 6).
         for _ in range(_MAX_REDIRECTS + 1):
-            outcome = await self._attempt(
-                session, url, body, headers, timeout, first, timer.at(when), secret
-            )
+            if session.closed:
+                # A caller's session, closed under us: aiohttp would raise a bare
+                # RuntimeError. No later attempt can cure it.
+                error = APIConnectionError(
+                    f"cannot POST {url}: the aiohttp session given to the client is closed",
+                    url=url,
+                )
+                error.retryable = False
+                raise error
+            # What ends the hop: a Response, a redirect target, or the error to raise.
+            # Errors are raised after the try, so that none has the aiohttp exception
+            # (whose frames hold the request headers) as its __context__.
+            outcome: Response | str | APIError
+            try:
+                with timer.at(when):
+                    async with session.post(
+                        url,
+                        data=body,
+                        timeout=self._aiohttp_timeout(timeout),
+                        allow_redirects=False,
+                        ssl=self._tls,
+                        # Built in the call, never held in a local of this frame.
+                        headers=self._sent_headers(url, headers),
+                        proxy=None if proxy is None else proxy.url,
+                        proxy_headers=None if proxy is None else proxy.connect_headers(url),
+                    ) as resp:
+                        status = resp.status
+                        length = resp.content_length
+                        if status in (307, 308):
+                            # Parsed only here: a redirect is rare, a request is not.
+                            outcome = _redirect_target(url, resp, _origin(first), secret)
+                        elif (
+                            length is not None
+                            and length <= self._max_bytes
+                            and not _is_encoded(resp)
+                        ):
+                            # Content-Length settles the size of an unencoded body.
+                            outcome = Response(status, resp.headers, await resp.read())
+                        else:
+                            outcome = await self._read(
+                                resp, url, secret, strict=200 <= status < 300
+                            )
+            except TIMEOUT_ERRORS:
+                outcome = APITimeoutError(
+                    f"no response within {_limits(timeout)} from POST {url}", url=url
+                )
+            except (aiohttp.ClientError, OSError) as exc:
+                failure = _Failure(exc)
+                outcome = APIConnectionError(f"connection to {url} failed: {failure.text}", url=url)
+                outcome.retryable = failure.retryable
+            # Its request_info holds the request headers: not for a traceback.
+            resp = None
             if isinstance(outcome, str):
                 url = outcome
                 continue
@@ -297,68 +367,21 @@ class Transport:
             return outcome
         raise APIConnectionError(f"more than {_MAX_REDIRECTS} redirects from {url}", url=url)
 
-    async def _attempt(
-        self,
-        session: aiohttp.ClientSession,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeout: float | Timeout,
-        first: str,
-        deadline: TimerScope,
-        secret: Secret | None,
-    ) -> Response | str | APIError:
-        """One request: its response, a redirect target, or the error to raise.
-
-        Errors are returned, not raised, so that the caller raises them with a clean
-        chain; nothing aiohttp raised outlives the ``except`` clauses below.
-        ``first`` is the URL the call asked for, whose origin redirects must keep;
-        ``deadline`` is the attempt's total timeout (connect, send, wait, read), one
-        instant shared by every redirect of the attempt.
-        """
+    def _sent_headers(self, url: str, headers: Mapping[str, str]) -> Mapping[str, str]:
+        """What aiohttp gets as a request's headers: the key alone when the session
+        sends the rest by default (see ``__init__``)."""
         proxy = self._proxy
-        if session.closed:
-            # A caller's session, closed under us: aiohttp would raise a bare
-            # RuntimeError. No later attempt can cure it.
-            error = APIConnectionError(
-                f"cannot POST {url}: the aiohttp session given to the client is closed",
-                url=url,
-            )
-            error.retryable = False
-            return error
-        try:
-            with deadline:
-                async with session.post(
-                    url,
-                    data=body,
-                    timeout=self._aiohttp_timeout(timeout),
-                    allow_redirects=False,
-                    ssl=self._tls,
-                    headers=headers if proxy is None else proxy.request_headers(url, headers),
-                    proxy=None if proxy is None else proxy.url,
-                    proxy_headers=None if proxy is None else proxy.connect_headers(url),
-                ) as resp:
-                    status = resp.status
-                    if status in (307, 308):
-                        # Parsed only here: a redirect is rare, a request is not.
-                        return _redirect_target(url, resp, _origin(first), secret)
-                    return await self._read(resp, url, secret, strict=200 <= status < 300)
-        except TIMEOUT_ERRORS:
-            summary = None
-        except (aiohttp.ClientError, OSError) as exc:
-            summary = _Failure(exc)
-        if summary is None:
-            return APITimeoutError(
-                f"no response within {_limits(timeout)} from POST {url}", url=url
-            )
-        error = APIConnectionError(f"connection to {url} failed: {summary.text}", url=url)
-        error.retryable = summary.retryable
-        return error
+        if proxy is not None:
+            return proxy.request_headers(url, headers)
+        if headers is self._default_headers:
+            return {AUTHORIZATION: headers[AUTHORIZATION]}
+        return headers
 
     async def _read(
         self, resp: aiohttp.ClientResponse, url: str, secret: Secret | None, *, strict: bool
     ) -> Response | ResponseDecodeError:
-        """Read the body, decoded, never past the cap.
+        """Read the body, decoded, never past the cap (``post`` reads an unencoded body
+        whose Content-Length is within the cap itself).
 
         aiohttp inflates as data arrives, in bounded steps, so a running count over
         the chunks stops a decompression bomb early. Content-Length counts the
@@ -366,16 +389,13 @@ class Transport:
         """
         limit = self._max_bytes
         length = resp.content_length
-        if length is not None and not _is_encoded(resp):
-            if length <= limit:
-                return Response(resp.status, resp.headers, await resp.read())
-            if strict:
-                return decode_error(
-                    f"response body of {length} bytes exceeds the {limit}-byte limit",
-                    resp.status,
-                    resp.headers,
-                    url,
-                )
+        if strict and length is not None and length > limit and not _is_encoded(resp):
+            return decode_error(
+                f"response body of {length} bytes exceeds the {limit}-byte limit",
+                resp.status,
+                resp.headers,
+                url,
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(_CHUNK):
@@ -440,8 +460,8 @@ def _limits(timeout: float | Timeout) -> str:
 
 
 def _is_encoded(resp: aiohttp.ClientResponse) -> bool:
-    encoding = resp.headers.get("Content-Encoding", "").strip().lower()
-    return encoding not in ("", "identity")
+    encoding = resp.headers.get("Content-Encoding")
+    return encoding is not None and encoding.strip().lower() not in ("", "identity")
 
 
 def _origin(url: str) -> URL:

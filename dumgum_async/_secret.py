@@ -166,6 +166,10 @@ class SecretHeaders(_HeadersBase):
             return self._authorization.reveal()
         return self._others.get(name, default)
 
+    def public(self) -> dict[str, str]:
+        """Every header but ``Authorization``: nothing secret."""
+        return dict(self._others)
+
     def merged(self, extra: Mapping[str, str]) -> SecretHeaders:
         """A copy with ``extra`` added (for one request's trace headers); never the key."""
         return SecretHeaders(self._authorization, {**self._others, **extra})

@@ -16,6 +16,7 @@ from aioresponses import CallbackResult, aioresponses
 import dumgum_async as dg
 from tests.helpers.bodies import full_request, minimal_request
 from tests.helpers.constants import API_KEY, ENDPOINT
+from tests.helpers.hostile_server import hostile_server, http_response, replying
 
 SUGGESTIONS = ["Hi Marc!", "How was Annecy?", "Tell me about the risotto"]
 
@@ -167,6 +168,50 @@ async def test_sends_bearer_key_json_and_user_agent(mock_api: aioresponses) -> N
     assert headers["Content-Type"] == "application/json"
     assert headers["User-Agent"].startswith(f"dumgum-async/{dg.__version__}")
     assert json.loads(seen["data"]) == full_request()
+
+
+def _header_lines(head: bytes) -> list[tuple[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    pairs = [line.partition(":") for line in lines if line]
+    return [(name.strip().lower(), value.strip()) for name, _, value in pairs]
+
+
+_ANSWER = http_response(
+    "200 OK", b'{"suggestions": ["a", "b", "c"]}', "Content-Type: application/json"
+)
+
+
+async def test_each_of_the_clients_headers_reaches_the_server_once() -> None:
+    async with (
+        hostile_server(replying(_ANSWER, close=False)) as server,
+        _client(base_url=f"http://127.0.0.1:{server.port}") as client,
+    ):
+        await client.suggest(minimal_request())
+        await client.suggest(minimal_request())
+    for head in server.requests:
+        sent = _header_lines(head)
+        names = [name for name, _ in sent]
+        for name in ("authorization", "content-type", "accept", "user-agent"):
+            assert names.count(name) == 1, (name, names)
+        assert ("authorization", f"Bearer {API_KEY}") in sent
+        assert ("content-type", "application/json") in sent
+
+
+async def test_a_views_key_and_headers_replace_the_clients_on_the_wire() -> None:
+    async with (
+        hostile_server(replying(_ANSWER, close=False)) as server,
+        _client(base_url=f"http://127.0.0.1:{server.port}") as client,
+    ):
+        view = client.with_options(api_key="sk-view-other", headers={"X-Team": "a"})
+        await view.suggest(minimal_request(), extra_headers={"user-agent": "mine"})
+        await client.suggest(minimal_request())
+    first, second = (_header_lines(head) for head in server.requests)
+    assert [v for n, v in first if n == "authorization"] == ["Bearer sk-view-other"]
+    assert [v for n, v in first if n == "user-agent"] == ["mine"]
+    assert [v for n, v in first if n == "x-team"] == ["a"]
+    # The client's own call after the view's: its key and headers, nothing of the view's.
+    assert [v for n, v in second if n == "authorization"] == [f"Bearer {API_KEY}"]
+    assert "x-team" not in [n for n, _ in second]
 
 
 async def test_suggest_accepts_a_model(mock_api: aioresponses) -> None:
