@@ -103,7 +103,8 @@ class _Source:
             self.done.add(cls)
             attrs.resolve_types(cls)
             self._encoder(cls)
-            if issubclass(cls, _Encoded):
+            # The request itself is remembered whole, as its body (encode_request).
+            if issubclass(cls, _Encoded) and cls is not SuggestionRequest:
                 self._memo(cls)
         return f"{'part' if memo and issubclass(cls, _Encoded) else 'enc'}_{cls.__name__}"
 
@@ -117,7 +118,16 @@ class _Source:
         if item is not None and _is_leaf(item):
             return var  # cattrs passes such a tuple as it is; orjson writes an array
         if item is not None and attrs.has(item):
-            return f"[{self.model(item, memo=memo)}(x) for x in {var}]"
+            encode = self.model(item, memo=memo)
+            if memo and issubclass(item, _Encoded):
+                # part_<item>'s answer for a remembered object, inline: twenty
+                # messages would otherwise cost twenty calls to splice.
+                remembered = (
+                    f"x.__class__ is {self.bind(item)}"
+                    " and (w := _getattr(x, '_wire', None)).__class__ is _Fragment"
+                )
+                return f"[w if {remembered} else {encode}(x) for x in {var}]"
+            return f"[{encode}(x) for x in {var}]"
         raise TypeError(f"no straight-line encoding for {t!r}")
 
     def _encoder(self, cls: type, *, memo: bool = False) -> None:
@@ -223,6 +233,11 @@ class _Source:
             tests.append(f"({value} is None or {test})" if inner is not None else f"({test})")
         return " and ".join(tests) or "True"
 
+    def stable(self, cls: type) -> str:
+        """``stable_<cls>``: whether the bytes of a ``cls`` can never change."""
+        self.lines += [f"def stable_{cls.__name__}(o):", f"    return {self._stable(cls, 'o')}", ""]
+        return f"stable_{cls.__name__}"
+
     def compile(self) -> dict[str, Any]:
         exec("\n".join(self.lines), self.ns)  # straight-line functions, built once at import
         return self.ns
@@ -234,30 +249,49 @@ def _exact(data: bytes) -> bytes:
     return bytes(memoryview(data))
 
 
-def _build() -> tuple[Callable[[SuggestionRequest], Any], Callable[[SuggestionRequest], Any]]:
+_Encoder = Callable[[SuggestionRequest], Any]
+
+
+def _build() -> tuple[_Encoder, _Encoder, _Encoder]:
     source = _Source()
     plain = source.model(SuggestionRequest)
     source._encoder(SuggestionRequest, memo=True)
+    stable = source.stable(SuggestionRequest)
     ns = source.compile()
-    return ns[plain], ns["memo_SuggestionRequest"]
+    return ns[plain], ns["memo_SuggestionRequest"], ns[stable]
 
 
-_PLAIN_REQUEST, _MEMO_REQUEST = _build()
+_PLAIN_REQUEST, _MEMO_REQUEST, _STABLE_REQUEST = _build()
 _dumps: Final = orjson.dumps
+_getattr: Final = getattr
+_set_body: Final = _Encoded._wire.__set__  # type: ignore[attr-defined]
 
 
 def encode_request(request: SuggestionRequest) -> bytes:
     """The request body as sent: compact UTF-8 JSON, the same bytes as the converter's.
 
-    Profiles and messages sent before are spliced in from their memo (see the module
-    docstring); anything unusual goes through ``_converter.encode_request``.
+    A request sent before is answered from its own memo, the whole body; in a new
+    one, profiles and messages sent before are spliced in from theirs (see the module
+    docstring). Anything unusual goes through ``_converter.encode_request``.
 
     Raises:
         RequestValidationError: Something in ``request`` cannot be written as JSON
             (a lone surrogate in an unknown enum value, say), named by its path.
     """
     try:
-        return _dumps(_MEMO_REQUEST(request), option=_OPTION)
+        # The class first: a subclass could answer for the slot's name itself.
+        if request.__class__ is not SuggestionRequest:
+            raise _Unusual
+        memo: Any = _getattr(request, "_wire", None)
+        if memo.__class__ is bytes:
+            return memo
+        body = _dumps(_MEMO_REQUEST(request), option=_OPTION)
+        if memo is None:
+            _set_body(request, _SEEN)
+        elif _STABLE_REQUEST(request):
+            body = _exact(body)
+            _set_body(request, body)
+        return body
     except Exception:
         # The reference road decides: it encodes what is merely unusual, and names
         # what cannot be sent.

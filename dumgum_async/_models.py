@@ -411,7 +411,7 @@ class Message(_Validated, _Encoded):
 
 @_checked
 @attrs.frozen(kw_only=True)
-class SuggestionRequest(_Validated):
+class SuggestionRequest(_Validated, _Encoded):
     """A request for three reply suggestions (the spec's ``IcebreakerSuggestionRequest``).
 
     Args:

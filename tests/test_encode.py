@@ -240,9 +240,10 @@ def test_the_first_use_only_counts_the_profiles() -> None:
 def test_messages_are_counted_once_their_user_profile_was_sent_before() -> None:
     request = SuggestionRequest.from_dict(full_request())
     _encode.encode_request(request)
-    _encode.encode_request(request)
+    # New requests of the same objects, as the next turns of a conversation.
+    _encode.encode_request(attrs.evolve(request))
     assert {memo_of(m) for m in request.messages} == {_encode._SEEN}
-    _encode.encode_request(request)
+    _encode.encode_request(attrs.evolve(request))
     assert all(isinstance(memo_of(m), orjson.Fragment) for m in request.messages)
 
 
@@ -264,11 +265,11 @@ def test_a_memo_is_an_exact_size_copy() -> None:
     requests = [SuggestionRequest.from_dict(full_request()) for _ in range(50)]
     for request in requests:
         _encode.encode_request(request)
-        _encode.encode_request(request)
     tracemalloc.start()
     try:
-        for request in requests:
-            _encode.encode_request(request)
+        for request in requests:  # new requests of the same parts: the parts' memos
+            _encode.encode_request(attrs.evolve(request))
+            _encode.encode_request(attrs.evolve(request))
         held, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -283,6 +284,23 @@ def test_a_memo_is_an_exact_size_copy() -> None:
     assert sys.getsizeof(orjson.dumps(memo_of(requests[0].messages[0]))) < 200
 
 
+def test_a_requests_own_memo_is_an_exact_size_copy() -> None:
+    requests = [SuggestionRequest.from_dict(full_request()) for _ in range(50)]
+    for request in requests:
+        _encode.encode_request(request)
+    tracemalloc.start()
+    try:
+        bodies = [_encode.encode_request(request) for request in requests]
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert all(memo_of(r) is body for r, body in zip(requests, bodies, strict=True))
+    # The bodies, plus per request a bytes header, the list, and the parts' memos
+    # made on this second use (two profiles each: messages wait for a third).
+    profiles = sum(len(orjson.dumps(memo_of(r.user_profile))) * 2 for r in requests)
+    assert held < sum(map(len, bodies)) + profiles + 50 * 400
+
+
 def test_an_object_in_a_fixed_offset_zone_is_remembered() -> None:
     when = dt.datetime(2025, 4, 25, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     message = Message(id="m1", sender=dg.Sender.USER, date=when, text="hi")
@@ -293,7 +311,7 @@ def test_an_object_in_a_fixed_offset_zone_is_remembered() -> None:
         messages=(message,),
     )
     for _ in range(3):
-        _encode.encode_request(request)
+        _encode.encode_request(attrs.evolve(request))
     assert isinstance(memo_of(message), orjson.Fragment)
 
 
@@ -336,13 +354,48 @@ def test_a_zoneinfo_date_is_encoded_afresh_every_time() -> None:
     assert memo_of(profile) == _encode._SEEN
 
 
+def test_a_request_sent_before_is_answered_from_its_own_memo() -> None:
+    request = SuggestionRequest.from_dict(full_request())
+    first = _encode.encode_request(request)
+    assert memo_of(request) == _encode._SEEN
+    second = _encode.encode_request(request)
+    assert memo_of(request) == second == first == reference(request)
+    assert _encode.encode_request(request) is memo_of(request)
+
+
+def test_a_request_whose_dates_can_change_never_keeps_its_body() -> None:
+    zone = _MovingZone()
+    message = Message(
+        id="m1", sender=dg.Sender.USER, date=dt.datetime(2025, 4, 25, 10, 0, tzinfo=zone)
+    )
+    request = attrs.evolve(SuggestionRequest.from_dict(minimal_request()), messages=(message,))
+    for _ in range(3):
+        _encode.encode_request(request)
+    assert memo_of(request) == _encode._SEEN
+    zone.hours = 4
+    assert b"+04:00" in _encode.encode_request(request)
+
+
+@PROPERTY
+@given(parts=histories())
+def test_every_use_of_one_request_object_writes_the_converters_bytes(
+    parts: tuple[Profile, Profile, dg.Language, list[Message]],
+) -> None:
+    user, persona, language, history = parts
+    request = SuggestionRequest(
+        user_profile=user, persona_profile=persona, language=language, messages=tuple(history)
+    )
+    expected = reference(request)
+    assert [_encode.encode_request(request) for _ in range(3)] == [expected] * 3
+
+
 # --- what a memo may never reach ------------------------------------------------------
 
 
 def _remembered() -> SuggestionRequest:
     request = SuggestionRequest.from_dict(full_request())
     for _ in range(3):
-        _encode.encode_request(request)
+        _encode.encode_request(attrs.evolve(request))
     assert isinstance(memo_of(request.user_profile), orjson.Fragment)
     assert isinstance(memo_of(request.messages[0]), orjson.Fragment)
     return request
@@ -379,6 +432,23 @@ def test_copies_start_without_a_memo(duplicate: Callable[[Any], Any]) -> None:
     assert memo_of(twin) is None
     evolved = attrs.evolve(request, user_profile=twin)
     assert _encode.encode_request(evolved) == reference(request)
+
+
+@pytest.mark.parametrize(
+    "duplicate",
+    [copy.copy, copy.deepcopy, attrs.evolve, lambda r: pickle.loads(pickle.dumps(r))],
+    ids=["copy", "deepcopy", "evolve", "pickle"],
+)
+def test_copies_of_a_remembered_request_start_without_its_body(
+    duplicate: Callable[[Any], Any],
+) -> None:
+    request = SuggestionRequest.from_dict(full_request())
+    _encode.encode_request(request)
+    _encode.encode_request(request)
+    assert isinstance(memo_of(request), bytes)
+    twin = duplicate(request)
+    assert twin == request
+    assert memo_of(twin) is None
 
 
 def test_pickling_a_remembered_object_works_and_does_not_carry_the_memo() -> None:
