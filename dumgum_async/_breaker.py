@@ -31,7 +31,10 @@ PROBE_POLL: Final = 0.05
 
 
 class Ticket:
-    """Permission to send one attempt; hand it back with :meth:`Breaker.record`."""
+    """Permission to send one attempt; hand it back with :meth:`Breaker.record`.
+
+    Never changed once made: a closed breaker hands every attempt the same one.
+    """
 
     __slots__ = ("generation", "probe")
 
@@ -56,6 +59,8 @@ class Breaker:
         self._clock = clock
         self._state = CLOSED
         self._generation = 0
+        # What every attempt gets while closed: one object per generation, not per attempt.
+        self._closed_ticket = Ticket(0, probe=False)
         self._outcomes: collections.deque[bool] = collections.deque(maxlen=policy.window)
         self._failures = 0  # failures among _outcomes
         self._cooldown = policy.cooldown
@@ -82,7 +87,7 @@ class Breaker:
     def admit(self) -> Ticket | float:
         """A :class:`Ticket` if an attempt may be sent now, else seconds to wait first."""
         if self._state == CLOSED:
-            return Ticket(self._generation, probe=False)
+            return self._closed_ticket
         now = self._clock()
         if self._state == OPEN:
             if now < self._probe_at:
@@ -138,6 +143,7 @@ class Breaker:
     def _change(self, state: str) -> None:
         self._state = state
         self._generation += 1
+        self._closed_ticket = Ticket(self._generation, probe=False)
         self._probing = False
         self._probe_successes = 0
         if state == CLOSED:

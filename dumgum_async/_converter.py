@@ -133,8 +133,9 @@ def decode_response(body: bytes) -> SuggestionResponse:
         items = parse_string_list(raw)
     elif isinstance(raw, list):
         items = raw
-        if not all(isinstance(v, str) for v in items):
-            raise BodyError("'suggestions' must hold only strings")
+        for v in items:  # a loop, not all(...): no generator per response
+            if v.__class__ is not str:  # orjson makes no str subclass
+                raise BodyError("'suggestions' must hold only strings")
     else:
         raise BodyError(f"'suggestions' must be an array of strings, got {json_kind(raw)}")
     # Checked above, once: every item is a str from orjson or _pylist, which refuse

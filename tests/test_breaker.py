@@ -180,6 +180,23 @@ def test_outcomes_of_attempts_sent_before_it_opened_are_ignored() -> None:
     assert breaker.state == OPEN
 
 
+def test_a_ticket_from_before_it_opened_and_closed_again_is_ignored() -> None:
+    breaker, clock = _breaker()
+    stale = _ticket(breaker)
+    _open(breaker)
+    clock.now += 5.0
+    breaker.record(_ticket(breaker), False)
+    breaker.record(_ticket(breaker), False)
+    assert breaker.state == CLOSED
+    fresh = _ticket(breaker)
+    assert fresh is not stale
+    for _ in range(QUICK.window):
+        breaker.record(stale, True)  # the old closed state's: no evidence now
+    assert breaker.state == CLOSED
+    _fail(breaker, QUICK.window)
+    assert breaker.state == OPEN
+
+
 def test_outcomes_without_a_verdict_do_not_fill_the_window() -> None:
     breaker, _ = _breaker()
     _fail(breaker, 19)
