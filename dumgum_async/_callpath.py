@@ -5,9 +5,10 @@ it in flight and makes the first attempt from its own frame (the breaker's ticke
 then ``_exchange``), ``_after_failure`` hands a failure to
 ``_retry.retry_after_failure``, whose retries go through ``_attempt`` (the circuit
 breaker, then ``_exchange``); ``_exchange`` is one attempt (slot, tokens, POST,
-verdict), in which
-``_interpret.interpret`` turns the answer into the result or the error. The call's deadline is one
-``_deadline.Deadline`` (None without one), used by every wait.
+verdict), in which ``_interpret.interpret`` turns the answer into the result or the
+error. What the attempts of one call share (the loop's state, the body, the options,
+the deadline) travels as one ``_Call``; the deadline is one ``_deadline.Deadline``
+(None without one), used by every wait.
 
 This is the hot path: no await, object or lookup is added here per request
 without measuring (``benchmarks/bench_client.py``).
@@ -17,10 +18,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
+
+import attrs
 
 from dumgum_async import _batch
 from dumgum_async._breaker import CLOSED, Breaker, Ticket
+from dumgum_async._config import RetryPolicy
 from dumgum_async._deadline import Deadline, expired
 from dumgum_async._interpret import interpret, parse_retry_after
 from dumgum_async._lifecycle import Lifecycle, LoopState
@@ -68,12 +73,13 @@ class CallPath(Lifecycle):
             deadline = Deadline.of(policy, started, loop)
             # A batch outlasts an outage (waiting on the breaker) only if it may retry.
             patient = batch and policy is not None and policy.max_attempts > 1
+            call = _Call(bound, body, opts, deadline, batch, patient)
             budget = self._budget if policy is not None and policy.budget is not None else None
             if budget is not None:
                 budget.record_call()
             try:
                 if patient:
-                    result = await self._attempt(bound, body, opts, deadline, batch, patient)
+                    result = await self._attempt(call)
                 else:
                     # _attempt's loop, which only a patient call goes round, made once.
                     breaker = self._breaker
@@ -86,13 +92,11 @@ class CallPath(Lifecycle):
                         else:
                             ticket = await self._admit(breaker, admitted, deadline, wait=batch)
                             queued = loop.time()  # the breaker's wait is not the attempt's
-                    result = await self._exchange(
-                        bound, body, opts, deadline, batch, ticket, queued
-                    )
+                    result = await self._exchange(call, ticket, queued)
             except APIError as exc:
                 if policy is None:
                     raise
-                result = await self._after_failure(exc, bound, body, opts, deadline, batch, patient)
+                result = await self._after_failure(exc, call, policy)
             self._stats.record_success(loop.time() - started)
             return result
         except asyncio.CancelledError:
@@ -111,30 +115,17 @@ class CallPath(Lifecycle):
                 idle.set_result(None)
 
     async def _after_failure(
-        self,
-        first: APIError,
-        bound: LoopState,
-        body: bytes,
-        opts: CallOptions,
-        deadline: Deadline | None,
-        batch: bool,
-        patient: bool,
+        self, first: APIError, call: _Call, policy: RetryPolicy
     ) -> SuggestionResponse:
-        policy = opts.retry
-        assert policy is not None
         budget = self._budget if policy.budget is not None else None
-
-        async def attempt() -> SuggestionResponse:
-            return await self._attempt(bound, body, opts, deadline, batch, patient)
-
         # Whether to retry at all is _retry's decision too (a 400 is raised from there).
         return await retry_after_failure(
             first,
-            attempt,
+            partial(self._attempt, call),
             policy=policy,
             budget=budget,
             limiter=self._limiter,
-            deadline=deadline,
+            deadline=call.deadline,
             on_retry=self._count_retry,
             observer=_live(self._telemetry),  # --- telemetry: retry waits and 429 pauses
         )
@@ -142,28 +133,18 @@ class CallPath(Lifecycle):
     def _count_retry(self, exc: BaseException) -> None:
         self._stats.retries[reason(exc)] += 1
 
-    async def _attempt(
-        self,
-        bound: LoopState,
-        body: bytes,
-        opts: CallOptions,
-        deadline: Deadline | None,
-        batch: bool,
-        patient: bool,
-    ) -> SuggestionResponse:
+    async def _attempt(self, call: _Call) -> SuggestionResponse:
         breaker = self._breaker
         if breaker is None:
-            return await self._exchange(bound, body, opts, deadline, batch, None, bound.loop.time())
+            return await self._exchange(call, None, call.bound.loop.time())
         while True:
             admitted = breaker.admit()
             if not isinstance(admitted, Ticket):
-                admitted = await self._admit(breaker, admitted, deadline, wait=batch)
+                admitted = await self._admit(breaker, admitted, call.deadline, wait=call.batch)
             try:
-                return await self._exchange(
-                    bound, body, opts, deadline, batch, admitted, bound.loop.time()
-                )
+                return await self._exchange(call, admitted, call.bound.loop.time())
             except APIError as exc:
-                if not (patient and is_outage(exc) and breaker.state != CLOSED):
+                if not (call.patient and is_outage(exc) and breaker.state != CLOSED):
                     raise
                 # The outage is the breaker's to handle: wait for it to let a request
                 # through again instead of spending one of this item's attempts.
@@ -190,18 +171,13 @@ class CallPath(Lifecycle):
             wait_for = admitted
 
     async def _exchange(
-        self,
-        bound: LoopState,
-        body: bytes,
-        opts: CallOptions,
-        deadline: Deadline | None,
-        batch: bool,
-        ticket: Ticket | None,
-        queued: float,
+        self, call: _Call, ticket: Ticket | None, queued: float
     ) -> SuggestionResponse:
-        """One attempt, queued at ``queued`` (the loop's clock): a slot, a token, the
-        POST and its reading; the breaker is told how the API did (not how long we
-        queued: that is no evidence about it)."""
+        """One attempt of ``call``, queued at ``queued`` (the loop's clock): a slot, a
+        token, the POST and its reading; the breaker is told how the API did (not how
+        long we queued: that is no evidence about it)."""
+        bound, body, opts, deadline = call.bound, call.body, call.opts, call.deadline
+        batch = call.batch
         slots = bound.slots
         telemetry = self._telemetry
         if telemetry is not None and not telemetry.live:
@@ -303,6 +279,20 @@ class CallPath(Lifecycle):
         # arriving meanwhile is at most one batch request behind, not a whole batch.
         async with bound.batch_gate:
             await self._limiter.acquire()
+
+
+@attrs.define(eq=False)
+class _Call:
+    """What every attempt of one call shares: made once per call, in ``_call``."""
+
+    bound: LoopState
+    body: bytes
+    opts: CallOptions
+    deadline: Deadline | None
+    #: A batch item's call: its tokens queue through the batch gate.
+    batch: bool
+    #: A batch item that may retry: it outlasts an outage, waiting on the breaker.
+    patient: bool
 
 
 def _live(telemetry: Telemetry | None) -> Telemetry | None:

@@ -31,7 +31,6 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
@@ -138,12 +137,8 @@ class _Call:
         self.state_token = _CURRENT.set(self)
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    # Only the exception itself tells the outcome: its type and traceback add nothing.
+    def __exit__(self, _type: object, exc: BaseException | None, _tb: object) -> None:
         assert self.otel_token is not None
         assert self.state_token is not None
         _CURRENT.reset(self.state_token)
