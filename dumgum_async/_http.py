@@ -17,6 +17,7 @@ import ssl
 import time
 import urllib.request
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Final, Literal
 
 import aiohttp
@@ -295,7 +296,6 @@ class Transport:
         # One instant for the attempt, redirects included: a fresh total per hop would
         # let an attempt (and a deadline that cut its timeout) run four totals long.
         when = loop.time() + total
-        proxy = self._proxy
         resp: aiohttp.ClientResponse | None = None
         # Each hop is written out here, not in a coroutine of its own: one frame
         # fewer per request (this is the hot path, ARCHITECTURE.md step 6).
@@ -315,17 +315,7 @@ class Transport:
             outcome: Response | str | APIError
             try:
                 with timer.at(when):
-                    async with session.post(
-                        url,
-                        data=body,
-                        timeout=self._aiohttp_timeout(timeout),
-                        allow_redirects=False,
-                        ssl=self._tls,
-                        # Built in the call, never held in a local of this frame.
-                        headers=self._sent_headers(url, headers),
-                        proxy=None if proxy is None else proxy.url,
-                        proxy_headers=None if proxy is None else proxy.connect_headers(url),
-                    ) as resp:
+                    async with self._request(session, url, body, headers, timeout) as resp:
                         status = resp.status
                         length = resp.content_length
                         if status in (307, 308):
@@ -367,15 +357,39 @@ class Transport:
             return outcome
         raise APIConnectionError(f"more than {_MAX_REDIRECTS} redirects from {url}", url=url)
 
-    def _sent_headers(self, url: str, headers: Mapping[str, str]) -> Mapping[str, str]:
-        """What aiohttp gets as a request's headers: the key alone when the session
-        sends the rest by default (see ``__init__``)."""
-        proxy = self._proxy
-        if proxy is not None:
-            return proxy.request_headers(url, headers)
+    def _request(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: float | Timeout,
+    ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
+        """aiohttp's POST of one hop, to enter (built here, so that no local of
+        ``post`` holds the revealed key in the frames of a traceback)."""
         if headers is self._default_headers:
-            return {AUTHORIZATION: headers[AUTHORIZATION]}
-        return headers
+            # The session sends the rest of the client's own headers (see __init__).
+            headers = {AUTHORIZATION: headers[AUTHORIZATION]}
+        proxy = self._proxy
+        if proxy is None and self._tls is True:
+            # Only what differs from aiohttp's defaults: each keyword costs per request.
+            return session.post(
+                url,
+                data=body,
+                timeout=self._aiohttp_timeout(timeout),
+                allow_redirects=False,
+                headers=headers,
+            )
+        return session.post(
+            url,
+            data=body,
+            timeout=self._aiohttp_timeout(timeout),
+            allow_redirects=False,
+            ssl=self._tls,
+            headers=headers if proxy is None else proxy.request_headers(url, headers),
+            proxy=None if proxy is None else proxy.url,
+            proxy_headers=None if proxy is None else proxy.connect_headers(url),
+        )
 
     async def _read(
         self, resp: aiohttp.ClientResponse, url: str, secret: Secret | None, *, strict: bool
