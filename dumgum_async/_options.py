@@ -90,7 +90,9 @@ class CallOptions:
                 "timeout=None is deprecated and will be refused in the next release: "
                 "omit timeout (or pass dumgum_async.NOT_GIVEN) for the client's timeout",
                 DeprecationWarning,
-                stacklevel=stacklevel + 1,
+                # A capturing call came through with_raw_response's wrapper (in
+                # _raw): its caller is one frame further up.
+                stacklevel=stacklevel + 1 + (self.capture is not None),
             )
         elif timeout is not NOT_GIVEN:
             changes["timeout"] = attempt_timeout(timeout)
