@@ -105,9 +105,10 @@ class RawCall(Generic[_P]):
             parameters=tuple(signature.parameters.values())[1:],  # not self
             return_annotation="RawResponse",
         )
+        own = inspect.cleandoc(method.__doc__ or "")
         self._doc = (
             f"As :meth:`DumGumClient.{method.__name__}`, answering a :class:`RawResponse` "
-            f"(the HTTP details of the answer, and ``parse()``).\n\n{method.__doc__ or ''}"
+            f"(the HTTP details of the answer, and ``parse()``).\n\n{own}"
         )
 
     @overload
