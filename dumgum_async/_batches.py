@@ -154,6 +154,7 @@ class BatchCalls:
         timeout: float | _dt.timedelta | Timeout | NotGiven | None = NOT_GIVEN,
         extra_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
         progress: ProgressCallback | None = None,
+        max_requests: int | None = None,
     ) -> list[BatchResult[_Item]]:
         """Like :meth:`suggest_many`, but return every result in input order.
 
@@ -164,7 +165,9 @@ class BatchCalls:
             AuthenticationError: As for :meth:`suggest_many`; the results are lost.
             PermissionDeniedError: Likewise.
             ClientClosedError: Likewise.
+            BudgetExhaustedError: ``max_requests`` attempts were made; likewise.
             DumGumError: The first failure, only with ``stop_on_error``.
+            ConfigurationError: As for :meth:`suggest_many`.
         """
         if timeout is None:
             # Warned here, where the caller's line is one frame up.
@@ -180,6 +183,7 @@ class BatchCalls:
             timeout=timeout,
             extra_headers=extra_headers,
             progress=progress,
+            max_requests=max_requests,
         )
         try:
             async for result in results_of:

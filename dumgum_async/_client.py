@@ -41,7 +41,7 @@ from dumgum_async._http import USER_AGENT, ClientSession, Transport, proxy_from_
 from dumgum_async._lifecycle import LoopState, slots_for
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
 from dumgum_async._options import CallOptions
-from dumgum_async._raw import RawResponses
+from dumgum_async._raw import RawCall
 from dumgum_async._retry import BudgetTracker
 from dumgum_async._secret import Secret, SecretHeaders
 from dumgum_async._settings import check_settings, limiter_for
@@ -410,6 +410,18 @@ class DumGumClient(BatchCalls, CallPath):
     def _view(self, opts: CallOptions, *, batch: bool) -> DumGumClient:
         # A call with other options, through suggest's own path (raw responses, batches).
         return _ClientView(self._root, opts, batch=batch)
+
+
+class RawResponses:
+    """``client.with_raw_response``: the client's calls, answering :class:`RawResponse`."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: DumGumClient) -> None:
+        self._client = client
+
+    # Final: a declared type (the descriptor's, from suggest) that every checker reads alike.
+    suggest: Final = RawCall(DumGumClient.suggest)
 
 
 def _telemetry(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
-from collections.abc import Awaitable, Mapping
-from typing import Any, Protocol
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, overload
 
-from dumgum_async._config import NOT_GIVEN, NotGiven, RetryPolicy, Timeout
 from dumgum_async._interpret import request_id_of, safe_headers
-from dumgum_async._models import SuggestionRequest, SuggestionResponse
+from dumgum_async._models import SuggestionResponse
 from dumgum_async._options import CallOptions, Capture
+
+_P = ParamSpec("_P")
 
 
 class RawResponse:
@@ -65,58 +67,83 @@ class RawResponse:
         )
 
 
-class _Suggests(Protocol):
-    def suggest(
-        self, request: SuggestionRequest | Mapping[str, Any]
-    ) -> Awaitable[SuggestionResponse]:
-        """As ``DumGumClient.suggest``."""
-        ...
-
-
 class _Client(Protocol):
-    """What ``RawResponses`` needs of a ``DumGumClient``."""
+    """What a raw-response call needs of a ``DumGumClient``."""
 
     @property
     def _opts(self) -> CallOptions: ...
 
-    def _view(self, opts: CallOptions, *, batch: bool) -> _Suggests: ...
+    def _view(self, opts: CallOptions, *, batch: bool) -> object: ...
 
 
-class RawResponses:
-    """``client.with_raw_response``: the client's calls, answering :class:`RawResponse`."""
+class _HasClient(Protocol):
+    """What a :class:`RawCall` is an attribute of: ``client.with_raw_response``."""
 
-    __slots__ = ("_client",)
+    @property
+    def _client(self) -> _Client: ...
 
-    def __init__(self, client: _Client) -> None:
-        self._client = client
 
-    async def suggest(
-        self,
-        request: SuggestionRequest | Mapping[str, Any],
-        *,
-        retry: RetryPolicy | NotGiven | None = NOT_GIVEN,
-        timeout: float | _dt.timedelta | Timeout | NotGiven | None = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
-    ) -> RawResponse:
-        """As :meth:`DumGumClient.suggest`, with the HTTP details of the answer.
+class RawCall(Generic[_P]):
+    """A call method of ``client.with_raw_response``: the client's method, answering
+    a :class:`RawResponse`.
 
-        Raises:
-            DumGumError: As :meth:`DumGumClient.suggest` (an error status included).
-        """
-        client = self._client
-        capture = Capture()
-        opts = client._opts.for_call(retry, timeout, extra_headers, stacklevel=2)
-        opts = opts.capturing(capture)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        # Made through a view whose options record the attempts: suggest's own path.
-        parsed = await client._view(opts, batch=False).suggest(request)
-        headers = safe_headers(capture.headers, opts.api_key)
-        return RawResponse(
-            status_code=capture.status,
-            headers=headers,
-            request_id=request_id_of(headers),
-            attempts=capture.attempts,
-            elapsed=loop.time() - started,
-            parsed=parsed,
+    The method's signature exists once, on the client: its raw form takes the same
+    parameters (for type checkers, ``help()`` and IDEs alike) and calls the method
+    on a view of the client whose options record the attempts, so the call takes
+    that method's own path.
+    """
+
+    __slots__ = ("_doc", "_method", "_signature")
+
+    def __init__(
+        self, method: Callable[Concatenate[Any, _P], Awaitable[SuggestionResponse]]
+    ) -> None:
+        self._method = method
+        # Worked out once, when the client's class is made, not per call.
+        signature = inspect.signature(method)
+        self._signature = signature.replace(
+            parameters=tuple(signature.parameters.values())[1:],  # not self
+            return_annotation="RawResponse",
         )
+        own = inspect.cleandoc(method.__doc__ or "")
+        self._doc = (
+            f"As :meth:`DumGumClient.{method.__name__}`, answering a :class:`RawResponse` "
+            f"(the HTTP details of the answer, and ``parse()``).\n\n{own}"
+        )
+
+    @overload
+    def __get__(self, owner: None, kind: type) -> Self: ...
+
+    @overload
+    def __get__(
+        self, owner: _HasClient, kind: type | None = None
+    ) -> Callable[_P, Awaitable[RawResponse]]: ...
+
+    def __get__(
+        self, owner: _HasClient | None, kind: type | None = None
+    ) -> Self | Callable[_P, Awaitable[RawResponse]]:
+        if owner is None:
+            return self
+        method = self._method
+        client = owner._client
+
+        @functools.wraps(method)
+        async def raw(*args: _P.args, **kwargs: _P.kwargs) -> RawResponse:
+            capture = Capture()
+            view = client._view(client._opts.capturing(capture), batch=False)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            parsed = await method(view, *args, **kwargs)
+            headers = safe_headers(capture.headers, client._opts.api_key)
+            return RawResponse(
+                status_code=capture.status,
+                headers=headers,
+                request_id=request_id_of(headers),
+                attempts=capture.attempts,
+                elapsed=loop.time() - started,
+                parsed=parsed,
+            )
+
+        raw.__doc__ = self._doc
+        raw.__signature__ = self._signature  # type: ignore[attr-defined]
+        return raw

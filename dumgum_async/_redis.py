@@ -75,13 +75,6 @@ _MAX_FORFEITS: Final = 3
 _CHECK_LEAD: Final = 0.02
 
 
-def _settle_question(task: asyncio.Task[int]) -> None:
-    # A question nobody waits for any more: its failure is recorded by the link
-    # (the breaker); retrieving it here keeps asyncio from reporting it.
-    if not task.cancelled():
-        task.exception()
-
-
 class RedisRateLimit:
     """A rate limit and a pause shared through Redis by every process using ``key``.
 
@@ -225,8 +218,6 @@ class RedisRateLimit:
             on_redis_error=on_redis_error,
         )
         self._breaker = self._link.breaker
-        # Sleepers' questions for the shared pause, still running past their slot.
-        self._questions: set[asyncio.Task[int]] = set()
         # Resolved by pause() to wake this process's sleepers, whose slot may now
         # fall inside the pause: they give it up and reserve a new one.
         self._pause_signal: asyncio.Future[None] | None = None
@@ -433,10 +424,7 @@ class RedisRateLimit:
         if self._closed:
             return
         self._closed = True
-        questions = list(self._questions)
-        for question in questions:
-            question.cancel()
-        await self._link.aclose(list(questions))
+        await self._link.aclose()
 
     # --- internals ----------------------------------------------------------------------
 
@@ -469,10 +457,7 @@ class RedisRateLimit:
             if done:
                 return False
             if not (self._breaker.down or self._closed):  # closed: no new connection
-                question = loop.create_task(self._link.sync())
-                self._questions.add(question)
-                question.add_done_callback(_settle_question)
-                question.add_done_callback(self._questions.discard)
+                question = self._link.ask_pause(loop)
                 left = max(release_at - loop.time(), 0.0)
                 either: set[asyncio.Future[Any]] = {signal, question}
                 await asyncio.wait(either, timeout=left)

@@ -126,6 +126,13 @@ class Breaker:
         return max(self._check_at - self._clock(), 0.0)
 
 
+def _settle_question(task: asyncio.Task[int]) -> None:
+    # A question nobody waits for any more: its failure is recorded (the breaker);
+    # retrieving it here keeps asyncio from reporting it.
+    if not task.cancelled():
+        task.exception()
+
+
 class RedisLink:
     """One limiter's connection to Redis, and what it knows of Redis and the pause.
 
@@ -187,6 +194,9 @@ class RedisLink:
         self._pause_seen = 0.0
         self._pause_task: asyncio.Task[None] | None = None
         self._check_task: asyncio.Task[None] | None = None
+        # Sleepers' questions for the shared pause (ask_pause), still running past
+        # their slot.
+        self._questions: set[asyncio.Task[int]] = set()
 
     # --- the pause ----------------------------------------------------------------------
 
@@ -243,16 +253,19 @@ class RedisLink:
             f"({self.breaker.error}); {when}"
         )
 
-    async def aclose(self, others: list[asyncio.Future[Any]]) -> None:
-        """End the checks and the pause write, wait for ``others``, close the connections."""
+    async def aclose(self) -> None:
+        """End the checks, the questions and the pause write, then close the connections."""
         check, self._check_task = self._check_task, None
         if check is not None and not check.done():
             check.cancel()
+        questions = list(self._questions)
+        for question in questions:
+            question.cancel()
         task, self._pause_task = self._pause_task, None
         tasks: list[asyncio.Future[Any]] = [t for t in (check, task) if t is not None]
         # Bounded: each exchange gives up after socket_timeout, and no new one
         # starts once closed.
-        await asyncio.gather(*tasks, *others, return_exceptions=True)
+        await asyncio.gather(*tasks, *questions, return_exceptions=True)
         client, self._redis, self._script = self._redis, None, None
         pool, self._pool = self._pool, None
         if client is not None:
@@ -287,6 +300,15 @@ class RedisLink:
         self._redis = client = redis.asyncio.Redis(connection_pool=pool)
         self._script = client.register_script(SCRIPT)
         return self._script
+
+    def ask_pause(self, loop: asyncio.AbstractEventLoop) -> asyncio.Task[int]:
+        """:meth:`sync` in a task of its own, which :meth:`aclose` ends: a sleeper waits
+        for its answer no later than its slot, and may leave it running."""
+        question = loop.create_task(self.sync())
+        self._questions.add(question)
+        question.add_done_callback(_settle_question)
+        question.add_done_callback(self._questions.discard)
+        return question
 
     async def sync(self) -> int:
         """Carry any pending pause to Redis and learn the shared one: its end, in us

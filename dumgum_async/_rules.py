@@ -97,25 +97,24 @@ def text_problem(value: str, loc: _Loc, out: _Out) -> None:
         out.append(Problem(loc, _surrogate_message(value), TEXT.code))
 
 
-def _is_a(cls: type, what: str) -> Rule:
-    # The exact class first: the common case costs one identity test.
+def _type(test: str, what: str, names: Mapping[str, object] | None = None) -> Rule:
+    # A constraint's first rule: the later ones assume the value is of the type.
     return Rule(
         "type",
-        "{v}.__class__ is {cls} or isinstance({v}, {cls})",
-        {"cls": cls},
+        test,
+        names or {},
         lambda value: f"expected {what}, got {kind(value)}",
         stop=True,
     )
+
+
+def _is_a(cls: type, what: str) -> Rule:
+    # The exact class first: the common case costs one identity test.
+    return _type("{v}.__class__ is {cls} or isinstance({v}, {cls})", what, {"cls": cls})
 
 
 def _exactly(cls: type, what: str) -> Rule:
-    return Rule(
-        "type",
-        "{v}.__class__ is {cls}",
-        {"cls": cls},
-        lambda value: f"expected {what}, got {kind(value)}",
-        stop=True,
-    )
+    return _type("{v}.__class__ is {cls}", what, {"cls": cls})
 
 
 STRING = _is_a(str, "a string")
@@ -197,11 +196,9 @@ def integer() -> Check:
     """A 32-bit integer (a bool is not one)."""
     return Check(
         [
-            Rule(
-                "type",
+            _type(
                 "{v}.__class__ is int or (isinstance({v}, int) and not isinstance({v}, bool))",
-                message=lambda v: f"expected an integer, got {kind(v)}",
-                stop=True,
+                "an integer",
             ),
             Rule(
                 "range",
@@ -216,16 +213,7 @@ def integer() -> Check:
 @cache  # a Check is immutable: one is shared by every field declaring it
 def boolean() -> Check:
     """True or False."""
-    return Check(
-        [
-            Rule(
-                "type",
-                "{v} is True or {v} is False",
-                message=lambda v: f"expected true or false, got {kind(v)}",
-            )
-        ],
-        "bool",
-    )
+    return Check([_type("{v} is True or {v} is False", "true or false")], "bool")
 
 
 @cache

@@ -508,3 +508,40 @@ def test_the_defaults_check_sees_a_stray(tmp_path: Path) -> None:
     assert _strays(iter([stray]), tmp_path) == {
         "dumgum_async/_stray.py": ["DEFAULT_WINDOW", "ENV_X"]
     }
+
+
+#: Top-level test modules of the project as a whole rather than of one module.
+PROJECT_TESTS: Final = frozenset(
+    {
+        "test_architecture",
+        "test_benchmarks_smoke",
+        "test_examples",
+        "test_public_api",
+        "test_readme",
+        "test_spec_differences",
+        "test_spec_file",
+        "test_typing",
+    }
+)
+
+
+def _unmirrored(tests: list[str], modules: set[str]) -> list[str]:
+    def mirrors(test: str) -> bool:
+        name = test.removeprefix("test_")
+        return any(name == m or name.startswith(m + "_") for m in modules)
+
+    return [t for t in tests if t not in PROJECT_TESTS and not mirrors(t)]
+
+
+def test_top_level_test_modules_mirror_the_package() -> None:
+    # test_<module>.py or test_<module>_<part>.py; a test organised by promise goes in
+    # tests/promises/ (ARCHITECTURE.md, "Outside the package").
+    modules = {m.split(".")[1].lstrip("_") for m in MODULES if m.count(".") == 1}
+    tests = sorted(p.stem for p in (ROOT / "tests").glob("test_*.py"))
+    assert len(tests) > 20, "the test modules were not found"
+    assert _unmirrored(tests, modules) == []
+
+
+def test_the_mirror_check_sees_a_test_named_for_a_promise() -> None:
+    found = _unmirrored(["test_client", "test_client_views", "test_outage"], {"client"})
+    assert found == ["test_outage"]

@@ -6,6 +6,7 @@ End to end against the emulator, whose scripted answers carry the headers under 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 import pytest
@@ -217,3 +218,28 @@ async def test_a_plain_suggest_builds_no_per_call_options(
         response = await client.suggest(REQUEST)
     assert response.suggestions
     assert len(fake.requests) == 1
+
+
+def test_a_raw_call_shows_the_parameters_of_suggest() -> None:
+    # help() and IDEs read the signature: the raw form has suggest's, not (*args, **kwargs).
+    client = dg.DumGumClient(api_key=KEY, base_url="http://127.0.0.1:9")
+    raw = inspect.signature(client.with_raw_response.suggest)
+    assert raw.parameters == inspect.signature(client.suggest).parameters
+    assert raw.return_annotation == "RawResponse"
+    assert (client.with_raw_response.suggest.__doc__ or "").startswith(
+        "As :meth:`DumGumClient.suggest`, answering a :class:`RawResponse`"
+    )
+
+
+async def test_timeout_none_in_a_raw_call_warns_at_the_callers_line() -> None:
+    async with FakeDumGumServer(api_key=KEY) as fake, _client(fake) as client:
+        with pytest.warns(DeprecationWarning, match="timeout=None") as record:
+            raw = await client.with_raw_response.suggest(REQUEST, timeout=None)
+    assert raw.status_code == 200
+    assert record[0].filename == __file__
+
+
+async def test_a_raw_call_sends_its_own_options() -> None:
+    async with FakeDumGumServer(api_key=KEY) as fake, _client(fake) as client:
+        await client.with_raw_response.suggest(REQUEST, extra_headers={"X-Trace": "t-1"})
+    assert fake.requests[0].header("X-Trace") == "t-1"

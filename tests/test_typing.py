@@ -55,7 +55,8 @@ def mypy_output(snippets: Path, tmp_path_factory: pytest.TempPathFactory) -> str
 @pytest.fixture(scope="module")
 def pyright_output(snippets: Path) -> str:
     """pyright (the snippets ask for strict mode) over the snippets both checkers share."""
-    files = [str(snippets / "narrowing.py"), str(snippets / "unnarrowed.py")]
+    names = ("narrowing.py", "unnarrowed.py", "raw_response.py")
+    files = [str(snippets / name) for name in names]
     return _run(["pyright", "--pythonpath", sys.executable, *files])
 
 
@@ -88,6 +89,16 @@ def test_pyright_strict_rejects_a_response_read_without_narrowing(pyright_output
     errors = [line for line in pyright_output.splitlines() if "unnarrowed.py:" in line]
     assert len(errors) == 1, pyright_output
     assert "reportOptionalMemberAccess" in errors[0]
+
+
+@pytest.mark.slow
+def test_mypy_strict_types_a_raw_response_call_as_suggest(mypy_output: str) -> None:
+    assert _errors_in(mypy_output, "raw_response.py") == [], mypy_output
+
+
+@pytest.mark.slow
+def test_pyright_strict_types_a_raw_response_call_as_suggest(pyright_output: str) -> None:
+    assert not [line for line in pyright_output.splitlines() if "raw_response.py:" in line]
 
 
 @pytest.mark.slow

@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import IO, Final
 
+import attrs
+
 import dumgum_async as dg
 from dumgum_async._cli._defaults import PROG
 
@@ -151,6 +153,7 @@ class Tally:
         self.examples.setdefault(kind, one_line(message, 160))
 
 
+@attrs.define(eq=False)
 class Progress:
     """The status line of a run: done/total, rate, ETA, ok/failed, retries; with
     ``--rate auto``, the rate the limiter allows now (``limit 36.4/s``).
@@ -160,23 +163,13 @@ class Progress:
     not at all when ``interval`` is None.
     """
 
-    def __init__(
-        self,
-        console: Console,
-        tally: Tally,
-        client: dg.DumGumClient,
-        total: int | None,
-        *,
-        interval: float | None,
-        adaptive: bool = False,
-    ) -> None:
-        self.adaptive = adaptive
-        self.console = console
-        self.tally = tally
-        self.client = client
-        self.total = total
-        self.interval = interval
-        self.started = time.monotonic()
+    console: Console
+    tally: Tally
+    client: dg.DumGumClient
+    total: int | None
+    interval: float | None = attrs.field(kw_only=True)
+    adaptive: bool = attrs.field(default=False, kw_only=True)
+    started: float = attrs.field(init=False, factory=time.monotonic)
 
     def render(self) -> str:
         """The status line's text."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Generic, Never, Protocol, Self, TypeVar, overload
 
 from aiohttp import web
 
@@ -21,11 +21,48 @@ from dumgum_async.testing._records import RecordedRequest, ServerStats
 __all__ = ["FakeDumGumServer", "ServerFactory"]
 
 _SHUTDOWN_TIMEOUT = 5.0
+_T = TypeVar("_T")
+_S = TypeVar("_S")
 
 
 def _resolve(future: asyncio.Future[bool], value: bool) -> None:
     if not future.done():
         future.set_result(value)
+
+
+class _Read(Generic[_T]):
+    """An attribute of :class:`FakeDumGumServer` that is its emulator's of the same
+    name: the server is the emulator's HTTP side, and shows its state as it is."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+        self.name: str = ""  # set by __set_name__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, server: None, owner: type) -> Self: ...
+
+    @overload
+    def __get__(self, server: FakeDumGumServer, owner: type | None = None) -> _T: ...
+
+    def __get__(self, server: FakeDumGumServer | None, owner: type | None = None) -> Self | _T:
+        if server is None:
+            return self
+        value: _T = getattr(server._emulator, self.name)
+        return value
+
+    def __set__(self, server: FakeDumGumServer, value: Never) -> None:
+        # As a property without a setter: not silently an attribute of the server.
+        raise AttributeError(f"FakeDumGumServer.{self.name} cannot be assigned")
+
+
+class _ReadWrite(_Read[_T], Generic[_T, _S]):
+    """As :class:`_Read`, and assignable: the emulator's own setter checks the value."""
+
+    def __set__(self, server: FakeDumGumServer, value: _S) -> None:
+        setattr(server._emulator, self.name, value)
 
 
 class FakeDumGumServer:
@@ -186,52 +223,23 @@ class FakeDumGumServer:
 
     # ------------------------------------------------------- configuration/recording
 
-    @property
-    def api_key(self) -> str | None:
-        """The accepted API key (None: no authentication)."""
-        return self._emulator.api_key
-
-    @property
-    def seed(self) -> int | None:
-        """The seed of the fault and latency generators."""
-        return self._emulator.seed
-
-    @property
-    def validate(self) -> bool:
-        """Whether request bodies are validated."""
-        return self._emulator.validate
-
-    @property
-    def faults(self) -> Faults:
-        """The random faults in effect; assign new :class:`Faults` (or None) to change them."""
-        return self._emulator.faults
-
-    @faults.setter
-    def faults(self, faults: Faults | None) -> None:
-        self._emulator.faults = faults
-
-    @property
-    def rate_limit(self) -> ServerRateLimit | None:
-        """The rate limit in effect; assigning one starts with a full bucket/empty window."""
-        return self._emulator.rate_limit
-
-    @rate_limit.setter
-    def rate_limit(self, rate_limit: ServerRateLimit | None) -> None:
-        self._emulator.rate_limit = rate_limit
-
-    @property
-    def string_list(self) -> bool:
-        """Whether suggestions are sent as one Python-style list string (assignable)."""
-        return self._emulator.string_list
-
-    @string_list.setter
-    def string_list(self, value: bool) -> None:
-        self._emulator.string_list = value
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """The requests received, oldest first (a copy)."""
-        return self._emulator.requests
+    api_key: _Read[str | None] = _Read("The accepted API key (None: no authentication).")
+    seed: _Read[int | None] = _Read("The seed of the fault and latency generators.")
+    validate: _Read[bool] = _Read("Whether request bodies are validated.")
+    faults: _ReadWrite[Faults, Faults | None] = _ReadWrite(
+        "The random faults in effect; assign new :class:`Faults` (or None) to change them."
+    )
+    rate_limit: _ReadWrite[ServerRateLimit | None, ServerRateLimit | None] = _ReadWrite(
+        "The rate limit in effect; assigning one starts with a full bucket/empty window."
+    )
+    string_list: _ReadWrite[bool, bool] = _ReadWrite(
+        "Whether suggestions are sent as one Python-style list string (assignable)."
+    )
+    requests: _Read[list[RecordedRequest]] = _Read("The requests received, oldest first (a copy).")
+    stats: _Read[ServerStats] = _Read(
+        "Counters: total requests, by status, by fault, rate-limited, scripted, in flight."
+    )
+    scripted_remaining: _Read[int] = _Read("How many scripted responses have not been used yet.")
 
     def attempts_for(self, body: Any) -> int:
         """Count received requests with this body, e.g. to check how often a call was retried.
@@ -247,11 +255,6 @@ class FakeDumGumServer:
         rate limiter are kept)."""
         self._emulator.clear()
 
-    @property
-    def stats(self) -> ServerStats:
-        """Counters: total requests, by status, by fault, rate-limited, scripted, in flight."""
-        return self._emulator.stats
-
     def script(self, *responses: ScriptedResponse) -> None:
         """Queue exact responses for the next requests to the endpoint, first in first out.
 
@@ -262,11 +265,6 @@ class FakeDumGumServer:
             TypeError: Something else than a :class:`ScriptedResponse`.
         """
         self._emulator.script(*responses)
-
-    @property
-    def scripted_remaining(self) -> int:
-        """How many scripted responses have not been used yet."""
-        return self._emulator.scripted_remaining
 
     # --------------------------------------------------------------------- serving
 

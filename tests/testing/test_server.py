@@ -256,3 +256,19 @@ async def test_context_manager_starts_and_stops(http: aiohttp.ClientSession) -> 
         async with http.post(server.endpoint_url, json=minimal_request(), headers=headers) as r:
             assert r.status == 200
     assert not server.running
+
+
+def test_a_read_only_setting_of_the_server_refuses_assignment() -> None:
+    server = FakeDumGumServer(api_key="kept")
+    with pytest.raises(AttributeError, match="api_key"):
+        server.api_key = "other"  # type: ignore[assignment]
+    assert server.api_key == "kept"
+
+
+def test_the_servers_settings_are_its_emulators_and_documented() -> None:
+    server = FakeDumGumServer(api_key=None, seed=7, string_list=False)
+    server.string_list = True
+    assert (server.api_key, server.seed, server.string_list) == (None, 7, True)
+    assert server.requests == []
+    assert server.scripted_remaining == 0
+    assert "assign new" in (FakeDumGumServer.faults.__doc__ or "")

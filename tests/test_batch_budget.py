@@ -116,6 +116,23 @@ async def test_a_bad_max_requests_is_a_configuration_error(bad: Any) -> None:
     await client.aclose()
 
 
+async def test_suggest_all_makes_no_more_than_max_requests_attempts() -> None:
+    async with (
+        FakeDumGumServer(api_key=KEY, seed=3, faults=Faults(http_503=1.0)) as server,
+        _client(server) as client,
+    ):
+        with pytest.raises(dg.BudgetExhaustedError) as raised:
+            await client.suggest_all(list(sample_requests(10, seed=2)), max_requests=4)
+    assert (raised.value.max_requests, raised.value.attempts) == (4, 4)
+    assert len(server.requests) == 4
+
+
+async def test_suggest_all_refuses_a_bad_max_requests() -> None:
+    async with dg.DumGumClient(api_key=KEY) as client:
+        with pytest.raises(dg.ConfigurationError, match="max_requests"):
+            await client.suggest_all([], max_requests=0)
+
+
 def test_attempt_budget_refuses_the_attempt_after_the_limit() -> None:
     budget = _batch.AttemptBudget(2)
     budget.spend()

@@ -27,7 +27,7 @@ import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer
 from tests.helpers.bodies import minimal_request
 from tests.helpers.hostile_server import HostileServer, hostile_server, http_response, listening
-from tests.test_secrets import leaks
+from tests.promises.test_secrets import leaks
 
 KEY = "sk-network-5d4c3b2a1f0e"
 LOGIN = "proxyuser"

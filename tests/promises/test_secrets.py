@@ -65,7 +65,8 @@ _LEAVES = (
     asyncio.AbstractEventLoop,
     logging.Logger,
 )
-_CALLER = str(Path(__file__).parent)
+# tests/: the helpers the tests call are the caller too.
+_CALLER = str(Path(__file__).parent.parent)
 #: The documented redacting wrappers (see the module docstring).
 _WRAPPERS = (Secret,)
 
