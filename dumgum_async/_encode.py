@@ -1,4 +1,4 @@
-"""The request body, fast: straight-line encoders and a memo of encoded sub-objects.
+"""The request body, fast: straight-line encoders and a memo of what was sent before.
 
 ``encode_request`` writes byte for byte what ``_converter.encode_request`` writes. That
 cattrs road stays the reference, and the road for anything this one does not take on:
@@ -7,15 +7,19 @@ refuses) hands the whole request to it, which then encodes it or names the probl
 
 Why it is faster. Real workloads send the same persona ``Profile`` in thousands of
 chats, the same user ``Profile`` every turn, and a history of which all but the newest
-``Message`` went out on the previous turn. Models are frozen and hold only immutable
-values, so the JSON of a ``Profile`` or a ``Message`` is the same every time: from an
-object's second use on, it is kept on the object (the ``_Encoded`` slot of the model)
-and spliced into the next body as an ``orjson.Fragment`` instead of being built again.
-The first use only marks the object as seen: most objects (a new request's fresh
-messages, the body of a one-off call) are never sent twice and keep nothing. Messages
-are looked at only in a request whose user profile object was sent before (see
-``_Source._seen_test``): in a request built from scratch, counting twenty new messages
-would cost more than the rest of the encoding.
+message or two went out on the previous turn. Models are frozen and hold only immutable
+values, so their JSON is the same every time. Three memos, each kept from an object's
+second use on (the first use only marks it as seen: most objects, such as the body of a
+one-off call, are never sent twice and keep nothing):
+
+* a ``Profile``'s JSON, in its ``_Encoded`` slot, spliced into the next body as an
+  ``orjson.Fragment`` instead of being built again;
+* the messages array last sent to a user profile, in its ``_history`` slot
+  (``_history``): the next turn's array is that one, cut and extended, in one copy;
+* a ``SuggestionRequest``'s whole body, in its own slot, for a request sent again.
+
+Messages are looked at only in a request whose user profile object was sent before (see
+``_Source._seen_test``): a request built from scratch has nothing to splice.
 
 What makes the spliced bytes right:
 
@@ -31,18 +35,23 @@ What makes the spliced bytes right:
   attributes), and only if its bytes cannot change later: every ``datetime`` in it has a
   fixed-offset ``datetime.timezone``. A ``ZoneInfo`` or custom ``tzinfo`` computes its
   offset on every call, so such objects are encoded afresh every time;
+* a history is kept only of messages whose bytes cannot change, its elements are
+  compared by identity (see ``_history``), and compact JSON of an array is ``[``, its
+  elements' JSON joined by ``,``, and ``]``;
 * the memo is a plain slot, not an attrs field: ``attrs.evolve``, ``copy.copy``,
   ``copy.deepcopy`` and pickling build new objects from the fields alone, so a copy
   starts empty and an object with other values never inherits bytes.
 
-Memory: the memo is an exact-size copy (``bytes(memoryview(...))``): orjson's own output
-keeps its whole growth buffer (a 92-byte message holds 4 KB), which ``sys.getsizeof``
-does not show. It lives and dies with its object.
+Memory: every memo is an exact-size copy (``bytes(memoryview(...))``, or a
+``b"".join``): orjson's own output keeps its whole growth buffer (a 92-byte message
+holds 4 KB), which ``sys.getsizeof`` does not show. A memo lives and dies with its
+object; a history holds the messages tuple it was made of (one per user profile).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -51,10 +60,13 @@ import orjson
 
 from dumgum_async import _converter
 from dumgum_async._enums import WireEnum
-from dumgum_async._models import SuggestionRequest, _Encoded
+from dumgum_async._models import Message, SuggestionRequest, _Encoded, _Holder
 from dumgum_async._wire import optional_of, tuple_item
 
 _OPTION: Final = orjson.OPT_UTC_Z
+_Fragment: Final = orjson.Fragment
+_is: Final = operator.is_
+_set_history: Final = _Holder._history.__set__  # type: ignore[attr-defined]
 
 #: The state of an object's memo slot after its first use (unset before it).
 _SEEN: Final = "seen once"
@@ -71,6 +83,74 @@ def _is_leaf(t: Any) -> bool:
     )
 
 
+def _history(holder: Any, messages: tuple[Any, ...]) -> Any:
+    """The ``messages`` array of a request to ``holder`` (its user profile, sent before).
+
+    A chat's next request repeats the history of the previous one, grown by a message
+    or two and, in a window of the last N, slid by as many. The array last sent to
+    ``holder`` is kept on it, whole (its ``_history``: the messages tuple, their JSON
+    array, each element's length and a Fragment of the array), so that the next
+    array is that one with its first elements cut off (or none) and the new
+    messages' JSON appended: one contiguous copy, and no look at the old messages
+    but a comparison of the two tuples' pointers. (Twenty memos scattered in memory,
+    read one by one, cost more in cache misses than the rest of the encoding.)
+    Elements are compared by identity, never ``==``: equal dates in two zones are
+    equal but written differently. Only a history of messages whose bytes can never
+    change is kept; otherwise this answers the array's elements, as the
+    straight-line encoder writes them.
+    """
+    state = _getattr(holder, "_history", None)
+    if state is not None:
+        old, body, lengths, fragment = state
+        if messages is old:
+            return fragment
+        # Where the old history's last message is now (looked for from the end: a
+        # turn adds one message or two). Before it, the old messages must follow
+        # in order, but for the first ``shift`` of them, which slid out.
+        last = old[-1]
+        keep = len(messages)
+        while keep and messages[keep - 1] is not last:
+            keep -= 1
+        shift = len(old) - keep
+        if keep and shift >= 0 and all(map(_is, messages[:keep], old[shift:])):
+            added: list[Any] = [_message_bytes(x) for x in messages[keep:]]
+            if None not in added:
+                cut = 1 + sum(lengths[:shift]) + shift  # "[", the dropped ones, commas
+                pieces: list[Any] = [b"[", memoryview(body)[cut:-1]]
+                for part in added:
+                    pieces += (b",", part)
+                pieces.append(b"]")
+                return _keep(holder, messages, pieces, lengths[shift:] + list(map(len, added)))
+    return _fresh(holder, messages)
+
+
+def _fresh(holder: Any, messages: tuple[Any, ...]) -> Any:
+    # A history not spliced from the last one: encoded whole, and kept if it can be.
+    parts: list[Any] = [_message_bytes(x) for x in messages]
+    if None in parts or not parts:
+        return [_ENC_MESSAGE(x) for x in messages]
+    pieces: list[Any] = [b"[", parts[0]]
+    for part in parts[1:]:
+        pieces += (b",", part)
+    pieces.append(b"]")
+    return _keep(holder, messages, pieces, list(map(len, parts)))
+
+
+def _keep(holder: Any, messages: tuple[Any, ...], pieces: list[Any], lengths: list[int]) -> Any:
+    body = b"".join(pieces)  # exact size
+    fragment = _Fragment(body)
+    # One slot store of a new tuple: a thread reading the slot meanwhile sees the
+    # old history or the new one, each consistent, never a mix.
+    _set_history(holder, (messages, body, lengths, fragment))
+    return fragment
+
+
+def _message_bytes(message: Any) -> bytes | None:
+    """The JSON of one message if it can never change, else None."""
+    encoded = _ENC_MESSAGE(message)  # raises _Unusual for a subclass
+    return _dumps(encoded, option=_OPTION) if _STABLE_MESSAGE(message) else None
+
+
 class _Source:
     """The generated source of every encoder, and the names it refers to."""
 
@@ -85,6 +165,7 @@ class _Source:
             "_SEEN": _SEEN,
             "_exact": _exact,
             "_tz": _dt.timezone,
+            "_history": _history,
         }
         self.lines: list[str] = []
         self.done: set[type] = set()
@@ -118,16 +199,7 @@ class _Source:
         if item is not None and _is_leaf(item):
             return var  # cattrs passes such a tuple as it is; orjson writes an array
         if item is not None and attrs.has(item):
-            encode = self.model(item, memo=memo)
-            if memo and issubclass(item, _Encoded):
-                # part_<item>'s answer for a remembered object, inline: twenty
-                # messages would otherwise cost twenty calls to splice.
-                remembered = (
-                    f"x.__class__ is {self.bind(item)}"
-                    " and (w := _getattr(x, '_wire', None)).__class__ is _Fragment"
-                )
-                return f"[w if {remembered} else {encode}(x) for x in {var}]"
-            return f"[{encode}(x) for x in {var}]"
+            return f"[{self.model(item, memo=memo)}(x) for x in {var}]"
         raise TypeError(f"no straight-line encoding for {t!r}")
 
     def _encoder(self, cls: type, *, memo: bool = False) -> None:
@@ -143,11 +215,15 @@ class _Source:
             t = a.type if inner is None else inner
             if a.default is attrs.NOTHING:
                 # cattrs writes every required field first, in one dict display.
-                value = self._value(t, "o." + a.name, memo)
                 item = tuple_item(t)
-                if memo and item is not None and issubclass(item, _Encoded):
+                if memo and item is Message:
+                    # Spliced from the history last sent to the same user profile
+                    # (_history), once that profile was sent before.
                     plain = self._value(t, "o." + a.name, False)
-                    value = f"({value} if seen else {plain})"
+                    holder = f"o.{self._holder(cls)}"
+                    value = f"(_history({holder}, o.{a.name}) if seen else {plain})"
+                else:
+                    value = self._value(t, "o." + a.name, memo)
                 head.append(f"{key!r}: {value}")
                 continue
             rest.append(f"    v = o.{a.name}")
@@ -180,10 +256,16 @@ class _Source:
         whole encoding saves (an AttributeError raised and caught inside ``getattr``).
         Skipping them is never wrong, only slower for a history kept with new profiles.
         """
-        for a in attrs.fields(cls):
-            if isinstance(a.type, type) and issubclass(a.type, _Encoded):
-                return [f"    seen = _getattr(o.{a.name}, '_wire', None) is not None"]
-        return ["    seen = True"]
+        return [f"    seen = _getattr(o.{self._holder(cls)}, '_wire', None) is not None"]
+
+    @staticmethod
+    def _holder(model: type) -> str:
+        """The field of ``model`` that holds the history: its first (the user) profile."""
+        for a in attrs.fields(model):
+            if isinstance(a.type, type) and issubclass(a.type, _Holder):
+                name: str = a.name
+                return name
+        raise TypeError(f"{model.__name__} has no profile to hold its history")
 
     def _memo(self, cls: type) -> None:
         name = cls.__name__
@@ -250,18 +332,26 @@ def _exact(data: bytes) -> bytes:
 
 
 _Encoder = Callable[[SuggestionRequest], Any]
+_OfMessage = Callable[[Message], Any]
 
 
-def _build() -> tuple[_Encoder, _Encoder, _Encoder]:
+def _build() -> tuple[_Encoder, _Encoder, _Encoder, _OfMessage, _OfMessage]:
     source = _Source()
     plain = source.model(SuggestionRequest)
     source._encoder(SuggestionRequest, memo=True)
     stable = source.stable(SuggestionRequest)
+    stable_message = source.stable(Message)
     ns = source.compile()
-    return ns[plain], ns["memo_SuggestionRequest"], ns[stable]
+    return (
+        ns[plain],
+        ns["memo_SuggestionRequest"],
+        ns[stable],
+        ns[source.model(Message)],
+        ns[stable_message],
+    )
 
 
-_PLAIN_REQUEST, _MEMO_REQUEST, _STABLE_REQUEST = _build()
+_PLAIN_REQUEST, _MEMO_REQUEST, _STABLE_REQUEST, _ENC_MESSAGE, _STABLE_MESSAGE = _build()
 _dumps: Final = orjson.dumps
 _getattr: Final = getattr
 _set_body: Final = _Encoded._wire.__set__  # type: ignore[attr-defined]

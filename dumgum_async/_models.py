@@ -165,6 +165,12 @@ class _Encoded:
     __slots__ = ("_wire",)
 
 
+class _Holder(_Encoded):
+    """Mixin: a profile, which also keeps the encoded history last sent to it (``_encode``)."""
+
+    __slots__ = ("_history",)
+
+
 # --- models ------------------------------------------------------------------------
 
 _NAME = c.string(min_len=1, max_len=32, label="name")
@@ -272,7 +278,7 @@ class Features(_Validated):
 
 @_checked
 @attrs.frozen(kw_only=True)
-class Profile(_Validated, _Encoded):
+class Profile(_Validated, _Holder):
     """A profile: the user who receives the suggestions, or the persona who would send them.
 
     Args:
@@ -382,7 +388,7 @@ def _explain_repeated_ids(value: Any, loc: _Loc, out: _Out, name: Any) -> None:
 
 @_checked
 @attrs.frozen(kw_only=True)
-class Message(_Validated, _Encoded):
+class Message(_Validated):
     """One message of the conversation history.
 
     Args:

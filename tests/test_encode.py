@@ -12,7 +12,6 @@ import datetime as dt
 import gc
 import pickle
 import string
-import sys
 import threading
 import tracemalloc
 import zoneinfo
@@ -53,6 +52,16 @@ def fast_road(request: SuggestionRequest) -> bytes:
 
 def memo_of(obj: object) -> object:
     return getattr(obj, "_wire", None)
+
+
+def history_of(profile: Profile) -> Any:
+    """The (messages, array bytes, lengths, Fragment) kept on a user profile, or None."""
+    return getattr(profile, "_history", None)
+
+
+def array_of(request: SuggestionRequest) -> bytes:
+    """The request's messages array as the converter writes it."""
+    return orjson.dumps(orjson.loads(reference(request))["messages"])
 
 
 # --- strategies: models built directly, unusual but valid values included -------------
@@ -237,14 +246,17 @@ def test_the_first_use_only_counts_the_profiles() -> None:
     assert {memo_of(m) for m in request.messages} == {None}
 
 
-def test_messages_are_counted_once_their_user_profile_was_sent_before() -> None:
+def test_the_history_is_kept_once_its_user_profile_was_sent_before() -> None:
     request = SuggestionRequest.from_dict(full_request())
     _encode.encode_request(request)
-    # New requests of the same objects, as the next turns of a conversation.
+    assert history_of(request.user_profile) is None
+    # A new request of the same objects, as the next turn of a conversation.
     _encode.encode_request(attrs.evolve(request))
-    assert {memo_of(m) for m in request.messages} == {_encode._SEEN}
-    _encode.encode_request(attrs.evolve(request))
-    assert all(isinstance(memo_of(m), orjson.Fragment) for m in request.messages)
+    kept, body, lengths, fragment = history_of(request.user_profile)
+    assert kept is request.messages
+    assert body == array_of(request) == orjson.dumps(fragment)
+    assert sum(lengths) + len(lengths) + 1 == len(body)  # the elements, commas, brackets
+    assert all(memo_of(m) is None for m in request.messages)  # no memo per message
 
 
 def test_the_second_use_keeps_the_objects_own_json() -> None:
@@ -269,19 +281,16 @@ def test_a_memo_is_an_exact_size_copy() -> None:
     try:
         for request in requests:  # new requests of the same parts: the parts' memos
             _encode.encode_request(attrs.evolve(request))
-            _encode.encode_request(attrs.evolve(request))
         held, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     text = sum(
-        len(orjson.dumps(memo_of(o)))
-        for r in requests
-        for o in (r.user_profile, r.persona_profile, *r.messages)
+        len(orjson.dumps(memo_of(o))) for r in requests for o in (r.user_profile, r.persona_profile)
     )
-    objects = 50 * 22
-    # The bytes themselves plus, per object, a bytes header and a Fragment (~100 B).
-    assert held < text + objects * 160
-    assert sys.getsizeof(orjson.dumps(memo_of(requests[0].messages[0]))) < 200
+    text += sum(len(history_of(r.user_profile)[1]) for r in requests)
+    # The bytes themselves plus, per profile, a bytes header, a Fragment, and for the
+    # user's history its tuple and the list of 20 lengths (~300 B).
+    assert held < text + 50 * 2 * 160 + 50 * 400
 
 
 def test_a_requests_own_memo_is_an_exact_size_copy() -> None:
@@ -295,10 +304,11 @@ def test_a_requests_own_memo_is_an_exact_size_copy() -> None:
     finally:
         tracemalloc.stop()
     assert all(memo_of(r) is body for r, body in zip(requests, bodies, strict=True))
-    # The bodies, plus per request a bytes header, the list, and the parts' memos
-    # made on this second use (two profiles each: messages wait for a third).
+    # The bodies, plus per request a bytes header, the list, and what this second use
+    # made besides: the two profiles' memos and the user's history.
     profiles = sum(len(orjson.dumps(memo_of(r.user_profile))) * 2 for r in requests)
-    assert held < sum(map(len, bodies)) + profiles + 50 * 400
+    histories = sum(len(history_of(r.user_profile)[1]) for r in requests)
+    assert held < sum(map(len, bodies)) + profiles + histories + 50 * 800
 
 
 def test_an_object_in_a_fixed_offset_zone_is_remembered() -> None:
@@ -312,7 +322,7 @@ def test_an_object_in_a_fixed_offset_zone_is_remembered() -> None:
     )
     for _ in range(3):
         _encode.encode_request(attrs.evolve(request))
-    assert isinstance(memo_of(message), orjson.Fragment)
+    assert history_of(request.user_profile)[0] is request.messages
 
 
 class _MovingZone(dt.tzinfo):
@@ -340,10 +350,10 @@ def test_a_date_whose_zone_can_change_is_never_served_stale() -> None:
     request = attrs.evolve(request, messages=(message,))
     for _ in range(3):
         _encode.encode_request(request)
+    assert history_of(request.user_profile) is None
     zone.hours = 4
     assert _encode.encode_request(request) == reference(request)
     assert b"+04:00" in _encode.encode_request(request)
-    assert not isinstance(memo_of(message), orjson.Fragment)
 
 
 def test_a_zoneinfo_date_is_encoded_afresh_every_time() -> None:
@@ -389,6 +399,104 @@ def test_every_use_of_one_request_object_writes_the_converters_bytes(
     assert [_encode.encode_request(request) for _ in range(3)] == [expected] * 3
 
 
+# --- the history kept on a user profile ----------------------------------------------
+
+
+@st.composite
+def conversations(
+    draw: st.DrawFn,
+) -> tuple[list[Profile], Profile, list[Message], list[tuple[int, int, int]]]:
+    """Two user profiles, a persona, a pool of messages, and turns: (user, start, end)."""
+    pool = [draw(messages(f"m{i}")) for i in range(draw(st.integers(1, 10)))]
+    bounds = st.integers(0, len(pool))
+    turns = draw(st.lists(st.tuples(st.integers(0, 1), bounds, bounds), min_size=1, max_size=12))
+    return [draw(profiles()), draw(profiles())], draw(profiles()), pool, turns
+
+
+@PROPERTY
+@given(parts=conversations())
+def test_any_sequence_of_histories_over_shared_messages_writes_the_converters_bytes(
+    parts: tuple[list[Profile], Profile, list[Message], list[tuple[int, int, int]]],
+) -> None:
+    # Windows that slide, grow, shrink, jump and come back, for two users in turn.
+    users, persona, pool, turns = parts
+    for user, start, end in turns:
+        request = SuggestionRequest(
+            user_profile=users[user],
+            persona_profile=persona,
+            language=dg.Language.FR,
+            messages=tuple(pool[min(start, end) : max(start, end)]),
+        )
+        assert _encode.encode_request(request) == reference(request)
+
+
+def _turns(history: list[Message], user: Profile) -> list[SuggestionRequest]:
+    base = SuggestionRequest.from_dict(full_request())
+    return [
+        attrs.evolve(base, user_profile=user, messages=tuple(history[max(0, end - 4) : end]))
+        for end in range(1, len(history) + 1)
+    ]
+
+
+def _counting_fresh(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    fresh = _encode._fresh
+
+    def counted(holder: Any, kept: tuple[Any, ...]) -> Any:
+        calls.append(len(kept))
+        return fresh(holder, kept)
+
+    monkeypatch.setattr(_encode, "_fresh", counted)
+    return calls
+
+
+def test_a_window_sliding_by_one_or_two_is_spliced_not_encoded_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    request = SuggestionRequest.from_dict(full_request(n_messages=12))
+    history, user = list(request.messages), request.user_profile
+    _encode.encode_request(request)  # the profile is sent once: the next are seen
+    calls = _counting_fresh(monkeypatch)
+    turns = [history[0:4], history[1:5], history[3:7], history[3:8], history[4:8]]
+    for window in turns:
+        turn = attrs.evolve(request, messages=tuple(window))
+        assert _encode.encode_request(turn) == reference(turn)
+        assert history_of(user)[0] is turn.messages
+    assert calls == [4]  # the first window only: every later one was spliced
+
+
+def test_an_equal_message_that_is_another_object_is_never_spliced_in() -> None:
+    # Equal instants in two zones: equal messages, written differently.
+    utc = dt.datetime(2025, 4, 25, 10, 0, tzinfo=dt.UTC)
+    paris = utc.astimezone(dt.timezone(dt.timedelta(hours=2)))
+    first = Message(id="m1", sender=dg.Sender.USER, date=utc, text="hi")
+    twin = attrs.evolve(first, date=paris)
+    second = Message(id="m2", sender=dg.Sender.PERSONA, date=utc, text="hello")
+    third = Message(id="m3", sender=dg.Sender.USER, date=utc, text="again")
+    assert twin == first
+    request = SuggestionRequest.from_dict(full_request())
+    _encode.encode_request(request)
+    for window in [(first, second), (twin, second), (twin, second, third), (second, third)]:
+        turn = attrs.evolve(request, messages=window)
+        assert _encode.encode_request(turn) == reference(turn)
+    assert b"+02:00" in _encode.encode_request(attrs.evolve(request, messages=(twin, second)))
+
+
+def test_a_message_whose_date_can_change_keeps_the_history_out_of_the_cache() -> None:
+    zone = _MovingZone()
+    moving = Message(
+        id="mz", sender=dg.Sender.USER, date=dt.datetime(2025, 4, 25, 10, 0, tzinfo=zone)
+    )
+    request = SuggestionRequest.from_dict(full_request())
+    _encode.encode_request(request)
+    turn = attrs.evolve(request, messages=(*request.messages, moving))
+    _encode.encode_request(attrs.evolve(request))  # a history kept...
+    assert _encode.encode_request(turn) == reference(turn)  # ...not extended by it
+    assert history_of(request.user_profile)[0] is request.messages
+    zone.hours = 5
+    assert b"+05:00" in _encode.encode_request(attrs.evolve(turn))
+
+
 # --- what a memo may never reach ------------------------------------------------------
 
 
@@ -397,7 +505,7 @@ def _remembered() -> SuggestionRequest:
     for _ in range(3):
         _encode.encode_request(attrs.evolve(request))
     assert isinstance(memo_of(request.user_profile), orjson.Fragment)
-    assert isinstance(memo_of(request.messages[0]), orjson.Fragment)
+    assert history_of(request.user_profile)[0] is request.messages
     return request
 
 
@@ -430,6 +538,7 @@ def test_copies_start_without_a_memo(duplicate: Callable[[Any], Any]) -> None:
     request = _remembered()
     twin = duplicate(request.user_profile)
     assert memo_of(twin) is None
+    assert history_of(twin) is None
     evolved = attrs.evolve(request, user_profile=twin)
     assert _encode.encode_request(evolved) == reference(request)
 
@@ -456,6 +565,7 @@ def test_pickling_a_remembered_object_works_and_does_not_carry_the_memo() -> Non
     back = pickle.loads(pickle.dumps(profile))
     assert back == profile
     assert memo_of(back) is None
+    assert history_of(back) is None
 
 
 def test_a_subclass_takes_the_converters_road_and_keeps_no_memo() -> None:
@@ -514,6 +624,7 @@ def test_a_remembered_object_looks_like_a_fresh_one() -> None:
     assert attrs.asdict(used) == attrs.asdict(fresh)
     assert used.to_dict() == fresh.to_dict() == full_request()["userProfile"]
     assert "_wire" not in attrs.fields_dict(Profile)
+    assert "_history" not in attrs.fields_dict(Profile)
 
 
 # --- memory and threads ----------------------------------------------------------
