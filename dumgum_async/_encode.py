@@ -99,6 +99,8 @@ def _history(holder: Any, messages: tuple[Any, ...]) -> Any:
     change is kept; otherwise this answers the array's elements, as the
     straight-line encoder writes them.
     """
+    if messages.__class__ is not tuple:  # a list could change under the kept history
+        raise _Unusual
     state = _getattr(holder, "_history", None)
     if state is not None:
         old, body, lengths, fragment = state

@@ -298,7 +298,7 @@ class Transport:
         when = loop.time() + total
         resp: aiohttp.ClientResponse | None = None
         # Each hop is written out here, not in a coroutine of its own: one frame
-        # fewer per request (this is the hot path, ARCHITECTURE.md step 6).
+        # fewer per request (this is the hot path, ARCHITECTURE.md step 7).
         for _ in range(_MAX_REDIRECTS + 1):
             if session.closed:
                 # A caller's session, closed under us: aiohttp would raise a bare

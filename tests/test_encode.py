@@ -595,6 +595,16 @@ def test_a_value_of_an_unusual_class_takes_the_converters_road() -> None:
         fast_road(request)
 
 
+def test_a_history_that_is_a_list_is_never_kept() -> None:
+    # Models make it a tuple; forced in, a list could change under a kept history.
+    request = SuggestionRequest.from_dict(full_request())
+    _encode.encode_request(request)
+    forced = attrs.evolve(request)
+    object.__setattr__(forced, "messages", list(request.messages))
+    assert _encode.encode_request(forced) == reference(request)
+    assert history_of(request.user_profile) is None
+
+
 def test_an_unsendable_value_is_named_as_the_converter_names_it() -> None:
     request = _remembered()
     bad = attrs.evolve(request, language=dg.Language.unknown("X\ud800"))
