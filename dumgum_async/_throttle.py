@@ -5,10 +5,12 @@ each caller is given the next free slot on a grid of ``period / max_rate`` and
 waits once until it. A late wake-up does not shift the grid, so the rate holds
 on a busy machine; ``burst`` lets that many slots fall at once after a quiet
 spell. Callers whose slots fall within one slice (1 ms) of the first of them
-wait in one group on one timer, set for the group's last slot: at high rates one
-wake-up of the loop then releases several callers, in the order they came, each
-at most a slice after its slot and never before it; at rates below one slot per
-slice every caller has its own timer, on time. A log of the last ``max_rate``
+wait in one group, released by one timer set for the group's last slot: at high
+rates one wake-up of the loop then releases several callers, in the order they
+came, each at most a slice after its slot and never before it; at rates below one
+slot per slice every caller has its own timer, on time. Only the first group's
+timer is in the loop (its firing arms the next group's): a heap of one timer per
+waiting group would cost every wake-up its upkeep. A log of the last ``max_rate``
 actual release times then holds a release back until the oldest one has left the
 window, so no window of ``period`` ever holds more than ``max_rate`` releases,
 whatever the wake-up jitter or the grouping.
@@ -129,9 +131,10 @@ class LocalLimiter:
         rate: The limit to enforce, or None for no limit (only pauses apply).
         clock: Seconds, monotonic; must be the clock ``sleep`` waits on.
         sleep: Waits that many seconds (a fake one in tests). With the default,
-            ``asyncio.sleep``, waiters wait on the running loop's timers
-            (``loop.call_at``), one per slice; with another, one task per slice
-            waits with it.
+            ``asyncio.sleep``, waiters wait on a timer of the running loop
+            (``loop.call_at``), one at a time: the first waiting slice's, whose
+            firing sets the next one's; with another, one task at a time waits
+            with it.
     """
 
     def __init__(
@@ -249,11 +252,9 @@ class LocalLimiter:
             if group is None or at > group.deadline:
                 group = _Group(at, at + self._reach)
                 groups.append(group)
-                if self._loop_timers:  # _arm, inline: once per group on the hot path
-                    delay = group.deadline - now
-                    group.timer = loop.call_at(loop.time() + delay, self._fire, group)
-                else:
-                    self._arm(group, group.deadline - now)
+                # One timer, the first group's: each firing arms the next group's.
+                if len(groups) == 1:
+                    self._arm(group, group.deadline, now)
             waiter: asyncio.Future[list[int] | None] = loop.create_future()
             group.waiters.append(waiter)
             try:
@@ -270,9 +271,11 @@ class LocalLimiter:
                 return
             # Our slot fell inside a pause: queue again behind it.
 
-    def _arm(self, group: _Group, delay: float) -> None:
+    def _arm(self, group: _Group, at: float, now: float) -> None:
+        # The limiter's one timer, the first group's, for ``at`` on our clock.
         loop = self._loop
         assert loop is not None
+        delay = at - now
         if self._loop_timers:
             group.timer = loop.call_at(loop.time() + delay, self._fire, group)
         else:
@@ -284,8 +287,7 @@ class LocalLimiter:
 
     def _fire(self, fired: _Group) -> None:
         # Releases, oldest first, every waiter whose group is due and fits in the
-        # window, each stamped now. Whichever group's timer fires, the oldest waiters
-        # go first: a timer that came late or early only moves who wakes whom.
+        # window, each stamped now, then arms the timer for the first group left.
         fired.timer = None
         groups = self._groups
         released = self._released
@@ -303,18 +305,19 @@ class LocalLimiter:
         blocked = False
         while groups:
             group = groups[0]
-            if group.deadline > due:
-                break  # not due yet (the timer of an earlier group, or an early one)
             waiters = group.waiters
             paused_until = self._paused_until
-            if paused_until <= group.start and paused_until > now:
-                break  # an early timer, and the pause before the group is not over
             if paused_until > group.start:
-                # The slots fell inside a pause: void, their holders queue again.
+                # The slots fell inside a pause: void, their holders queue again (now:
+                # they sleep out the pause, and no timer has to fire for each group).
+                groups.popleft()
                 while waiters:
                     waiter = waiters.popleft()
                     if not waiter.done():
                         waiter.set_result(None)
+                continue
+            if group.deadline > due or paused_until > now:
+                break  # not due yet (an early timer), or the pause before it is not over
             while waiters:
                 waiter = waiters[0]
                 if waiter.done():  # cancelled; its task has not run since
@@ -330,9 +333,6 @@ class LocalLimiter:
             if blocked:
                 break
             groups.popleft()
-            if group.timer is not None:  # released by an earlier group's timer
-                group.timer.cancel()
-                group.timer = None
         batch[1] = self._release_count
         if groups:
             head = groups[0]
@@ -340,7 +340,7 @@ class LocalLimiter:
                 at = released[0] + self._span if blocked else head.deadline
                 if self._paused_until > at:
                     at = self._paused_until
-                self._arm(head, at - now)
+                self._arm(head, at, now)
         else:
             self._loop = None
 
@@ -361,7 +361,7 @@ class LocalLimiter:
             self._loop = None
         elif groups[0].timer is None:
             head = groups[0]
-            self._arm(head, max(head.deadline, self._paused_until) - self._clock())
+            self._arm(head, max(head.deadline, self._paused_until), self._clock())
 
     def _drop_stale(self) -> None:
         # Waiters left in a loop that ended without cancelling them can never be
