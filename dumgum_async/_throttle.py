@@ -50,8 +50,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol, runtime_checkable
 
-from dumgum_async._adaptive import AdaptiveController
-from dumgum_async._config import AdaptiveRateLimit, RateLimit
+from dumgum_async._config import RateLimit
 
 #: Extra spacing, beyond the window, between a release and the one ``max_rate``
 #: releases before it (at most 2% of the window): the server counts arrivals, and
@@ -88,7 +87,7 @@ class Limiter(Protocol):
     Optionally, a limiter may also have ``observe(status: int, retry_after: float |
     None) -> None``: the client then calls it once per HTTP attempt that got an
     answer, with its status (and the ``Retry-After`` of a 429), so that the limiter
-    can adapt its rate (:class:`AdaptiveLimiter` does).
+    can adapt its rate (``_throttle_adaptive.AdaptiveLimiter`` does).
     """
 
     async def acquire(self) -> None:
@@ -386,48 +385,3 @@ class LocalLimiter:
             if released[i] < now:
                 released[i] = now
             i -= 1
-
-
-class AdaptiveLimiter(LocalLimiter):
-    """A :class:`LocalLimiter` whose rate an :class:`AdaptiveController` sets from
-    the answers the client reports through :meth:`observe`.
-
-    Args:
-        config: The bounds and starting rate.
-        clock: Seconds, monotonic; must be the clock ``sleep`` waits on.
-        sleep: Waits that many seconds (a fake one in tests).
-    """
-
-    def __init__(
-        self,
-        config: AdaptiveRateLimit,
-        *,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.config = config
-        self.controller = AdaptiveController(
-            config.min_rate, config.max_rate, config.start, config.time_period
-        )
-        super().__init__(
-            RateLimit(self.controller.rate, config.time_period), clock=clock, sleep=sleep
-        )
-
-    def observe(self, status: int, retry_after: float | None) -> None:
-        """An HTTP attempt got ``status`` (with the ``Retry-After`` of a 429)."""
-        controller = self.controller
-        before = controller.rate
-        if status == 429:
-            controller.rate_limited(self._clock(), retry_after)
-        elif 200 <= status < 300:
-            controller.success(self._clock())
-        else:
-            return  # no evidence about the rate limit
-        if controller.rate != before:
-            self._set_rate(RateLimit(controller.rate, self.config.time_period))
-
-    @property
-    def rate_ceiling(self) -> float | None:
-        """Requests per second at which 429s began (the latest cut); None before any."""
-        ceiling = self.controller.ceiling
-        return None if ceiling is None else ceiling / self.config.time_period
