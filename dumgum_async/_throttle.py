@@ -41,7 +41,7 @@ already asleep toward one queues again behind the pause, and the grid restarts a
 its end, evenly spaced.
 
 Time comes from an injectable clock and sleep, so the logic can be tested on a
-fake clock. What the limiter holds of a loop (the waiters' futures, their timers,
+fake clock. What the limiter holds of a loop (the waiters' futures, its timer,
 the loop) lives only while someone waits, and waiters a finished loop never
 cancelled are dropped by the next loop: one limiter serves one loop after
 another, keeping its schedule (its default clock,
@@ -151,7 +151,7 @@ class LocalLimiter:
     each other are released together by one timer, in the order they came; none is
     released before its slot (beyond the timer rounding of uvloop, up to 1 ms),
     none later than the slice. The limiter may be used from one event loop after
-    another: what it holds of a loop (the waiters' futures, their timers) is dropped
+    another: what it holds of a loop (the waiters' futures, its timer) is dropped
     when the last waiter leaves.
 
     Args:

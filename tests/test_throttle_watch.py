@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import dumgum_async as dg
 from dumgum_async._throttle import LocalLimiter
+from dumgum_async._throttle_adaptive import AdaptiveLimiter
 from tests.test_throttle import VirtualTimeLoop, max_in_window, send_after, sends
 from tests.test_throttle_grouping import CountingLoop, run_counting
 
@@ -94,6 +95,34 @@ def test_below_400_per_second_or_in_a_short_window_every_release_is_restamped(
 ) -> None:
     _, limiter = _run(rate, 20)
     assert limiter.restamps == [(k, k) for k in range(1, 21)]
+
+
+class _WatchedAdaptive(AdaptiveLimiter):
+    """An adaptive limiter noting every restamp."""
+
+    restamps: list[tuple[int, int]]
+
+    def _restamp(self, first: int, last: int, now: float | None = None) -> None:
+        self.restamps.append((first, last))
+        super()._restamp(first, last, now)
+
+
+def test_a_rate_cut_below_400_per_second_goes_back_to_restamping_every_release() -> None:
+    config = dg.RateLimit.adaptive(start=450.0, max_rate=500.0)
+
+    async def main(loop: CountingLoop) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        limiter = _WatchedAdaptive(config, clock=loop.time)
+        limiter.restamps = []
+        await sends(limiter, 20)
+        watched = list(limiter.restamps)
+        limiter.observe(429, None)  # a cut to 315/s
+        limiter.restamps = []
+        await sends(limiter, 10)
+        return watched, limiter.restamps
+
+    watched, after_cut = run_counting(main)
+    assert [last for _, last in watched] == [1, 20]  # the idle limiter's and the last's
+    assert after_cut == [(k, k) for k in range(21, 31)]
 
 
 def test_only_the_first_of_several_waiting_groups_has_a_timer() -> None:
