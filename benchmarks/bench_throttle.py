@@ -7,7 +7,10 @@
 * ``before``: the same from another source file (``--before FILE``, e.g. the module
   at an older commit), to measure a change side by side in one run;
 * ``aiolimiter``: a plain ``aiolimiter.AsyncLimiter(R, 1)``;
-* ``floor``: one ticker task putting a token in an ``asyncio.Queue`` every 1/R s.
+* ``floor``: one ticker task putting a token in an ``asyncio.Queue`` every 1/R s;
+* ``sleepers``: no limiter, each acquire only sleeps (``await asyncio.sleep``) to the
+  next point of the grid of 1/R s: the floor of the 200 tasks themselves, each woken
+  by a timer of its own (a bare-sleep baseline with the benchmark's tasks, no window).
 
 The baseline is one bare timer wake-up: one task doing ``await asyncio.sleep`` to
 each point of the same grid of 1/R s (at 5,000/s the loop's 1 ms timer resolution
@@ -19,13 +22,18 @@ is a baseline block in a contender's place: its ratios show the noise; the
 ``call_soon``), the floor of a limiter that looks again when the request is written.
 
 CPU per acquire is the process's CPU time over the block divided by N (the loop's
-idle polling included). The window figure is the most acquisitions in any half-open
-window of 1 s, ``(t - 1, t]``, as a sliding-window server counts them.
+idle polling included); with ``--steady``, the CPU time from the (N/2)-th to the
+(9N/10)-th acquisition over those 0.4N, leaving out the start (200 tasks created;
+with the default 2 s, aiolimiter's first second, its full bucket) and the end (the
+tasks finishing). The window figure is
+the most acquisitions in any half-open window of 1 s, ``(t - 1, t]``, as a
+sliding-window server counts them.
 
     python benchmarks/bench_throttle.py
     git show a21a7a8:dumgum_async/_throttle.py > /tmp/throttle_before.py
     python benchmarks/bench_throttle.py --before /tmp/throttle_before.py
     python benchmarks/bench_throttle.py --profile   # cProfile of ours, top functions
+    python benchmarks/bench_throttle.py --steady --rounds 3
     python benchmarks/bench_throttle.py --quick
 
 Targets (ours): <= 10 us CPU per acquire at 5,000/s; <= 1.1x one bare timer wake-up
@@ -55,7 +63,7 @@ from dumgum_async import RateLimit
 # and never hands it out, and this benchmark measures that limiter on its own.
 from dumgum_async._throttle import LocalLimiter  # private, see above
 
-LIMITERS = ("dumgum", "aiolimiter", "floor")
+LIMITERS = ("dumgum", "aiolimiter", "floor", "sleepers")
 CONTROL = "control"
 ITERATION = "+iteration"
 
@@ -82,6 +90,23 @@ class Floor:
     async def aclose(self) -> None:
         self._ticker.cancel()
         await asyncio.gather(self._ticker, return_exceptions=True)
+
+
+class Sleepers:
+    """No limiter: each acquire sleeps to the next point of a grid of 1/R s."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = -1.0
+
+    async def acquire(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._next < now:  # the first acquire, or the grid fell behind
+            self._next = now
+        at = self._next
+        self._next = at + self._interval
+        await asyncio.sleep(at - now)
 
 
 def load_before(path: str | None) -> Any:
@@ -113,15 +138,21 @@ def make_limiter(name: str, rate: float, before: Any) -> Any:
         return before(RateLimit.per_second(rate))
     if name == "aiolimiter":
         return AsyncLimiter(rate, 1)
+    if name == "sleepers":
+        return Sleepers(rate)
     return Floor(rate)
 
 
-async def run_one(name: str, rate: float, n: int, tasks: int, before: Any) -> dict[str, float]:
+async def run_one(
+    name: str, rate: float, n: int, tasks: int, before: Any, steady: bool = False
+) -> dict[str, float]:
     loop = asyncio.get_running_loop()
     limiter = make_limiter(name, rate, before)
     acquire = limiter.acquire
     times: list[float] = []
     remaining = n
+    # --steady: the CPU clock read at the (n/2)-th and (9n/10)-th acquisition.
+    marks = {n // 2: 0.0, n - n // 10: 0.0} if steady else {}
 
     async def worker() -> None:
         nonlocal remaining
@@ -129,6 +160,8 @@ async def run_one(name: str, rate: float, n: int, tasks: int, before: Any) -> di
             remaining -= 1
             await acquire()
             times.append(loop.time())
+            if len(times) in marks:
+                marks[len(times)] = time.process_time()
 
     gc.collect()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -136,6 +169,9 @@ async def run_one(name: str, rate: float, n: int, tasks: int, before: Any) -> di
     await asyncio.sleep(0)  # a limiter's callbacks of the last iteration
     cpu = time.process_time() - cpu
     wall = time.perf_counter() - wall
+    if marks:
+        first, last = sorted(marks)
+        cpu = (marks[last] - marks[first]) / (last - first) * n
     if isinstance(limiter, Floor):
         await limiter.aclose()
     start = times[0]
@@ -227,7 +263,7 @@ def paired_rounds(
                 cost = _common.run(wakeups_and_an_iteration(rate, n_base), lp)
                 got = {"cpu_us_per_acquire": cost}
             else:
-                got = _common.run(run_one(name, rate, n, args.tasks, before), lp)
+                got = _common.run(run_one(name, rate, n, args.tasks, before, args.steady), lp)
             base.append(_common.run(bare_wakeups(rate, n_base), lp))
             got["wakeup_cpu_us"] = (base[-2] + base[-1]) / 2
             got["ratio_to_wakeup"] = got["cpu_us_per_acquire"] / got["wakeup_cpu_us"]
@@ -332,7 +368,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 def print_table(out: dict[str, Any], args: argparse.Namespace) -> None:
     print(
         f"\n{args.tasks} tasks, {args.seconds:g} s of acquisitions per block "
-        f"({args.base_seconds:g} s per baseline block), medians of "
+        + ("(CPU from the 50% to the 90% acquisition) " if args.steady else "")
+        + f"({args.base_seconds:g} s per baseline block), medians of "
         f"{args.rounds} paired rounds (ratio: over the mean of the two baseline blocks "
         "around it; window: max over rounds)"
     )
@@ -377,6 +414,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limiters", nargs="+", choices=LIMITERS, default=list(LIMITERS))
     parser.add_argument("--before", help="another _throttle.py, measured as `before`")
     parser.add_argument("--profile", action="store_true", help="cProfile ours afterwards")
+    parser.add_argument(
+        "--steady", action="store_true", help="CPU from the 50%%-th to the 90%%-th acquisition"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     parser.add_argument("--quiet", action="store_true", help="no per-run lines")
     parser.add_argument("--json", help="also write the results to this file")

@@ -10,7 +10,8 @@ from ssl import SSLContext
 
 from dumgum_async._aiolimiter import AsyncLimiterLike, StrictAsyncLimiter
 from dumgum_async._config import AdaptiveRateLimit, CircuitBreaker, RateLimit, RetryPolicy
-from dumgum_async._throttle import AdaptiveLimiter, Limiter, LocalLimiter
+from dumgum_async._throttle import Limiter, LocalLimiter
+from dumgum_async._throttle_adaptive import AdaptiveLimiter
 from dumgum_async.exceptions import ConfigurationError
 
 

@@ -5,10 +5,12 @@ each caller is given the next free slot on a grid of ``period / max_rate`` and
 waits once until it. A late wake-up does not shift the grid, so the rate holds
 on a busy machine; ``burst`` lets that many slots fall at once after a quiet
 spell. Callers whose slots fall within one slice (1 ms) of the first of them
-wait in one group on one timer, set for the group's last slot: at high rates one
-wake-up of the loop then releases several callers, in the order they came, each
-at most a slice after its slot and never before it; at rates below one slot per
-slice every caller has its own timer, on time. A log of the last ``max_rate``
+wait in one group, released by one timer set for the group's last slot: at high
+rates one wake-up of the loop then releases several callers, in the order they
+came, each at most a slice after its slot and never before it; at rates below one
+slot per slice every caller has its own timer, on time. Only the first group's
+timer is in the loop (its firing arms the next group's): a heap of one timer per
+waiting group would cost every wake-up its upkeep. A log of the last ``max_rate``
 actual release times then holds a release back until the oldest one has left the
 window, so no window of ``period`` ever holds more than ``max_rate`` releases,
 whatever the wake-up jitter or the grouping.
@@ -18,13 +20,28 @@ requests actually leave: a release is stamped when it is decided (by the timer, 
 at once for a caller of an idle limiter), and stamped again when the request is
 written, one loop iteration after its caller resumes (aiohttp writes the body in
 a task of its own), so that a stall of the event loop in between (another task's
-synchronous call) moves the stamp instead of bunching arrivals. A pause
-(a 429's ``Retry-After``) voids the slots that fall inside it: a caller already
-asleep toward one queues again behind the pause, and the grid restarts at its
-end, evenly spaced.
+synchronous call) moves the stamp instead of bunching arrivals.
+
+That restamp costs one more loop iteration per timer firing (the releases of one
+firing share it). So at about 400 requests/s and more (slots at most 2.6 ms apart,
+``_WATCH_GAP``), in windows of a second or more, a release the limiter's own timer
+will come back to soon is not restamped: the next two firings of that timer watch
+it instead. A firing more than 2 ms (``_STALL``) later than it was due means the
+loop stalled, and only then the releases it watches are stamped again, at the
+firing. A release no timer will come back to soon (the last before the queue
+empties, one followed by a wait for the window or a pause, one given at once by
+an idle limiter) is restamped at its write as below that rate. The trade: a write
+held up by a stall too short to make a firing late (up to about 4.6 ms, or two in
+a row, about 9 ms) goes unseen; the 20 ms ``ARRIVAL_MARGIN`` of such windows
+absorbs it, and no window shorter than a second (whose margin is smaller) is
+watched this way.
+
+A pause (a 429's ``Retry-After``) voids the slots that fall inside it: a caller
+already asleep toward one queues again behind the pause, and the grid restarts at
+its end, evenly spaced.
 
 Time comes from an injectable clock and sleep, so the logic can be tested on a
-fake clock. What the limiter holds of a loop (the waiters' futures, their timers,
+fake clock. What the limiter holds of a loop (the waiters' futures, its timer,
 the loop) lives only while someone waits, and waiters a finished loop never
 cancelled are dropped by the next loop: one limiter serves one loop after
 another, keeping its schedule (its default clock,
@@ -48,8 +65,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol, runtime_checkable
 
-from dumgum_async._adaptive import AdaptiveController
-from dumgum_async._config import AdaptiveRateLimit, RateLimit
+from dumgum_async._config import RateLimit
 
 #: Extra spacing, beyond the window, between a release and the one ``max_rate``
 #: releases before it (at most 2% of the window): the server counts arrivals, and
@@ -57,8 +73,12 @@ from dumgum_async._config import AdaptiveRateLimit, RateLimit
 #: the gap they were sent with (a 20 ms stall of a server's event loop is ordinary;
 #: on a loaded 2-core machine 10 ms was measured to be too little). A stall of *our*
 #: loop between a release and the send is measured instead (``LocalLimiter._restamp``),
-#: but not one inside aiohttp opening a new connection, which this also absorbs. It
-#: costs 2% of the rate for a one-second window, 0.03% for a one-minute window.
+#: but not one inside aiohttp opening a new connection, which this also absorbs; nor,
+#: at 400/s and more, one too short to make the limiter's next timer firings late
+#: (up to ~9 ms, see the module docstring): watching for stalls instead of a restamp
+#: per release saves a loop iteration per release, and this margin is what makes that
+#: safe, hence only in windows of a second or more. It costs 2% of the rate for a one-second
+#: window, 0.03% for a one-minute window.
 ARRIVAL_MARGIN: Final = 0.02
 _EARLY_OK: Final = 0.001
 #: Callers whose slots fall within this many seconds of the first of them share one
@@ -67,6 +87,15 @@ _EARLY_OK: Final = 0.001
 #: still decides every release, so grouping never puts more than ``max_rate`` in a
 #: window; below one slot per slice every caller has a timer of its own, on time.
 _SLICE: Final = 0.001
+#: At this spacing of slots or less (about 400 requests/s and up, in windows of a second
+#: or more), the limiter's own timers watch for stalls instead of a restamp per release:
+#: each release is watched by the next two timer firings, each due within this much of
+#: the one before.
+_WATCH_GAP: Final = 0.0026
+#: A watching timer this late means the loop stalled: the releases it watches may have
+#: been written that late, so they are stamped again. Under it is ordinary jitter
+#: (uvloop's 1 ms timer rounding, a scheduler's tick).
+_STALL: Final = 0.002
 # A wait this short is over: a clock of coarse resolution (or a fake one) may not move
 # for a sleep of a few ulps, and the loop around the sleep must still end.
 _NEGLIGIBLE: Final = 1e-6
@@ -86,7 +115,7 @@ class Limiter(Protocol):
     Optionally, a limiter may also have ``observe(status: int, retry_after: float |
     None) -> None``: the client then calls it once per HTTP attempt that got an
     answer, with its status (and the ``Retry-After`` of a 429), so that the limiter
-    can adapt its rate (:class:`AdaptiveLimiter` does).
+    can adapt its rate (``_throttle_adaptive.AdaptiveLimiter`` does).
     """
 
     async def acquire(self) -> None:
@@ -122,16 +151,17 @@ class LocalLimiter:
     each other are released together by one timer, in the order they came; none is
     released before its slot (beyond the timer rounding of uvloop, up to 1 ms),
     none later than the slice. The limiter may be used from one event loop after
-    another: what it holds of a loop (the waiters' futures, their timers) is dropped
+    another: what it holds of a loop (the waiters' futures, its timer) is dropped
     when the last waiter leaves.
 
     Args:
         rate: The limit to enforce, or None for no limit (only pauses apply).
         clock: Seconds, monotonic; must be the clock ``sleep`` waits on.
         sleep: Waits that many seconds (a fake one in tests). With the default,
-            ``asyncio.sleep``, waiters wait on the running loop's timers
-            (``loop.call_at``), one per slice; with another, one task per slice
-            waits with it.
+            ``asyncio.sleep``, waiters wait on a timer of the running loop
+            (``loop.call_at``), one at a time: the first waiting slice's, whose
+            firing sets the next one's; with another, one task at a time waits
+            with it.
     """
 
     def __init__(
@@ -154,6 +184,12 @@ class LocalLimiter:
         self._slack = 0.0
         self._released: collections.deque[float] | None = None
         self._release_count = 0  # releases so far: numbers them for _restamp
+        # The releases the armed timer watches (see _fire): from _watch_from (0: none)
+        # on; those from _watch_mid on are watched by the firing after it too.
+        self._watching = False  # the rate and window at which timers watch
+        self._watch_from = 0
+        self._watch_mid = 0
+        self._due = 0.0  # when the armed timer should fire, on our clock
         # The waiting callers, oldest first, and the loop they wait in (None when
         # nobody waits: no loop-bound object outlives its waiters).
         self._groups: collections.deque[_Group] = collections.deque()
@@ -178,6 +214,8 @@ class LocalLimiter:
         # The last slot strictly within a slice of a group's first: at rates below one
         # per slice, every caller has a timer of its own, on time.
         self._reach = (math.ceil(_SLICE / self._interval) - 1) * self._interval
+        # Only a margin of 20 ms absorbs what a watch can miss (see ARRIVAL_MARGIN).
+        self._watching = rate.time_period >= 1.0 and self._interval <= _WATCH_GAP
         window = max(1, math.floor(rate.max_rate))  # 2.5/s allows 2 in any second
         old = self._released
         if old is None or old.maxlen != window:
@@ -249,11 +287,9 @@ class LocalLimiter:
             if group is None or at > group.deadline:
                 group = _Group(at, at + self._reach)
                 groups.append(group)
-                if self._loop_timers:  # _arm, inline: once per group on the hot path
-                    delay = group.deadline - now
-                    group.timer = loop.call_at(loop.time() + delay, self._fire, group)
-                else:
-                    self._arm(group, group.deadline - now)
+                # One timer, the first group's: each firing arms the next group's.
+                if len(groups) == 1:
+                    self._arm(group, group.deadline, now)
             waiter: asyncio.Future[list[int] | None] = loop.create_future()
             group.waiters.append(waiter)
             try:
@@ -270,9 +306,12 @@ class LocalLimiter:
                 return
             # Our slot fell inside a pause: queue again behind it.
 
-    def _arm(self, group: _Group, delay: float) -> None:
+    def _arm(self, group: _Group, at: float, now: float) -> None:
+        # The limiter's one timer, the first group's, for ``at`` on our clock.
         loop = self._loop
         assert loop is not None
+        delay = at - now
+        self._due = at if delay > 0.0 else now
         if self._loop_timers:
             group.timer = loop.call_at(loop.time() + delay, self._fire, group)
         else:
@@ -284,14 +323,17 @@ class LocalLimiter:
 
     def _fire(self, fired: _Group) -> None:
         # Releases, oldest first, every waiter whose group is due and fits in the
-        # window, each stamped now. Whichever group's timer fires, the oldest waiters
-        # go first: a timer that came late or early only moves who wakes whom.
+        # window, each stamped now, then arms the timer for the first group left.
         fired.timer = None
         groups = self._groups
         released = self._released
         if not groups or released is None:
             return
         now = self._clock()
+        count = self._release_count
+        if self._watch_from and now - self._due > _STALL:
+            # The loop stalled: the watched releases may have been written only now.
+            self._restamp(self._watch_from, count, now)
         # A timer up to 1 ms early counts as on time (uvloop rounds timers to whole
         # milliseconds, and its clock lags; a second timer for that sliver would double
         # the cost): its group, and those before it, are due; a later group is due only
@@ -299,22 +341,23 @@ class LocalLimiter:
         due = fired.deadline if 0.0 < fired.deadline - now <= _EARLY_OK else now
         span = self._span - self._slack
         full = released.maxlen or 0
-        batch = [self._release_count + 1, 0]
+        batch = [count + 1, 0]
         blocked = False
         while groups:
             group = groups[0]
-            if group.deadline > due:
-                break  # not due yet (the timer of an earlier group, or an early one)
             waiters = group.waiters
             paused_until = self._paused_until
-            if paused_until <= group.start and paused_until > now:
-                break  # an early timer, and the pause before the group is not over
             if paused_until > group.start:
-                # The slots fell inside a pause: void, their holders queue again.
+                # The slots fell inside a pause: void, their holders queue again (now:
+                # they sleep out the pause, and no timer has to fire for each group).
+                groups.popleft()
                 while waiters:
                     waiter = waiters.popleft()
                     if not waiter.done():
                         waiter.set_result(None)
+                continue
+            if group.deadline > due or paused_until > now:
+                break  # not due yet (an early timer), or the pause before it is not over
             while waiters:
                 waiter = waiters[0]
                 if waiter.done():  # cancelled; its task has not run since
@@ -330,19 +373,40 @@ class LocalLimiter:
             if blocked:
                 break
             groups.popleft()
-            if group.timer is not None:  # released by an earlier group's timer
-                group.timer.cancel()
-                group.timer = None
-        batch[1] = self._release_count
+        last = batch[1] = self._release_count
+        loop = self._loop
+        assert loop is not None
+        watched = False
         if groups:
             head = groups[0]
             if head.timer is None:
                 at = released[0] + self._span if blocked else head.deadline
                 if self._paused_until > at:
                     at = self._paused_until
-                self._arm(head, at - now)
+                self._arm(head, at, now)
+                watched = self._watching and at - due <= _WATCH_GAP  # due: now, or early
         else:
             self._loop = None
+        if watched:
+            # No restamp: the next two firings watch these releases for a stall.
+            batch[0] = 0
+            self._watch_from = self._watch_mid or count + 1
+            self._watch_mid = count + 1
+        elif last > count:
+            # Nothing fires soon enough to watch: restamped when written, as at low
+            # rates, with any releases still watched.
+            if self._watch_from:
+                batch[0] = self._watch_from
+                self._watch_from = self._watch_mid = 0
+        else:
+            self._unwatch(loop)
+
+    def _unwatch(self, loop: asyncio.AbstractEventLoop) -> None:
+        # No timer will fire soon: the watched releases are restamped a loop iteration
+        # from now instead, as a release is at low rates.
+        if self._watch_from:
+            loop.call_soon(self._restamp, self._watch_from, self._release_count)
+            self._watch_from = self._watch_mid = 0
 
     def _forget(self, group: _Group, waiter: asyncio.Future[list[int] | None]) -> None:
         # A waiter was cancelled: it leaves the queue; a group left empty takes its
@@ -357,77 +421,42 @@ class LocalLimiter:
         if group.timer is not None:
             group.timer.cancel()
             group.timer = None
+        loop = self._loop
+        assert loop is not None
         if not groups:
             self._loop = None
+            self._unwatch(loop)
         elif groups[0].timer is None:
             head = groups[0]
-            self._arm(head, max(head.deadline, self._paused_until) - self._clock())
+            now = self._clock()
+            at = max(head.deadline, self._paused_until)
+            self._arm(head, at, now)
+            if at - now > _WATCH_GAP:
+                self._unwatch(loop)
 
     def _drop_stale(self) -> None:
         # Waiters left in a loop that ended without cancelling them can never be
-        # released; their slots are given up, as a cancelled waiter's are.
+        # released; their slots are given up, as a cancelled waiter's are (and the
+        # watched releases were that loop's: it wrote them or never will).
         for group in self._groups:
             if group.timer is not None:
                 with contextlib.suppress(RuntimeError):  # their loop may be closed
                     group.timer.cancel()
         self._groups.clear()
+        self._watch_from = self._watch_mid = 0
 
-    def _restamp(self, first: int, last: int) -> None:
+    def _restamp(self, first: int, last: int, now: float | None = None) -> None:
         # Releases ``first`` to ``last`` left no earlier than now: whatever ran since
         # they were stamped stalled them. Entries already pushed out of the log by
         # ``max_rate`` later releases are gone.
         released = self._released
         assert released is not None
         i = len(released) - 1 - (self._release_count - last)
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         for _ in range(last - first + 1):
             if i < 0:
                 break
             if released[i] < now:
                 released[i] = now
             i -= 1
-
-
-class AdaptiveLimiter(LocalLimiter):
-    """A :class:`LocalLimiter` whose rate an :class:`AdaptiveController` sets from
-    the answers the client reports through :meth:`observe`.
-
-    Args:
-        config: The bounds and starting rate.
-        clock: Seconds, monotonic; must be the clock ``sleep`` waits on.
-        sleep: Waits that many seconds (a fake one in tests).
-    """
-
-    def __init__(
-        self,
-        config: AdaptiveRateLimit,
-        *,
-        clock: Clock = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-    ) -> None:
-        self.config = config
-        self.controller = AdaptiveController(
-            config.min_rate, config.max_rate, config.start, config.time_period
-        )
-        super().__init__(
-            RateLimit(self.controller.rate, config.time_period), clock=clock, sleep=sleep
-        )
-
-    def observe(self, status: int, retry_after: float | None) -> None:
-        """An HTTP attempt got ``status`` (with the ``Retry-After`` of a 429)."""
-        controller = self.controller
-        before = controller.rate
-        if status == 429:
-            controller.rate_limited(self._clock(), retry_after)
-        elif 200 <= status < 300:
-            controller.success(self._clock())
-        else:
-            return  # no evidence about the rate limit
-        if controller.rate != before:
-            self._set_rate(RateLimit(controller.rate, self.config.time_period))
-
-    @property
-    def rate_ceiling(self) -> float | None:
-        """Requests per second at which 429s began (the latest cut); None before any."""
-        ceiling = self.controller.ceiling
-        return None if ceiling is None else ceiling / self.config.time_period

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import dumgum_async as dg
 from dumgum_async import _adaptive, _cli
 from dumgum_async._adaptive import AdaptiveController
-from dumgum_async._throttle import AdaptiveLimiter
+from dumgum_async._throttle_adaptive import AdaptiveLimiter
 from dumgum_async.testing import FakeDumGumServer, ServerRateLimit, sample_requests
 from dumgum_async.testing._rate_limit import TokenBucket
 from tests.helpers.bodies import full_request

@@ -52,6 +52,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
                 "dumgum_async._retry",
                 "dumgum_async._adaptive",
                 "dumgum_async._throttle",
+                "dumgum_async._throttle_adaptive",
                 "dumgum_async._aiolimiter",
                 "dumgum_async._redis",
                 "dumgum_async._redis_adaptive",

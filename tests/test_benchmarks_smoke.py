@@ -146,7 +146,7 @@ def test_bench_throttle(tmp_path: Path) -> None:
     n = data["params"]["n"]
     assert set(data["results"]) == set(_loops())
     for by_limiter in data["results"].values():
-        assert set(by_limiter) == {"dumgum", "aiolimiter", "floor"}
+        assert set(by_limiter) == {"dumgum", "aiolimiter", "floor", "sleepers"}
         for entry in by_limiter.values():
             assert _positive(entry["cpu_us_per_acquire"])
             assert 1 <= entry["max_in_1s_window"] <= n

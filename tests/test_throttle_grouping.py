@@ -20,7 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dumgum_async as dg
-from dumgum_async._throttle import _NEGLIGIBLE, _SLICE, AdaptiveLimiter, LocalLimiter
+from dumgum_async._throttle import _NEGLIGIBLE, _SLICE, LocalLimiter
+from dumgum_async._throttle_adaptive import AdaptiveLimiter
 from dumgum_async.testing import FakeDumGumServer
 from tests.helpers.bodies import minimal_request
 from tests.test_throttle import (
