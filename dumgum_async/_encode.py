@@ -59,6 +59,7 @@ import attrs
 import orjson
 
 from dumgum_async import _converter
+from dumgum_async._constraints import compile_function
 from dumgum_async._enums import WireEnum
 from dumgum_async._models import Message, SuggestionRequest, _Encoded, _Holder
 from dumgum_async._wire import optional_of, tuple_item
@@ -322,8 +323,13 @@ class _Source:
         self.lines += [f"def stable_{cls.__name__}(o):", f"    return {self._stable(cls, 'o')}", ""]
         return f"stable_{cls.__name__}"
 
-    def compile(self) -> dict[str, Any]:
-        exec("\n".join(self.lines), self.ns)  # straight-line functions, built once at import
+    def compile(self, name: str) -> dict[str, Any]:
+        """Every function written (``name`` among them), by name; built once, at import.
+
+        Their source is kept in linecache, as the validators' is: a traceback through
+        an encoder shows its lines.
+        """
+        compile_function("\n".join(self.lines), name, self.ns, "encoders")
         return self.ns
 
 
@@ -343,7 +349,7 @@ def _build() -> tuple[_Encoder, _Encoder, _Encoder, _OfMessage, _OfMessage]:
     source._encoder(SuggestionRequest, memo=True)
     stable = source.stable(SuggestionRequest)
     stable_message = source.stable(Message)
-    ns = source.compile()
+    ns = source.compile(plain)
     return (
         ns[plain],
         ns["memo_SuggestionRequest"],

@@ -13,6 +13,7 @@ import gc
 import pickle
 import string
 import threading
+import traceback
 import tracemalloc
 import zoneinfo
 from collections.abc import Callable
@@ -698,3 +699,11 @@ async def test_the_server_receives_the_converters_bytes_turn_after_turn() -> Non
         await client.suggest(full_request())
     assert [r.body for r in server.requests[:5]] == sent
     assert server.requests[5].body == reference(SuggestionRequest.from_dict(full_request()))
+
+
+def test_a_traceback_through_a_generated_encoder_shows_its_source_line() -> None:
+    with pytest.raises(_encode._Unusual) as raised:
+        _encode._ENC_MESSAGE(object())  # type: ignore[arg-type]
+    text = "".join(traceback.format_exception(raised.value))
+    assert "<dumgum generated encoders>" in text
+    assert "if o.__class__ is not" in text
