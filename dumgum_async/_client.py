@@ -37,7 +37,8 @@ from dumgum_async._config import (
     resolve_base_url,
     seconds,
 )
-from dumgum_async._http import USER_AGENT, ClientSession, Transport, proxy_from_env
+from dumgum_async._http import USER_AGENT, ClientSession, Transport
+from dumgum_async._http_proxy import proxy_from_env
 from dumgum_async._lifecycle import LoopState, slots_for
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
 from dumgum_async._options import CallOptions

@@ -10,20 +10,19 @@ carry the key) are never attached to anything that leaves this module.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import platform
 import ssl
 import time
-import urllib.request
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Final, Literal
+from typing import Final
 
 import aiohttp
 from yarl import URL
 
 from dumgum_async._config import Timeout
+from dumgum_async._http_proxy import ProxyRoute
 from dumgum_async._interpret import (
     Response as Response,  # re-exported: the type post() returns
 )
@@ -40,7 +39,6 @@ from dumgum_async.exceptions import (
     APIError,
     APIStatusError,
     APITimeoutError,
-    ConfigurationError,
     ResponseDecodeError,
 )
 
@@ -63,82 +61,6 @@ _CHUNK: Final = 64 * 1024
 
 #: aiohttp's session type, for callers who bring their own.
 ClientSession = aiohttp.ClientSession
-
-
-class ProxyRoute:
-    """The proxy requests go through; its credentials are held as a :class:`Secret`.
-
-    ``url`` never carries them, so it is safe to show.
-    """
-
-    __slots__ = ("_authorization", "url")
-
-    def __init__(self, url: URL, authorization: Secret | None) -> None:
-        self.url = url
-        self._authorization = authorization
-
-    # The credentials go in Proxy-Authorization: of the CONNECT for https, of the
-    # request itself for http (aiohttp sends proxy_headers only with a CONNECT).
-    # Built per request and never kept, so that outside a Secret no object of ours
-    # holds them for longer than the call.
-
-    def request_headers(self, url: str, headers: Mapping[str, str]) -> Mapping[str, str]:
-        """The headers of a request to ``url`` through this proxy."""
-        if self._authorization is None or url.startswith("https:"):
-            return headers
-        return {**headers, "Proxy-Authorization": self._authorization.reveal()}
-
-    def connect_headers(self, url: str) -> dict[str, str] | None:
-        """The headers of the CONNECT that tunnels to ``url``, if any."""
-        if self._authorization is None or not url.startswith("https:"):
-            return None
-        return {"Proxy-Authorization": self._authorization.reveal()}
-
-    def __repr__(self) -> str:
-        return f"<ProxyRoute {self.url}>"
-
-
-def proxy_from_env(url: str) -> ProxyRoute | None:
-    """The proxy the environment names for ``url``, as curl, requests and httpx read it.
-
-    ``HTTP_PROXY`` for http, ``HTTPS_PROXY`` for https (lowercase names win, as in
-    ``urllib``), unless ``NO_PROXY`` covers the host. Credentials in the proxy URL
-    (``http://user:pass@proxy:3128``) are sent to the proxy; ``.netrc`` is not read.
-
-    Raises:
-        ConfigurationError: The variable does not hold a usable http(s) proxy URL
-            (its value is not shown: it may hold credentials).
-    """
-    target = URL(url)
-    route = _proxy_in_env(target)
-    if route is False:  # the variable holds no usable proxy URL
-        # Raised here, where no local holds the value: tracebacks record locals.
-        name = f"{target.scheme.upper()}_PROXY"
-        raise ConfigurationError(
-            f"{name} (or {name.lower()}) is not an http:// or https:// proxy URL with a "
-            "host; its value is not shown as it may hold credentials"
-        )
-    return route
-
-
-def _proxy_in_env(target: URL) -> ProxyRoute | Literal[False] | None:
-    raw = urllib.request.getproxies().get(target.scheme)
-    if not raw or target.host is None or urllib.request.proxy_bypass(target.host):
-        return None
-    if "://" not in raw:
-        raw = "http://" + raw  # "proxy:3128", as curl reads it
-    try:
-        proxy = URL(raw)
-        proxy.port  # noqa: B018 - raises ValueError for a port that is not one
-    except (ValueError, TypeError):
-        return False
-    if proxy.scheme not in ("http", "https") or not proxy.host:
-        return False
-    authorization = None
-    if proxy.user is not None:
-        pair = f"{proxy.user}:{proxy.password or ''}".encode()
-        authorization = Secret("Basic " + base64.b64encode(pair).decode("ascii"))
-    return ProxyRoute(proxy.with_user(None), authorization)
 
 
 class Transport:

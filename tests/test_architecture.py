@@ -73,6 +73,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
             {
                 "dumgum_async._interpret",
                 "dumgum_async._http",
+                "dumgum_async._http_proxy",
                 "dumgum_async._timer",
                 "dumgum_async._otel",
             }
@@ -139,7 +140,8 @@ CORE_CONFINED: Final[dict[str, frozenset[str]]] = {
     "aiohttp": frozenset({"dumgum_async._http"}),
     # _interpret builds the errors of answers, whose headers are case-insensitive.
     "multidict": frozenset({"dumgum_async._http", "dumgum_async._interpret"}),
-    "yarl": frozenset({"dumgum_async._http"}),
+    # _http_proxy reads proxy URLs from the environment (yarl, aiohttp's URL type).
+    "yarl": frozenset({"dumgum_async._http", "dumgum_async._http_proxy"}),
     "tenacity": frozenset({"dumgum_async._retry"}),
     "redis": REDIS_MODULES,
     "opentelemetry": frozenset({"dumgum_async._otel"}),
