@@ -139,6 +139,36 @@ async def test_a_stalled_loop_never_puts_more_than_max_rate_in_a_server_window(
     assert max_in_window(server.arrivals, 1.0) <= 20
 
 
+async def test_a_stalled_loop_at_a_watched_rate_never_puts_more_than_max_rate_in_a_window(
+    server: ArrivalServer,
+) -> None:
+    # At 1,000/s the limiter's own timer watches for stalls instead of restamping each
+    # release when it is written: stalls too short to be seen (3 ms), just long enough
+    # (6 ms) and long (30 ms) land at every point of its cycle. A burst lets the grid
+    # catch up after each stall, so that the release log, not the grid, is what holds
+    # the window (a burst of one loses the slots a stall covers).
+    stop = asyncio.Event()
+    async with _client(
+        server.url, rate_limit=dg.RateLimit.per_second(1000, burst=50), max_concurrency=32
+    ) as client:
+        # Open the connections first: their set-up would delay the first requests by
+        # more than the margin, a cost outside the limiter.
+        await asyncio.gather(*(client.suggest(minimal_request()) for _ in range(32)))
+        await asyncio.sleep(1.1)
+        server.arrivals.clear()
+        hogs = [
+            asyncio.create_task(_hog(every, for_, stop))
+            for every, for_ in ((0.05, 0.003), (0.1, 0.006), (0.25, 0.03))
+        ]
+        try:
+            await asyncio.gather(*(client.suggest(minimal_request()) for _ in range(2000)))
+        finally:
+            stop.set()
+            await asyncio.gather(*hogs)
+    assert len(server.arrivals) == 2000
+    assert max_in_window(server.arrivals, 1.0) <= 1000
+
+
 class _RecordedPauses(LocalLimiter):
     """The client's limiter, noting when it was told to pause (on the server's clock)."""
 
