@@ -17,6 +17,7 @@ without measuring (``benchmarks/bench_client.py``).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
@@ -44,6 +45,11 @@ from dumgum_async.exceptions import (
 if TYPE_CHECKING:
     from dumgum_async._otel import Telemetry
 
+# What ``client.stats`` and the telemetry's waits are measured with. Not the loop's
+# clock: uvloop's counts whole milliseconds (libuv's), which rounded every latency
+# to one. On CPython's own loops the two are the same clock (time.monotonic).
+_now = time.monotonic
+
 
 class CallPath(Lifecycle):
     """The call half of ``DumGumClient`` (its ``__init__`` sets these attributes)."""
@@ -69,8 +75,8 @@ class CallPath(Lifecycle):
         try:
             loop = bound.loop
             policy = opts.retry
-            started = loop.time()
-            deadline = Deadline.of(policy, started, loop)
+            started = _now()
+            deadline = Deadline.of(policy, loop.time(), loop)
             # A batch outlasts an outage (waiting on the breaker) only if it may retry.
             patient = batch and policy is not None and policy.max_attempts > 1
             call = _Call(bound, body, opts, deadline, batch, patient)
@@ -91,13 +97,13 @@ class CallPath(Lifecycle):
                             ticket = admitted
                         else:
                             ticket = await self._admit(breaker, admitted, deadline, wait=batch)
-                            queued = loop.time()  # the breaker's wait is not the attempt's
+                            queued = _now()  # the breaker's wait is not the attempt's
                     result = await self._exchange(call, ticket, queued)
             except APIError as exc:
                 if policy is None:
                     raise
                 result = await self._after_failure(exc, call, policy)
-            self._stats.record_success(loop.time() - started)
+            self._stats.record_success(_now() - started)
             return result
         except asyncio.CancelledError:
             if task in self._cancelled_by_close:
@@ -136,13 +142,13 @@ class CallPath(Lifecycle):
     async def _attempt(self, call: _Call) -> SuggestionResponse:
         breaker = self._breaker
         if breaker is None:
-            return await self._exchange(call, None, call.bound.loop.time())
+            return await self._exchange(call, None, _now())
         while True:
             admitted = breaker.admit()
             if not isinstance(admitted, Ticket):
                 admitted = await self._admit(breaker, admitted, call.deadline, wait=call.batch)
             try:
-                return await self._exchange(call, admitted, call.bound.loop.time())
+                return await self._exchange(call, admitted, _now())
             except APIError as exc:
                 if not (call.patient and is_outage(exc) and breaker.state != CLOSED):
                     raise
@@ -173,7 +179,7 @@ class CallPath(Lifecycle):
     async def _exchange(
         self, call: _Call, ticket: Ticket | None, queued: float
     ) -> SuggestionResponse:
-        """One attempt of ``call``, queued at ``queued`` (the loop's clock): a slot, a
+        """One attempt of ``call``, queued at ``queued`` (``_now``): a slot, a
         token, the POST and its reading; the breaker is told how the API did (not how
         long we queued: that is no evidence about it)."""
         bound, body, opts, deadline = call.bound, call.body, call.opts, call.deadline
@@ -196,7 +202,7 @@ class CallPath(Lifecycle):
             else:
                 await deadline.within(slots.wait(), "waiting for a concurrency slot", url)
             try:
-                slotted = bound.loop.time() if telemetry is not None else 0.0
+                slotted = _now() if telemetry is not None else 0.0
                 post_timeout = opts.timeout
                 if opts.limiters:
                     await self._view_tokens(opts.limiters, deadline)
@@ -213,7 +219,7 @@ class CallPath(Lifecycle):
                 capture = opts.capture
                 if capture is not None:
                     capture.attempts += 1
-                sent = bound.loop.time()
+                sent = _now()
                 try:
                     if telemetry is None:
                         response = await self._transport.post(
@@ -241,7 +247,7 @@ class CallPath(Lifecycle):
                     raise
             finally:
                 slots.release()
-            self._stats.record_attempt(sent - queued, bound.loop.time() - sent)
+            self._stats.record_attempt(sent - queued, _now() - sent)
             status = response.status
             if self._observe is not None:
                 retry_after = response.headers.get("Retry-After") if status == 429 else None

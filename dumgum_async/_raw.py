@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, Self, overload
 
@@ -131,8 +131,8 @@ class RawCall(Generic[_P]):
         async def raw(*args: _P.args, **kwargs: _P.kwargs) -> RawResponse:
             capture = Capture()
             view = client._view(client._opts.capturing(capture), batch=False)
-            loop = asyncio.get_running_loop()
-            started = loop.time()
+            # Not the loop's clock: uvloop's counts whole milliseconds.
+            started = time.monotonic()
             parsed = await method(view, *args, **kwargs)
             headers = safe_headers(capture.headers, client._opts.api_key)
             return RawResponse(
@@ -140,7 +140,7 @@ class RawCall(Generic[_P]):
                 headers=headers,
                 request_id=request_id_of(headers),
                 attempts=capture.attempts,
-                elapsed=loop.time() - started,
+                elapsed=time.monotonic() - started,
                 parsed=parsed,
             )
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, ScriptedResponse, sample_requests
 
@@ -83,3 +85,28 @@ async def test_waiting_for_a_concurrency_slot_counts_as_waiting() -> None:
     assert stats.wait_p99 >= 3 * 0.1 - 0.02
     assert stats.attempt_latency_p99 is not None
     assert stats.attempt_latency_p99 < 0.1 + MARGIN
+
+
+def _whole_milliseconds(seconds: float) -> bool:
+    return abs(seconds * 1000 - round(seconds * 1000)) < 1e-6
+
+
+def test_on_uvloop_latencies_are_not_rounded_to_the_millisecond() -> None:
+    # uvloop's loop.time() counts whole milliseconds: measured with it, every figure
+    # below would be a whole number of them. The server's latency is a fraction of one.
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> tuple[dg.StatsSnapshot, float]:
+        async with FakeDumGumServer(api_key=KEY, latency=0.0025) as fake:
+            async with dg.DumGumClient(api_key=KEY, base_url=fake.url) as client:
+                requests = list(sample_requests(8, seed=2))
+                for request in requests[:-1]:
+                    await client.suggest(request)
+                raw = await client.with_raw_response.suggest(requests[-1])
+                return client.stats, raw.elapsed
+
+    stats, elapsed = uvloop.run(main())
+    figures = [stats.latency_p50, stats.latency_p99, stats.attempt_latency_p50]
+    figures += [stats.attempt_latency_p99, elapsed]
+    assert all(f is not None and f >= 0.0025 for f in figures), figures
+    assert not all(_whole_milliseconds(f) for f in figures if f is not None), figures
