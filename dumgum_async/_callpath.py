@@ -76,7 +76,7 @@ class CallPath(Lifecycle):
             loop = bound.loop
             policy = opts.retry
             started = _now()
-            deadline = Deadline.of(policy, loop.time(), loop)
+            deadline = Deadline.of(policy, loop)
             # A batch outlasts an outage (waiting on the breaker) only if it may retry.
             patient = batch and policy is not None and policy.max_attempts > 1
             call = _Call(bound, body, opts, deadline, batch, patient)

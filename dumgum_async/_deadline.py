@@ -39,12 +39,13 @@ class Deadline:
         self.clock = clock
 
     @classmethod
-    def of(cls, policy: RetryPolicy | None, start: float, loop: _Timed) -> Deadline | None:
-        """The deadline of a call started at ``start`` under ``policy``, on ``loop``'s
-        clock; None when it has none (then nothing is made: the common case)."""
+    def of(cls, policy: RetryPolicy | None, loop: _Timed) -> Deadline | None:
+        """The deadline of a call starting now under ``policy``, on ``loop``'s clock;
+        None when it has none (then nothing is made, and the clock is not read: the
+        common case)."""
         if policy is None or policy.deadline is None:
             return None
-        return cls(start + policy.deadline, loop.time)
+        return cls(loop.time() + policy.deadline, loop.time)
 
     def remaining(self) -> float:
         """Seconds left; zero or less once it has passed."""

@@ -22,13 +22,15 @@ class _Clock:
 
 
 def test_a_policy_without_a_deadline_gives_none() -> None:
-    assert Deadline.of(dg.RetryPolicy(), 0.0, _Clock()) is None
-    assert Deadline.of(None, 0.0, _Clock()) is None
+    assert Deadline.of(dg.RetryPolicy(), _Clock()) is None
+    assert Deadline.of(None, _Clock()) is None
 
 
 def test_the_deadline_counts_from_the_call_start() -> None:
     clock = _Clock()
-    deadline = Deadline.of(dg.RetryPolicy(deadline=2.0), 49.0, clock)
+    clock.now = 49.0
+    deadline = Deadline.of(dg.RetryPolicy(deadline=2.0), clock)
+    clock.now = 50.0
     assert deadline is not None
     assert deadline.remaining() == 1.0
     assert not deadline.expired()

@@ -97,13 +97,15 @@ def test_on_uvloop_latencies_are_not_rounded_to_the_millisecond() -> None:
     uvloop = pytest.importorskip("uvloop")
 
     async def main() -> tuple[dg.StatsSnapshot, float]:
-        async with FakeDumGumServer(api_key=KEY, latency=0.0025) as fake:
-            async with dg.DumGumClient(api_key=KEY, base_url=fake.url) as client:
-                requests = list(sample_requests(8, seed=2))
-                for request in requests[:-1]:
-                    await client.suggest(request)
-                raw = await client.with_raw_response.suggest(requests[-1])
-                return client.stats, raw.elapsed
+        async with (
+            FakeDumGumServer(api_key=KEY, latency=0.0025) as fake,
+            dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
+        ):
+            requests = list(sample_requests(8, seed=2))
+            for request in requests[:-1]:
+                await client.suggest(request)
+            raw = await client.with_raw_response.suggest(requests[-1])
+            return client.stats, raw.elapsed
 
     stats, elapsed = uvloop.run(main())
     figures = [stats.latency_p50, stats.latency_p99, stats.attempt_latency_p50]
