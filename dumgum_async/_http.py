@@ -329,7 +329,7 @@ class Transport:
             return decode_error(
                 f"response body of {length} bytes exceeds the {limit}-byte limit",
                 resp.status,
-                resp.headers,
+                safe_headers(resp.headers, secret),
                 url,
             )
         chunks: list[bytes] = []
@@ -339,13 +339,14 @@ class Transport:
             size += len(chunk)
             if size > limit:
                 if strict:
-                    start = b"".join(chunks)[:200]
+                    read = b"".join(chunks)
                     return decode_error(
                         f"response body exceeds the {limit}-byte limit (decoded)",
                         resp.status,
-                        resp.headers,
+                        safe_headers(resp.headers, secret),
                         url,
-                        start if secret is None else secret.redact(start),
+                        # Redacted whole: decode_error's cut could split the key.
+                        read if secret is None else secret.redact(read),
                     )
                 break  # an error page: its start is all anyone needs
         data = b"".join(chunks)
@@ -416,15 +417,22 @@ def _redirect_target(
         target = resp.url.join(URL(location))
         target_origin = target.origin()
     except ValueError:  # yarl: a bad port, an unclosed IPv6 bracket, no host
-        return _refused(url, resp, secret, f"to a malformed Location {_shown(location)}")
-    if target.user is not None or target.password is not None:
+        return _refused(url, resp, secret, f"to a malformed Location {_shown(location, secret)}")
+    if (
+        target.user is not None
+        or target.password is not None
+        # Our key echoed into the URL: followed, it would be in every later message.
+        or (secret is not None and secret.redact_text(location) != location)
+    ):
         return _refused(url, resp, secret, "to a Location carrying credentials")
     if target_origin != origin:
         return _refused(
             url,
             resp,
             secret,
-            f"from {origin} to {_shown(str(target_origin))}: "
+            # The Location as sent, not yarl's normalised origin: lower-cased, a
+            # key in its host would escape the redaction.
+            f"from {origin} to {_shown(location, secret)}: "
             "the API key must not be sent to another host or scheme",
         )
     return str(target)
@@ -442,6 +450,9 @@ def _refused(
     )
 
 
-def _shown(text: str, limit: int = 100) -> str:
-    """A server-sent value, quoted and shortened, for a message."""
+def _shown(text: str, secret: Secret | None, limit: int = 100) -> str:
+    """A server-sent value, redacted, quoted and shortened, for a message (redacted
+    first: the cut could leave part of the key behind)."""
+    if secret is not None:
+        text = secret.redact_text(text)
     return repr(text if len(text) <= limit else text[:limit] + "...")

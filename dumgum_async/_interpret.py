@@ -145,9 +145,11 @@ def status_error(
 
 
 def decode_error(
-    message: str, status: int, headers: Mapping[str, str], url: str, body: bytes = b""
+    message: str, status: int, headers: CIMultiDictProxy[str], url: str, body: bytes = b""
 ) -> ResponseDecodeError:
-    """The error of a 2xx answer we cannot use; the excerpt is the body's start."""
+    """The error of a 2xx answer we cannot use (``headers`` made safe and ``body``
+    redacted by the caller, as for :func:`status_error`); the excerpt is the body's
+    start."""
     excerpt = body[:200].decode("utf-8", "replace") + ("..." if len(body) > 200 else "")
     return ResponseDecodeError(
         message,

@@ -759,3 +759,83 @@ async def test_an_error_page_cut_at_the_cap_keeps_no_part_of_the_key() -> None:
         finally:
             await transport.close()
     assert ECHOED_KEY[: len(ECHOED_KEY) // 2].encode() not in response.body
+
+
+# --- a key echoed where the transport builds the error from the answer ----------------
+
+
+def _chunked(status: str, body: bytes, *headers: str) -> bytes:
+    head = "\r\n".join((f"HTTP/1.1 {status}", "Transfer-Encoding: chunked", *headers))
+    return (head + "\r\n\r\n").encode("latin-1") + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+
+_OVERSIZED_WITH_ECHOED_ID = {
+    "content-length": http_response("200 OK", bytes(8192), f"X-Request-Id: Bearer {ECHOED_KEY}"),
+    "chunked": _chunked("200 OK", bytes(8192), f"X-Request-Id: Bearer {ECHOED_KEY}"),
+}
+
+
+@pytest.mark.parametrize("raw", _OVERSIZED_WITH_ECHOED_ID.values(), ids=_OVERSIZED_WITH_ECHOED_ID)
+async def test_an_oversized_2xx_bodys_request_id_never_holds_the_key(raw: bytes) -> None:
+    error = await _client_error(raw)
+    assert isinstance(error, dg.ResponseDecodeError)
+    assert error.request_id == "Bearer <redacted>"
+    assert_no_leak(error, ECHOED_KEY)
+
+
+async def test_an_oversized_2xx_bodys_excerpt_keeps_no_part_of_a_key_across_its_cut() -> None:
+    # The excerpt is the first 200 bytes: cut before the redaction, the key's start stayed.
+    body = b"x" * (200 - len(ECHOED_KEY) // 2) + ECHOED_KEY.encode() + bytes(8192)
+    error = await _client_error(_chunked("200 OK", body))
+    assert isinstance(error, dg.ResponseDecodeError)
+    assert ECHOED_KEY[: len(ECHOED_KEY) // 2] not in error.body_excerpt
+    assert_no_leak(error, ECHOED_KEY)
+
+
+_REDIRECTS_ECHOING_THE_KEY = {
+    "malformed": f"http://127.0.0.1:1:2/?key={ECHOED_KEY}",
+    "not http": f"javascript:{ECHOED_KEY}",
+    "key as the host": f"http://{ECHOED_KEY}.example/",
+    "key in another host's query": f"http://elsewhere.example/?key={ECHOED_KEY}",
+}
+
+
+@pytest.mark.parametrize(
+    "location", _REDIRECTS_ECHOING_THE_KEY.values(), ids=_REDIRECTS_ECHOING_THE_KEY
+)
+async def test_a_refused_redirects_message_never_holds_the_key(location: str) -> None:
+    raw = http_response("307 Temporary Redirect", b"", f"Location: {location}")
+    error = await _client_error(raw)
+    assert isinstance(error, dg.APIStatusError)
+    assert "refusing" in str(error)
+    assert_no_leak(error, ECHOED_KEY)
+
+
+async def test_a_key_in_a_redirects_host_is_not_shown_lower_cased_either() -> None:
+    # yarl lower-cases a host: a message built from the parsed URL escaped the redaction.
+    raw = http_response("307 Temporary Redirect", b"", f"Location: http://{KEY}.example/")
+    async with (
+        hostile_server(replying(raw)) as server,
+        _client(f"http://127.0.0.1:{server.port}") as client,
+    ):
+        with pytest.raises(dg.APIStatusError) as info:
+            await client.suggest(minimal_request())
+    assert KEY.lower() not in str(info.value).lower()
+    assert_no_leak(info.value, KEY, KEY.lower())
+
+
+async def test_a_same_origin_redirect_echoing_the_key_is_refused_without_showing_it() -> None:
+    # Followed, its URL would be in every later message ("more than 3 redirects from
+    # ...?k=<key>"), log line and span.
+    raw = http_response("307 Temporary Redirect", b"", f"Location: /next?k={ECHOED_KEY}")
+    async with (
+        hostile_server(replying(raw)) as server,
+        dg.DumGumClient(
+            api_key=ECHOED_KEY, base_url=f"http://127.0.0.1:{server.port}", retry=None
+        ) as client,
+    ):
+        with pytest.raises(dg.APIStatusError) as info:
+            await client.suggest(minimal_request())
+        assert len(server.requests) == 1
+    assert "carrying credentials" in str(info.value)
+    assert_no_leak(info.value, ECHOED_KEY)
