@@ -79,15 +79,19 @@ def _proxy_in_env(target: URL) -> ProxyRoute | Literal[False] | None:
         return None
     if "://" not in raw:
         raw = "http://" + raw  # "proxy:3128", as curl reads it
+    # yarl parses lazily: a bad port, or a host that is not valid IDNA ("xn--"), raises
+    # only when read, so every part is read in here (UnicodeError is a ValueError).
     try:
         proxy = URL(raw)
         proxy.port  # noqa: B018 - raises ValueError for a port that is not one
+        if proxy.scheme not in ("http", "https") or not proxy.host:
+            return False
+        user, password = proxy.user, proxy.password
+        bare = proxy.with_user(None)
     except (ValueError, TypeError):
         return False
-    if proxy.scheme not in ("http", "https") or not proxy.host:
-        return False
     authorization = None
-    if proxy.user is not None:
-        pair = f"{proxy.user}:{proxy.password or ''}".encode()
+    if user is not None:
+        pair = f"{user}:{password or ''}".encode()
         authorization = Secret("Basic " + base64.b64encode(pair).decode("ascii"))
-    return ProxyRoute(proxy.with_user(None), authorization)
+    return ProxyRoute(bare, authorization)

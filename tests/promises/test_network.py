@@ -238,6 +238,8 @@ async def test_netrc_is_never_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         f"http://{LOGIN}:{PASSWORD}@127.0.0.1:notaport",
         f"socks5://{LOGIN}:{PASSWORD}@127.0.0.1:1080",
         f"http://{LOGIN}:{PASSWORD}@",
+        # Not valid IDNA: yarl raises UnicodeError only when the host is read.
+        f"http://{LOGIN}:{PASSWORD}@xn--:3128",
     ],
 )
 def test_an_unusable_proxy_url_is_a_configuration_error_that_hides_it(
