@@ -113,3 +113,17 @@ def test_the_sample_conversations_command_writes_valid_lines(tmp_path: Path) -> 
     bodies = [json.loads(body) for body in result.stdout.splitlines()]
     assert len(bodies) == 500
     assert all(dg.validate(body) == () for body in bodies)
+
+
+def test_the_errors_tree_names_every_exception_the_package_exports() -> None:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("### Errors\n")
+    tree = text[start : text.index("```\n\n", start)]
+    exported = {
+        name
+        for name in dg.__all__
+        if isinstance(getattr(dg, name), type) and issubclass(getattr(dg, name), dg.DumGumError)
+    }
+    drawn = set(re.findall(r"\b([A-Z]\w*(?:Error|Exception))\b", tree))
+    assert exported - drawn == set()
+    assert drawn - exported == set()
