@@ -8,12 +8,13 @@ import io
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
 
 from dumgum_async import _cli
-from dumgum_async._cli._jsonl import SeenIds, read_line
+from dumgum_async._cli._jsonl import SeenIds, read_line, split_lines
 from dumgum_async.testing import FakeDumGumServer, sample_requests
 from tests.helpers.cli import (
     KEY,
@@ -121,3 +122,28 @@ def test_seen_ids_keep_every_first_line_across_the_table_growing() -> None:
     n = 5000  # several doublings of the 1024-slot table
     assert [seen.first(str(i), i + 1) for i in range(n)] == list(range(1, n + 1))
     assert [seen.first(str(i), n + 1 + i) for i in range(n)] == list(range(1, n + 1))
+
+
+def _chunks(parts: Iterable[bytes]) -> Callable[[], bytes]:
+    """A ``read`` returning ``parts`` one by one, then ``b""`` for ever (the end)."""
+    it = iter(parts)
+    return lambda: next(it, b"")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\n",
+        b"a\nbb\n\nccc",
+        b"\xef\xbb\xbf{}\r\n{}\r\n",
+        b"x" * 10 + b"\n" + b"y" * 7,
+        b"\n\n\nz\n",
+    ],
+)
+@pytest.mark.parametrize("size", [1, 2, 3, 64])
+def test_split_lines_gives_every_line_with_its_newline_whatever_the_chunks(
+    data: bytes, size: int
+) -> None:
+    parts = [data[i : i + size] for i in range(0, len(data), size)]
+    assert list(split_lines(_chunks(parts))) == data.splitlines(keepends=True)
