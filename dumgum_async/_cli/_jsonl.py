@@ -284,17 +284,23 @@ def split_lines(read: Callable[[], bytes]) -> Iterator[bytes]:
     Raises:
         OSError: ``read`` failed.
     """
-    pending = b""
-    while True:
-        chunk = read()
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop()
-        if not chunk:
-            lines = [pending] if pending else []
+    # Only the new chunk is searched, and a line's chunks are joined once: re-joining
+    # and re-searching the partial line on every read made a long line quadratic.
+    pending: list[bytes] = []
+    while chunk := read():
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
+            pending.append(chunk)
+            continue
+        if pending:
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
+        tail = lines.pop()
+        pending = [tail] if tail else []
         for line in lines:
-            yield line if not chunk else line + b"\n"
-        if not chunk:
-            break
+            yield line + b"\n"
+    if pending:
+        yield b"".join(pending)
 
 
 class PipeReader:

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import SupportsIndex
 
 import pytest
 
@@ -147,3 +148,45 @@ def test_split_lines_gives_every_line_with_its_newline_whatever_the_chunks(
 ) -> None:
     parts = [data[i : i + size] for i in range(0, len(data), size)]
     assert list(split_lines(_chunks(parts))) == data.splitlines(keepends=True)
+
+
+class _Scanned(bytes):
+    """A chunk counting the bytes searched for a newline in it, or in anything
+    concatenated from it: a join's copy is searched through the same methods."""
+
+    scanned = 0
+
+    def __add__(self, other: bytes) -> _Scanned:  # type: ignore[override]
+        return _Scanned(bytes(self) + bytes(other))
+
+    def __radd__(self, other: bytes) -> _Scanned:
+        return _Scanned(bytes(other) + bytes(self))
+
+    def split(  # type: ignore[override]
+        self, sep: bytes | None = None, maxsplit: SupportsIndex = -1
+    ) -> list[bytes]:
+        _Scanned.scanned += len(self)
+        return bytes(self).split(sep, maxsplit)
+
+    def find(  # type: ignore[override]
+        self, sub: bytes | int, start: SupportsIndex | None = None, end: SupportsIndex | None = None
+    ) -> int:
+        _Scanned.scanned += len(self)
+        return bytes(self).find(sub, start, end)
+
+    def partition(self, sep: bytes) -> tuple[bytes, bytes, bytes]:  # type: ignore[override]
+        _Scanned.scanned += len(self)
+        return bytes(self).partition(sep)
+
+
+def test_a_long_line_from_a_pipe_is_read_in_linear_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Bytes searched rather than seconds: a timing would be flaky on a busy machine,
+    # and re-searching the pending part of the line on every read is what was slow.
+    monkeypatch.setattr(_Scanned, "scanned", 0)
+    size, count = 1024, 500
+    parts = [_Scanned(b"x" * size) for _ in range(count)] + [_Scanned(b"y\n")]
+    lines = list(split_lines(_chunks(parts)))
+    assert lines == [b"x" * (size * count) + b"y\n"]
+    assert _Scanned.scanned <= 2 * size * count
