@@ -45,6 +45,7 @@ def _read_request(path: str) -> Any:
     Raises:
         UsageError: The file cannot be read.
         ValueError: It is not JSON.
+        RecursionError: It is nested too deeply to read.
     """
     try:
         if path == "-":
@@ -62,7 +63,8 @@ async def command(args: argparse.Namespace, interrupt: Interrupt) -> int:
     name = "stdin" if args.request == "-" else args.request
     try:
         body = _read_request(args.request)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # Nesting json cannot follow is refused as batch and validate refuse it.
         print(f"{PROG}: {name} is not valid JSON: {exc}", file=sys.stderr)
         return EXIT_FAILED
     # A line copied from a batch input works too.

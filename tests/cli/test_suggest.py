@@ -82,3 +82,16 @@ async def test_a_refused_key_exits_3_and_is_reported_without_printing_it(
     captured = capsys.readouterr()
     assert "AuthenticationError" in captured.err
     assert secret not in captured.err + captured.out
+
+
+async def test_a_request_nested_too_deeply_is_reported_as_not_valid_json(
+    server: FakeDumGumServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    request = tmp_path / "request.json"
+    request.write_bytes(b"[" * 100_000)
+    status = await _cli.run(["suggest", str(request), "--api-key", KEY, "--base-url", server.url])
+    err = capsys.readouterr().err
+    assert status == _cli.EXIT_FAILED
+    assert err.startswith(f"dumgum-async: {request} is not valid JSON: ")
+    assert "Traceback" not in err
+    assert server.requests == []
