@@ -47,15 +47,17 @@ def _read_request(path: str) -> Any:
         ValueError: It is not JSON.
         RecursionError: It is nested too deeply to read.
     """
+    # Bytes from both, decoded below in one place: stdin's text layer (the locale's
+    # encoding, surrogateescape) read a BOM or bad UTF-8 unlike a file.
     try:
         if path == "-":
-            text = sys.stdin.read()
+            data = sys.stdin.buffer.read()
         else:
-            with open(path, encoding="utf-8-sig") as f:
-                text = f.read()
+            with open(path, "rb") as f:
+                data = f.read()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return json.loads(text)
+    return json.loads(data.decode("utf-8-sig"))
 
 
 async def command(args: argparse.Namespace, interrupt: Interrupt) -> int:
