@@ -13,7 +13,7 @@ import stat
 import sys
 import threading
 from array import array
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from typing import IO, Any, Final
 
 import orjson
@@ -277,6 +277,32 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
+def split_lines(read: Callable[[], bytes]) -> Iterator[bytes]:
+    """The lines of the chunks ``read`` returns until it returns ``b""``, each
+    with its ``b"\\n"``; the last one lacks it if the input does not end with one.
+
+    Raises:
+        OSError: ``read`` failed.
+    """
+    # Only the new chunk is searched, and a line's chunks are joined once: re-joining
+    # and re-searching the partial line on every read made a long line quadratic.
+    pending: list[bytes] = []
+    while chunk := read():
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
+            pending.append(chunk)
+            continue
+        if pending:
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
+        tail = lines.pop()
+        pending = [tail] if tail else []
+        for line in lines:
+            yield line + b"\n"
+    if pending:
+        yield b"".join(pending)
+
+
 class PipeReader:
     """The lines of a pipe or terminal, read by a daemon thread.
 
@@ -299,21 +325,12 @@ class PipeReader:
         # os.read on the descriptor, not the file object: a daemon thread blocked
         # inside a buffered reader holds its lock, and the interpreter's exit would
         # then abort trying to close stdin.
-        fd = self._source.fileno()
+        read = functools.partial(os.read, self._source.fileno(), 1 << 16)
         item: bytes | BaseException | None = None
-        pending = b""
         try:
-            while True:
-                chunk = os.read(fd, 1 << 16)
-                lines = (pending + chunk).split(b"\n")
-                pending = lines.pop()
-                if not chunk:
-                    lines = [pending] if pending else []
-                for line in lines:
-                    if not self._hand_over(line if not chunk else line + b"\n"):
-                        return
-                if not chunk:
-                    break
+            for line in split_lines(read):
+                if not self._hand_over(line):
+                    return
         except Exception as exc:  # handed to the event loop, raised there
             item = exc
         with contextlib.suppress(RuntimeError):  # the loop is already closed

@@ -45,16 +45,19 @@ def _read_request(path: str) -> Any:
     Raises:
         UsageError: The file cannot be read.
         ValueError: It is not JSON.
+        RecursionError: It is nested too deeply to read.
     """
+    # Bytes from both, decoded below in one place: stdin's text layer (the locale's
+    # encoding, surrogateescape) read a BOM or bad UTF-8 unlike a file.
     try:
         if path == "-":
-            text = sys.stdin.read()
+            data = sys.stdin.buffer.read()
         else:
-            with open(path, encoding="utf-8-sig") as f:
-                text = f.read()
+            with open(path, "rb") as f:
+                data = f.read()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return json.loads(text)
+    return json.loads(data.decode("utf-8-sig"))
 
 
 async def command(args: argparse.Namespace, interrupt: Interrupt) -> int:
@@ -62,7 +65,8 @@ async def command(args: argparse.Namespace, interrupt: Interrupt) -> int:
     name = "stdin" if args.request == "-" else args.request
     try:
         body = _read_request(args.request)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
+        # Nesting json cannot follow is refused as batch and validate refuse it.
         print(f"{PROG}: {name} is not valid JSON: {exc}", file=sys.stderr)
         return EXIT_FAILED
     # A line copied from a batch input works too.

@@ -8,12 +8,14 @@ import io
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import SupportsIndex
 
 import pytest
 
 from dumgum_async import _cli
-from dumgum_async._cli._jsonl import SeenIds, read_line
+from dumgum_async._cli._jsonl import SeenIds, read_line, split_lines
 from dumgum_async.testing import FakeDumGumServer, sample_requests
 from tests.helpers.cli import (
     KEY,
@@ -121,3 +123,70 @@ def test_seen_ids_keep_every_first_line_across_the_table_growing() -> None:
     n = 5000  # several doublings of the 1024-slot table
     assert [seen.first(str(i), i + 1) for i in range(n)] == list(range(1, n + 1))
     assert [seen.first(str(i), n + 1 + i) for i in range(n)] == list(range(1, n + 1))
+
+
+def _chunks(parts: Iterable[bytes]) -> Callable[[], bytes]:
+    """A ``read`` returning ``parts`` one by one, then ``b""`` for ever (the end)."""
+    it = iter(parts)
+    return lambda: next(it, b"")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\n",
+        b"a\nbb\n\nccc",
+        b"\xef\xbb\xbf{}\r\n{}\r\n",
+        b"x" * 10 + b"\n" + b"y" * 7,
+        b"\n\n\nz\n",
+    ],
+)
+@pytest.mark.parametrize("size", [1, 2, 3, 64])
+def test_split_lines_gives_every_line_with_its_newline_whatever_the_chunks(
+    data: bytes, size: int
+) -> None:
+    parts = [data[i : i + size] for i in range(0, len(data), size)]
+    assert list(split_lines(_chunks(parts))) == data.splitlines(keepends=True)
+
+
+class _Scanned(bytes):
+    """A chunk counting the bytes searched for a newline in it, or in anything
+    concatenated from it: a join's copy is searched through the same methods."""
+
+    scanned = 0
+
+    def __add__(self, other: bytes) -> _Scanned:  # type: ignore[override]
+        return _Scanned(bytes(self) + bytes(other))
+
+    def __radd__(self, other: bytes) -> _Scanned:
+        return _Scanned(bytes(other) + bytes(self))
+
+    def split(  # type: ignore[override]
+        self, sep: bytes | None = None, maxsplit: SupportsIndex = -1
+    ) -> list[bytes]:
+        _Scanned.scanned += len(self)
+        return bytes(self).split(sep, maxsplit)
+
+    def find(  # type: ignore[override]
+        self, sub: bytes | int, start: SupportsIndex | None = None, end: SupportsIndex | None = None
+    ) -> int:
+        _Scanned.scanned += len(self)
+        return bytes(self).find(sub, start, end)
+
+    def partition(self, sep: bytes) -> tuple[bytes, bytes, bytes]:  # type: ignore[override]
+        _Scanned.scanned += len(self)
+        return bytes(self).partition(sep)
+
+
+def test_a_long_line_from_a_pipe_is_read_in_linear_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Bytes searched rather than seconds: a timing would be flaky on a busy machine,
+    # and re-searching the pending part of the line on every read is what was slow.
+    monkeypatch.setattr(_Scanned, "scanned", 0)
+    size, count = 1024, 500
+    parts = [_Scanned(b"x" * size) for _ in range(count)] + [_Scanned(b"y\n")]
+    lines = list(split_lines(_chunks(parts)))
+    assert lines == [b"x" * (size * count) + b"y\n"]
+    assert _Scanned.scanned <= 2 * size * count
