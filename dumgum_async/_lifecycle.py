@@ -190,8 +190,11 @@ class Lifecycle:
                 await self._wait_idle(grace)
             if self._inflight:
                 for task in self._inflight:
-                    self._cancelled_by_close.add(task)
-                    task.cancel()
+                    # Once: a second closer's cancel would count as someone else's
+                    # (uncancel() != 0), and the call would end in a bare CancelledError.
+                    if task not in self._cancelled_by_close:
+                        self._cancelled_by_close.add(task)
+                        task.cancel()
                 # They unwind at once: nothing in a call shields itself.
                 await self._wait_idle(None)
             self._cancelled_by_close.clear()

@@ -113,6 +113,22 @@ async def test_two_closes_at_once_both_return() -> None:
             await task
 
 
+@pytest.mark.parametrize("drain", [None, 0.2], ids=["no drain", "equal drains"])
+async def test_two_closes_cancelling_at_once_still_raise_client_closed_error(
+    drain: float | None,
+) -> None:
+    # Each closer cancelled every call in flight: two cancels read as someone else's.
+    async with FakeDumGumServer(api_key=KEY, latency=10.0) as fake:
+        client = dg.DumGumClient(api_key=KEY, base_url=fake.url)
+        task = asyncio.create_task(client.suggest(minimal_request()))
+        await _until(lambda: fake.stats.total == 1)
+        async with asyncio.timeout(5):
+            await asyncio.gather(client.aclose(drain=drain), client.aclose(drain=drain))
+        with pytest.raises(dg.ClientClosedError):
+            await task
+        assert not task.cancelled()
+
+
 async def test_the_callers_own_cancel_stays_a_cancel_when_the_client_closes() -> None:
     async with FakeDumGumServer(api_key=KEY, latency=10.0) as fake:
         client = dg.DumGumClient(api_key=KEY, base_url=fake.url)
