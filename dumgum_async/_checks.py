@@ -69,6 +69,28 @@ def fraction(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
         raise ConfigurationError(f"{attribute.name} must be between 0 and 1, got {excerpt(value)}")
 
 
+def switch(_: Any, attribute: attrs.Attribute[Any], value: bool) -> None:
+    """True or False: "no" is truthy, and would turn on what the caller meant off."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{attribute.name} must be True or False, got {excerpt(value)}")
+
+
+def optional_instance(cls: type) -> Any:
+    """A validator: an instance of ``cls`` or None, named in the error otherwise.
+
+    Checked when the settings are made: a wrong object would otherwise be found only
+    by the first call that uses it, as an AttributeError.
+    """
+
+    def validate(_: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and not isinstance(value, cls):
+            raise ConfigurationError(
+                f"{attribute.name} must be a {cls.__name__} or None, got {excerpt(value)}"
+            )
+
+    return validate
+
+
 def seconds(value: float | _dt.timedelta | None, name: str) -> float | None:
     """Normalise a duration given as seconds or a ``timedelta``; None stays None.
 
