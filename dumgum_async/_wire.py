@@ -256,6 +256,13 @@ def _model_hook(cls: type, converter: cattrs.Converter) -> _Hook:
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, Mapping):
             raise _Mismatch("type", f"expected an object ({label}), got {json_kind(value)}")
+        if value.__class__ is not dict:
+            # Read once, here (cattrs' code and the rules over raw input below each read
+            # it again): a caller's mapping whose reads fail is one problem, at its place.
+            try:
+                value = dict(value)
+            except Exception as exc:
+                raise _Invalid([invalid_value((), exc)]) from None
         try:
             return fn(value, cls)
         except ClassValidationError as exc:
