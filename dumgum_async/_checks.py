@@ -17,7 +17,18 @@ from typing import Any
 
 import attrs
 
+from dumgum_async._rules import excerpt
 from dumgum_async.exceptions import ConfigurationError
+
+
+def _finite(value: float, name: str) -> bool:
+    """``value`` is not inf or NaN; raises for an int too large to be a float."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        # math.isfinite converts an int to a float, which fails past about 1e308: no
+        # clock or rate can use such a number.
+        raise ConfigurationError(f"{name} is too large, got {excerpt(value)}") from None
 
 
 def positive(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
@@ -25,35 +36,59 @@ def positive(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> No
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{attribute.name} must be a number, got {value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigurationError(f"{attribute.name} must be a positive number, got {value!r}")
+        raise ConfigurationError(f"{attribute.name} must be a number, got {excerpt(value)}")
+    if not (value > 0 and _finite(value, attribute.name)):
+        raise ConfigurationError(
+            f"{attribute.name} must be a positive number, got {excerpt(value)}"
+        )
 
 
 def non_negative(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     """Zero or a positive, finite number."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{attribute.name} must be a number, got {value!r}")
-    if not (value >= 0 and math.isfinite(value)):
-        raise ConfigurationError(f"{attribute.name} must be zero or more, got {value!r}")
+        raise ConfigurationError(f"{attribute.name} must be a number, got {excerpt(value)}")
+    if not (value >= 0 and _finite(value, attribute.name)):
+        raise ConfigurationError(f"{attribute.name} must be zero or more, got {excerpt(value)}")
 
 
 def count(_: Any, attribute: attrs.Attribute[Any], value: int) -> None:
     """An integer of at least 1 (a bool is not one)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+        raise ConfigurationError(f"{attribute.name} must be an integer >= 1, got {excerpt(value)}")
 
 
 def share(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     """A share above 0, up to 1."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise ConfigurationError(f"{attribute.name} must be in (0, 1], got {value!r}")
+        raise ConfigurationError(f"{attribute.name} must be in (0, 1], got {excerpt(value)}")
 
 
 def fraction(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     """A fraction from 0 to 1."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ConfigurationError(f"{attribute.name} must be between 0 and 1, got {value!r}")
+        raise ConfigurationError(f"{attribute.name} must be between 0 and 1, got {excerpt(value)}")
+
+
+def switch(_: Any, attribute: attrs.Attribute[Any], value: bool) -> None:
+    """True or False: "no" is truthy, and would turn on what the caller meant off."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{attribute.name} must be True or False, got {excerpt(value)}")
+
+
+def optional_instance(cls: type) -> Any:
+    """A validator: an instance of ``cls`` or None, named in the error otherwise.
+
+    Checked when the settings are made: a wrong object would otherwise be found only
+    by the first call that uses it, as an AttributeError.
+    """
+
+    def validate(_: Any, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and not isinstance(value, cls):
+            raise ConfigurationError(
+                f"{attribute.name} must be a {cls.__name__} or None, got {excerpt(value)}"
+            )
+
+    return validate
 
 
 def seconds(value: float | _dt.timedelta | None, name: str) -> float | None:
@@ -67,9 +102,9 @@ def seconds(value: float | _dt.timedelta | None, name: str) -> float | None:
     if isinstance(value, _dt.timedelta):
         value = value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigurationError(f"{name} must be seconds or a timedelta, got {value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigurationError(f"{name} must be positive, got {value!r}")
+        raise ConfigurationError(f"{name} must be seconds or a timedelta, got {excerpt(value)}")
+    if not (value > 0 and _finite(value, name)):
+        raise ConfigurationError(f"{name} must be positive, got {excerpt(value)}")
     return float(value)
 
 

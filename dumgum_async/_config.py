@@ -218,9 +218,11 @@ class RetryPolicy:
     deadline: float | None = attrs.field(
         default=None, converter=check.timedelta_to_seconds, validator=check.positive
     )
-    respect_retry_after: bool = True
+    respect_retry_after: bool = attrs.field(default=True, validator=check.switch)
     max_retry_after: float = attrs.field(default=60.0, validator=check.non_negative)
-    budget: RetryBudget | None = attrs.field(factory=RetryBudget)
+    budget: RetryBudget | None = attrs.field(
+        factory=RetryBudget, validator=check.optional_instance(RetryBudget)
+    )
 
 
 #: Outcomes the circuit breaker remembers (the last N attempts, counted not timed).

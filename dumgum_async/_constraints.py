@@ -83,6 +83,11 @@ class Rule(NamedTuple):
         return f"({self.test.format(v=var, **bound)})"
 
 
+def invalid_value(loc: _Loc, exc: BaseException) -> Problem:
+    """The problem of a value that raised when read or tested: the exception, at ``loc``."""
+    return Problem(loc, f"invalid value ({type(exc).__name__}: {exc})", "invalid")
+
+
 def _no_name(name: str) -> str:
     return name
 
@@ -116,13 +121,20 @@ class Check:
     ) -> None:
         """Append a problem for each rule ``value`` breaks (at ``loc``) to ``out``."""
         for rule, holds in zip(self.rules, self.predicates, strict=True):
-            if holds(value):
-                continue
-            if rule.explain is not None:
-                rule.explain(value, loc, out, name)
-            else:
-                assert rule.message is not None
-                out.append(Problem(loc, rule.message(value), rule.code))
+            try:
+                if holds(value):
+                    continue
+                if rule.explain is not None:
+                    rule.explain(value, loc, out, name)
+                else:
+                    assert rule.message is not None
+                    out.append(Problem(loc, rule.message(value), rule.code))
+            except Exception as exc:
+                # A caller's object whose own methods fail (a tzinfo's utcoffset, a
+                # __hash__): it cannot be checked, so it cannot be sent. The later
+                # rules would ask it again.
+                out.append(invalid_value(loc, exc))
+                return
             if rule.stop:
                 return
 
@@ -177,18 +189,20 @@ def table_of(cls: type) -> Table:
 def compile_fast_ok(cls: type, table: Table) -> Callable[[Any], bool]:
     """The fast path of ``table``: true exactly when ``table.problems(obj)`` is empty."""
     ns: dict[str, Any] = {}
-    lines = [""]
+    lines = ["def fast_ok(self):", "    try:"]
     for f in table.fields:
-        lines.append(f"    v = self.{f.name}")
+        lines.append(f"        v = self.{f.name}")
         test = f.check.fast("v", ns)
         if f.required or f.check.null_normalised:
             # An optional list given as None takes the slow road, which makes it ().
-            lines.append(f"    if v is None or not ({test}):")
+            lines.append(f"        if v is None or not ({test}):")
         else:
-            lines.append(f"    if v is not None and not ({test}):")
-        lines.append("        return False")
+            lines.append(f"        if v is not None and not ({test}):")
+        lines.append("            return False")
     more = table.rules.fast("self", ns) if table.rules is not None else "True"
-    lines.append(f"    return {more}")
-    lines[0] = "def fast_ok(self):"
+    lines.append(f"        return {more}")
+    # A test that raises is a problem the full path reports (``Check.explain``), so
+    # the fast path answers False for it, as for any other problem.
+    lines += ["    except Exception:", "        return False"]
     source = "\n".join(lines) + "\n"
     return compile_function(source, "fast_ok", ns, f"fast_ok {cls.__module__}.{cls.__qualname__}")  # type: ignore[no-any-return]

@@ -25,7 +25,7 @@ from cattrs.errors import ClassValidationError, IterableValidationError
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from dumgum_async._constraints import Check, Table
+from dumgum_async._constraints import Check, Table, invalid_value
 from dumgum_async._enums import ALIASES, WireEnum
 from dumgum_async._rules import text_problem
 from dumgum_async.exceptions import Problem, RequestValidationError
@@ -256,6 +256,13 @@ def _model_hook(cls: type, converter: cattrs.Converter) -> _Hook:
     def structure(value: Any, _: Any) -> Any:
         if not isinstance(value, Mapping):
             raise _Mismatch("type", f"expected an object ({label}), got {json_kind(value)}")
+        if value.__class__ is not dict:
+            # Read once, here (cattrs' code and the rules over raw input below each read
+            # it again): a caller's mapping whose reads fail is one problem, at its place.
+            try:
+                value = dict(value)
+            except Exception as exc:
+                raise _Invalid([invalid_value((), exc)]) from None
         try:
             return fn(value, cls)
         except ClassValidationError as exc:
@@ -345,7 +352,7 @@ def problems_of(exc: BaseException, loc: _Loc) -> list[Problem]:
         return [Problem(loc, "required", "required")]
     if isinstance(exc, _Mismatch):
         return [Problem(loc, str(exc), exc.code)]
-    return [Problem(loc, f"invalid value ({type(exc).__name__}: {exc})", "invalid")]
+    return [invalid_value(loc, exc)]
 
 
 def problems_of_each(errors: Iterable[BaseException], loc: _Loc) -> list[Problem]:

@@ -12,6 +12,7 @@ import pytest
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, Faults, Latency, ScriptedResponse
 from tests.helpers.bodies import minimal_request
+from tests.helpers.misbehaving import RaisingMapping
 from tests.helpers.tasks import no_client_tasks_left
 
 KEY = "batch-key"
@@ -127,6 +128,18 @@ async def test_an_item_of_the_wrong_type_is_that_items_failure() -> None:
         results = await client.suggest_all(items)
     assert [r.ok for r in results] == [True, False, True]
     assert "got str" in str(results[1].error)
+
+
+async def test_a_mapping_that_raises_is_that_items_failure_and_is_not_sent() -> None:
+    items: list[Any] = [_request(0), RaisingMapping(), _request(2), 42]
+    async with _pair() as (fake, client):
+        results = [r async for r in client.suggest_many(items, concurrency=1, ordered=True)]
+        sent = sorted(r.json["userProfile"]["firstName"] for r in fake.requests if r.json)
+    assert [r.ok for r in results] == [True, False, True, False]
+    error = results[1].error
+    assert isinstance(error, dg.RequestValidationError)
+    assert [(p.loc, p.code) for p in error.problems] == [((), "invalid")]
+    assert sent == ["Person0", "Person2"]
 
 
 async def test_api_failure_of_one_item_is_carried_by_its_result() -> None:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import dumgum_async as dg
 from dumgum_async import _converter
 from tests.helpers.bodies import full_request, minimal_request
+from tests.helpers.misbehaving import RaisingMapping
 
 UTC = dt.UTC
 INT32_MIN = -(2**31)
@@ -400,6 +401,12 @@ def test_unknown_keys_do_not_hide_problems() -> None:
 
 
 # --- enum strictness --------------------------------------------------------------------
+
+
+def test_a_mapping_that_raises_is_a_problem_at_the_root() -> None:
+    with pytest.raises(dg.RequestValidationError) as raised:
+        dg.SuggestionRequest.from_dict(RaisingMapping())
+    assert [(p.loc, p.code) for p in raised.value.problems] == [((), "invalid")]
 
 
 def test_an_unknown_language_is_rejected_by_default() -> None:

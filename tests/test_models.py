@@ -12,6 +12,7 @@ import pytest
 
 import dumgum_async as dg
 from tests.helpers.bodies import full_request, minimal_request
+from tests.helpers.misbehaving import RaisingTZ, StrOffsetTZ, UnhashableStr
 
 UTC = dt.UTC
 WHEN = dt.datetime(2025, 4, 25, 10, 0, tzinfo=UTC)
@@ -269,6 +270,46 @@ def test_duplicate_message_ids_are_rejected_from_python() -> None:
             messages=(_message(id="same"), _message(id="other"), _message(id="same")),
         )
     assert _problems(excinfo) == {("messages[2].id", "duplicate id 'same' (also at [0])")}
+
+
+# --- caller objects whose own methods fail --------------------------------------------
+
+
+def test_a_tzinfo_whose_utcoffset_raises_is_a_problem_of_the_date() -> None:
+    with pytest.raises(dg.RequestValidationError) as excinfo:
+        _message(date=dt.datetime(2025, 4, 25, 10, 0, tzinfo=RaisingTZ()))
+    assert _problems(excinfo) == {("date", "invalid value (RuntimeError: tz boom)")}
+    assert [p.code for p in excinfo.value.problems] == ["invalid"]
+
+
+def test_a_tzinfo_whose_utcoffset_is_not_a_timedelta_is_a_problem_of_the_date() -> None:
+    with pytest.raises(dg.RequestValidationError) as excinfo:
+        _message(date=dt.datetime(2025, 4, 25, 10, 0, tzinfo=StrOffsetTZ()))
+    assert _paths(excinfo) == {"date"}
+    assert "invalid value (TypeError: " in excinfo.value.problems[0].message
+
+
+def test_a_time_zone_whose_hash_raises_is_a_problem_of_the_time_zone() -> None:
+    # The time zone check is cached, and a cache hashes its argument.
+    with pytest.raises(dg.RequestValidationError) as excinfo:
+        _profile(time_zone=UnhashableStr("Europe/Paris"))
+    assert _problems(excinfo) == {("time_zone", "invalid value (RuntimeError: hash boom)")}
+
+
+def test_message_ids_whose_hash_raises_are_a_problem_of_the_request() -> None:
+    # The rule over several fields (distinct ids) is where the hash is taken: its
+    # problem is the request's.
+    same = UnhashableStr("same")
+    with pytest.raises(dg.RequestValidationError) as excinfo:
+        dg.SuggestionRequest(
+            user_profile=_profile(),
+            persona_profile=_profile(id="p-1"),
+            language=dg.Language.EN,
+            messages=(_message(id=same), _message(id=same)),
+        )
+    assert [(p.loc, p.message) for p in excinfo.value.problems] == [
+        ((), "invalid value (RuntimeError: hash boom)")
+    ]
 
 
 # --- the error types -----------------------------------------------------------------

@@ -224,6 +224,9 @@ async def test_cancellation_during_backoff_propagates_and_leaves_nothing(
         ({"initial_backoff": -1}, "initial_backoff"),
         ({"jitter": 1.5}, "jitter"),
         ({"deadline": 0}, "deadline"),
+        # Accepted once, then every call failed with AttributeError inside the retry.
+        ({"budget": "oops"}, "budget"),
+        ({"respect_retry_after": "no"}, "respect_retry_after"),
     ],
 )
 def test_bad_retry_policy_values_are_configuration_errors(

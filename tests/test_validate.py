@@ -9,6 +9,7 @@ import pytest
 
 import dumgum_async as dg
 from tests.helpers.bodies import full_request, minimal_request
+from tests.helpers.misbehaving import RaisingMapping, UnhashableStr
 
 
 def test_a_valid_mapping_has_no_problems() -> None:
@@ -36,6 +37,27 @@ def test_anything_else_is_one_problem_at_the_root(value: object) -> None:
     (problem,) = dg.validate(value)
     assert problem.loc == ()
     assert type(value).__name__ in problem.message
+
+
+def test_a_mapping_that_raises_is_a_problem_at_the_root() -> None:
+    assert dg.validate(RaisingMapping()) == (
+        dg.Problem((), "invalid value (RuntimeError: iter boom)", "invalid"),
+    )
+
+
+def test_a_mapping_that_raises_is_the_same_problem_at_the_root_as_nested() -> None:
+    nested = minimal_request()
+    nested["userProfile"] = RaisingMapping()
+    (inner,) = dg.validate(nested)
+    (outer,) = dg.validate(RaisingMapping())
+    assert (inner.loc, outer.loc) == (("userProfile",), ())
+    assert (inner.message, inner.code) == (outer.message, outer.code)
+
+
+def test_a_time_zone_whose_hash_raises_is_a_problem_at_its_path() -> None:
+    body = minimal_request()
+    body["userProfile"]["timeZone"] = UnhashableStr("Europe/Paris")
+    assert [(p.path, p.code) for p in dg.validate(body)] == [("userProfile.timeZone", "invalid")]
 
 
 def test_an_unknown_enum_value_is_a_problem_only_when_strict() -> None:

@@ -21,6 +21,7 @@ import dumgum_async as dg
 from dumgum_async import _cli, _converter
 from dumgum_async.testing import FakeDumGumServer, sample_requests
 from tests.helpers.bodies import full_request, minimal_request
+from tests.helpers.misbehaving import RaisingMapping, UnhashableStr
 
 KEY = "bad-input-key"
 UTC = dt.UTC
@@ -166,6 +167,27 @@ async def test_suggest_with_a_surrogate_raises_and_sends_nothing() -> None:
             await client.suggest(data)
         assert fake.requests == []
     assert _paths(excinfo.value) == ["userProfile.firstName"]
+
+
+async def test_a_request_mapping_that_raises_is_a_validation_error_and_sends_nothing() -> None:
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
+    ):
+        with pytest.raises(dg.RequestValidationError) as excinfo:
+            await client.suggest(RaisingMapping())
+        assert fake.requests == []
+    assert [(p.loc, p.message) for p in excinfo.value.problems] == [
+        ((), "invalid value (RuntimeError: iter boom)")
+    ]
+
+
+def test_a_time_zone_whose_hash_raises_is_a_validation_error_from_prepare() -> None:
+    data = minimal_request()
+    data["personaProfile"]["timeZone"] = UnhashableStr("Europe/Paris")
+    with pytest.raises(dg.RequestValidationError) as excinfo:
+        _client().prepare(data)
+    assert _paths(excinfo.value) == ["personaProfile.timeZone"]
 
 
 async def test_one_unsendable_item_fails_alone_and_the_batch_goes_on() -> None:
