@@ -50,6 +50,10 @@ if TYPE_CHECKING:
 # to one. On CPython's own loops the two are the same clock (time.monotonic).
 _now = time.monotonic
 
+# What ``retry=None`` means to _retry: one attempt, no budget; the Retry-After
+# limits are the defaults'.
+_NO_RETRIES = RetryPolicy(max_attempts=1, budget=None)
+
 
 class CallPath(Lifecycle):
     """The call half of ``DumGumClient`` (its ``__init__`` sets these attributes)."""
@@ -100,9 +104,9 @@ class CallPath(Lifecycle):
                             queued = _now()  # the breaker's wait is not the attempt's
                     result = await self._exchange(call, ticket, queued)
             except APIError as exc:
-                if policy is None:
-                    raise
-                result = await self._after_failure(exc, call, policy)
+                # Without retries a failure still goes through _retry's decision:
+                # a 429's Retry-After pauses the client whatever this call does next.
+                result = await self._after_failure(exc, call, policy or _NO_RETRIES)
             self._stats.record_success(_now() - started)
             return result
         except asyncio.CancelledError:

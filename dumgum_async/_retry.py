@@ -196,17 +196,23 @@ def decide(
     """
     if not is_retryable(exc):
         return GiveUp(GIVE_UP_NOT_RETRYABLE)
+    # Without respect_retry_after, as if the server had not said.
+    retry_after = getattr(exc, "retry_after", None) if policy.respect_retry_after else None
+    pause = None
+    if (
+        retry_after is not None
+        and isinstance(exc, APIStatusError)
+        and exc.status_code in _PAUSING_STATUSES
+    ):
+        # Everyone sharing the limiter waits, not just this call: even if this
+        # call gives up below (out of attempts too), the others would hit the
+        # same limit.
+        pause = min(retry_after, policy.max_retry_after)
     if attempt >= policy.max_attempts:
         # With retries off (max_attempts=1) there is nothing to warn about.
         said = f"giving up after {attempt} attempts: {reason(exc)}" if attempt > 1 else ""
-        return GiveUp(GIVE_UP_ATTEMPTS, said)
-    pause = None
-    retry_after = getattr(exc, "retry_after", None)
-    if retry_after is not None and policy.respect_retry_after:
-        if isinstance(exc, APIStatusError) and exc.status_code in _PAUSING_STATUSES:
-            # Everyone sharing the limiter waits, not just this call: even if this
-            # call gives up below, the others would hit the same limit.
-            pause = min(retry_after, policy.max_retry_after)
+        return GiveUp(GIVE_UP_ATTEMPTS, said, pause)
+    if retry_after is not None:
         if retry_after > policy.max_retry_after:
             return GiveUp(
                 GIVE_UP_RETRY_AFTER,

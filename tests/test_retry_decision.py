@@ -77,6 +77,31 @@ def _decide(exc: BaseException, attempt: int = 1, **kwargs: Any) -> Retry | Give
             GiveUp(_retry.GIVE_UP_ATTEMPTS),  # retries off: nothing to warn about
         ),
         (
+            _status(429, 2.0),
+            4,
+            {},
+            # out of attempts, but the others sharing the limiter still wait
+            GiveUp(_retry.GIVE_UP_ATTEMPTS, "giving up after 4 attempts: HTTP 429", pause=2.0),
+        ),
+        (
+            _status(429, 30.0),
+            1,
+            {"policy": dg.RetryPolicy(max_attempts=1, max_retry_after=10.0)},
+            GiveUp(_retry.GIVE_UP_ATTEMPTS, pause=10.0),  # retries off still pauses
+        ),
+        (
+            _status(429, 2.0),
+            1,
+            {"policy": dg.RetryPolicy(max_attempts=1, respect_retry_after=False)},
+            GiveUp(_retry.GIVE_UP_ATTEMPTS),
+        ),
+        (
+            _status(503, 2.0),
+            4,
+            {},
+            GiveUp(_retry.GIVE_UP_ATTEMPTS, "giving up after 4 attempts: HTTP 503"),
+        ),
+        (
             _status(429, 30.0),
             1,
             {},

@@ -189,6 +189,23 @@ async def test_a_429_pauses_every_call_of_the_client() -> None:
     assert min(later) - rejected_at >= 0.95
 
 
+@pytest.mark.parametrize(
+    "retry", [None, dg.RetryPolicy(max_attempts=1, budget=None)], ids=["retry=None", "one-attempt"]
+)
+async def test_a_429_without_retries_still_pauses_the_next_call(
+    retry: dg.RetryPolicy | None,
+) -> None:
+    # The call that got the 429 fails at once, but the server said when to come
+    # back: the client's next call, whoever makes it, waits until then.
+    async with _pair(retry=retry) as (fake, client):
+        fake.script(ScriptedResponse(status=429, headers={"Retry-After": "2"}))
+        with pytest.raises(dg.RateLimitError):
+            await client.suggest(minimal_request())
+        await client.suggest(full_request())
+    first, second = fake.requests
+    assert second.received_at - first.received_at >= 1.9
+
+
 async def test_a_503_delays_only_its_own_call() -> None:
     async with _pair() as (fake, client):
         fake.script(ScriptedResponse(status=503, headers={"Retry-After": "1"}))
