@@ -242,9 +242,23 @@ async def stream(
     next_index = 0
     running = concurrency
     stopped_by: DumGumError | None = None
+    # The worker awaiting the source, if any: an async source may not yield for a
+    # long time (a queue, a socket), and a stopped batch must not wait for it.
+    pulling: asyncio.Task[None] | None = None
+    interrupted = False
+
+    def stop(exc: DumGumError) -> None:
+        nonlocal stopped_by, interrupted
+        if stopped_by is not None:
+            return
+        stopped_by = exc
+        if pulling is not None and pulling is not asyncio.current_task():
+            interrupted = True
+            pulling.cancel()
 
     async def worker() -> None:
-        nonlocal next_index, running, stopped_by
+        nonlocal next_index, running, pulling, interrupted
+        me = asyncio.current_task()
         try:
             while True:
                 await window.acquire()
@@ -252,19 +266,29 @@ async def stream(
                     if stopped_by is not None:
                         window.release()
                         return
+                    pulling = me
                     try:
                         item = await pull()
                     except StopAsyncIteration:
                         window.release()
                         return
+                    except asyncio.CancelledError:
+                        # Ours (stop() above) is a normal end; anyone else's goes on.
+                        if interrupted and me is not None and me.uncancel() == 0:
+                            interrupted = False
+                            window.release()
+                            return
+                        raise
                     except Exception as exc:
                         window.release()
                         results.put_nowait(_SourceFailed(exc))
                         return
+                    finally:
+                        pulling = None
                     if budget is not None and budget.exhausted:
                         # Checked with an item in hand: a budget that ran out just as
                         # the input did stops nothing.
-                        stopped_by = stopped_by or budget.error()
+                        stop(budget.error())
                         window.release()
                         return
                     index = next_index
@@ -274,8 +298,8 @@ async def stream(
                     result = BatchSuccess(index, item, await call(item))
                 except DumGumError as exc:
                     result = BatchFailure(index, item, exc)
-                    if stopped_by is None and isinstance(exc, (*fatal, BudgetExhaustedError)):
-                        stopped_by = exc
+                    if isinstance(exc, (*fatal, BudgetExhaustedError)):
+                        stop(exc)
                 except Exception as exc:  # a bug, not an API failure: stop the batch
                     results.put_nowait(_SourceFailed(exc))
                     return

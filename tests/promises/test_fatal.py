@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -88,3 +89,87 @@ async def test_other_client_errors_do_not_stop_the_batch() -> None:
     assert len(results) == 30
     assert sum(not r.ok for r in results) == 5
     assert fake.stats.total == 30
+
+
+class _Feed:
+    """An async source that yields what is put on its queue and blocks in between."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.pulls = 0
+        self.finished = False
+
+    async def items(self) -> AsyncGenerator[dict[str, Any], None]:
+        try:
+            while True:
+                item = await self.queue.get()
+                self.pulls += 1
+                yield item
+        finally:
+            self.finished = True
+
+
+@pytest.mark.parametrize("ordered", [False, True])
+async def test_a_fatal_error_stops_a_batch_whose_source_is_waiting(ordered: bool) -> None:
+    # One item, then a source that yields nothing more: the 401 must end the batch
+    # now, not when (if ever) the source yields again.
+    feed = _Feed()
+    feed.queue.put_nowait(minimal_request())
+    yielded: list[dg.BatchResult[Any]] = []
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key="wrong-key", base_url=fake.url) as client,
+    ):
+        stream = client.suggest_many(feed.items(), concurrency=2, ordered=ordered)
+        async with asyncio.timeout(10):
+            with pytest.raises(dg.AuthenticationError):
+                await _collect(stream, yielded)
+    assert fake.stats.total == 1
+    assert len(yielded) == 1
+    assert feed.finished  # the waiting pull was cancelled, and the source's cleanup ran
+    assert feed.queue.empty()
+
+
+async def test_a_fatal_error_stops_a_batch_whose_source_never_yields_again() -> None:
+    class Stuck:
+        """Not a generator: one item, then an await that never ends."""
+
+        def __init__(self) -> None:
+            self.sent = False
+            self.forever = asyncio.Event()
+
+        def __aiter__(self) -> Stuck:
+            return self
+
+        async def __anext__(self) -> dict[str, Any]:
+            if not self.sent:
+                self.sent = True
+                return minimal_request()
+            await self.forever.wait()
+            raise StopAsyncIteration
+
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key="wrong-key", base_url=fake.url) as client,
+    ):
+        async with asyncio.timeout(10):
+            with pytest.raises(dg.AuthenticationError):
+                await client.suggest_all(Stuck(), concurrency=3)
+    assert fake.stats.total == 1
+
+
+async def test_cancelling_a_batch_while_its_source_waits_still_cancels() -> None:
+    feed = _Feed()
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
+    ):
+        task = asyncio.create_task(client.suggest_all(feed.items(), concurrency=2))
+        feed.queue.put_nowait(minimal_request())
+        while fake.stats.total < 1:  # noqa: ASYNC110 - waiting for the server to see it
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert fake.stats.total == 1
