@@ -139,6 +139,11 @@ class Lifecycle:
             # The old loop ended without closing our session (it was closed without
             # asyncio.run's clean-up): it cannot be closed from here, only dropped.
             self._transport.forget()
+            # So did the calls it left in flight: they run only if that loop runs
+            # again, so this loop's aclose() can neither wait for them (a drain that
+            # never ends) nor cancel them (a closed loop raises RuntimeError).
+            self._inflight.clear()
+            self._cancelled_by_close.clear()
         self._transport.open()
         guard = self._session_guard(loop) if self._transport.owns_session else None
         self._bound = bound = LoopState(loop, self._slot_count, guard)

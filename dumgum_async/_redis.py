@@ -111,9 +111,12 @@ class RedisRateLimit:
     never handed back, so the limit errs on the safe side. If Redis's clock is
     stepped back, slots already reserved come that much later.
 
-    Create it anywhere; it connects on first use, inside the running loop, and is
-    then tied to that loop. Close it with :meth:`aclose` (or ``async with``); the
-    clients using it do not close it.
+    Create it anywhere; it connects on first use, inside the running loop. Like the
+    client, it may be used from one loop after another (``asyncio.run()`` per task):
+    the connections of a loop are closed when ``asyncio.run`` ends it, and the next
+    loop connects anew, with the same schedule; two loops running at once may not
+    share it (a ``DumGumError``). Close it with :meth:`aclose` (or ``async with``);
+    the clients using it do not close it.
 
     When Redis fails (refuses, resets, or does not answer within
     ``socket_timeout``), this process knows it is unreachable: from then on no
@@ -362,9 +365,11 @@ class RedisRateLimit:
         while True:
             if self._closed:
                 raise ClientClosedError("this RedisRateLimit is closed; create a new one")
-            if self._pause_signal is None or self._pause_signal.done():
-                self._pause_signal = loop.create_future()
             signal = self._pause_signal
+            # A new one in a new loop too: the last loop's (asyncio.run() per task)
+            # cannot be awaited here.
+            if signal is None or signal.done() or signal.get_loop() is not loop:
+                signal = self._pause_signal = loop.create_future()
             slot_us: int | None = None
             if self._breaker.down:
                 self._link.start_check(loop)
@@ -409,8 +414,8 @@ class RedisRateLimit:
             return
         self._link.pause_deadline = deadline
         signal = self._pause_signal
-        if signal is not None and not signal.done():
-            signal.set_result(None)
+        if signal is not None and not signal.done() and not signal.get_loop().is_closed():
+            signal.set_result(None)  # (a closed loop's has no sleeper left to wake)
         if self._breaker.down:
             return  # the next check carries it to Redis
         try:

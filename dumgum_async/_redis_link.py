@@ -16,11 +16,11 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from dumgum_async._redis_url import Credentials
-from dumgum_async.exceptions import RateLimiterUnavailableError
+from dumgum_async.exceptions import DumGumError, RateLimiterUnavailableError
 
 if TYPE_CHECKING:
     from redis.asyncio import ConnectionPool, Redis
@@ -121,6 +121,10 @@ class Breaker:
         self._checking = True
         return True
 
+    def abandon_check(self) -> None:
+        """Forget a running check that will never report (its event loop ended)."""
+        self._checking = False
+
     def seconds_to_check(self) -> float:
         """Seconds until the next check may start (0 if it may now, or one is running)."""
         return max(self._check_at - self._clock(), 0.0)
@@ -185,6 +189,10 @@ class RedisLink:
         self._script: AsyncScript | None = None
         self._loaded = False
         self._errors: tuple[type[BaseException], ...] = ()
+        # The event loop the connections and tasks below belong to, and the guard
+        # that closes the connections inside it when asyncio.run() ends it.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._guard: AsyncGenerator[None, None] | None = None
         # Exchanges in flight, so that the first to fail can end the others at once.
         self._inflight: set[asyncio.Timeout] = set()
         # The pause, in time.monotonic() seconds: what was asked, what Redis has,
@@ -214,6 +222,7 @@ class RedisLink:
 
     def write_pause(self, loop: asyncio.AbstractEventLoop) -> None:
         """Carry the pause to Redis in the background, unless a write is running."""
+        self._follow(loop)
         if self._pause_task is None or self._pause_task.done():
             self._pause_task = loop.create_task(self._write_pause())
 
@@ -234,6 +243,7 @@ class RedisLink:
 
     def start_check(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start one check in the background if one is due."""
+        self._follow(loop)
         if self.breaker.start_check():
             self._check_task = loop.create_task(self._check())
 
@@ -255,6 +265,7 @@ class RedisLink:
 
     async def aclose(self) -> None:
         """End the checks, the questions and the pause write, then close the connections."""
+        self._follow(asyncio.get_running_loop())  # an ended loop's tasks are not awaited
         check, self._check_task = self._check_task, None
         if check is not None and not check.done():
             check.cancel()
@@ -266,16 +277,69 @@ class RedisLink:
         # Bounded: each exchange gives up after socket_timeout, and no new one
         # starts once closed.
         await asyncio.gather(*tasks, *questions, return_exceptions=True)
+        guard, self._guard = self._guard, None
+        if guard is not None:
+            await guard.aclose()  # closes the connections
+        await self._disconnect()
+
+    # --- exchanges ----------------------------------------------------------------------
+
+    def _follow(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Make ``loop`` the one the connections and tasks belong to.
+
+        A process that runs each task in an ``asyncio.run()`` of its own keeps one
+        client, and its limiter, from loop to loop, as the client follows them:
+        what the ended loop held (its connections, closed by the guard when
+        ``asyncio.run`` ended it; its checks, questions and pause write, cancelled
+        with it or never to run again) is dropped, and the next exchange connects
+        in this loop. The schedule, the clock and the breaker's state carry over.
+
+        Raises:
+            DumGumError: Another event loop using the limiter is still running.
+        """
+        old = self._loop
+        if old is loop:
+            return
+        if old is not None:
+            if not old.is_closed() and old.is_running():
+                raise DumGumError(
+                    f"rate limiter {self.key!r} is in use by another running event loop; "
+                    "create one RedisRateLimit per loop (per thread)"
+                )
+            # Left unclosed only if that loop ended without asyncio.run's clean-up:
+            # they cannot be closed from here.
+            self._redis, self._pool, self._script, self._guard = None, None, None, None
+            self._loaded = False
+            self._inflight.clear()
+            self._questions.clear()
+            self._pause_task = None
+            if self._check_task is not None:
+                self._check_task = None
+                self.breaker.abandon_check()  # else no check would ever start again
+        self._loop = loop
+
+    async def _connections_guard(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> AsyncGenerator[None, None]:
+        # An async generator, as the client's session guard (_lifecycle): asyncio.run()
+        # and asyncio.Runner close every one still suspended in their loop before
+        # closing the loop, so the connections made in it are closed in it.
+        try:
+            yield
+        finally:
+            if self._loop is loop:
+                await self._disconnect()
+
+    async def _disconnect(self) -> None:
         client, self._redis, self._script = self._redis, None, None
         pool, self._pool = self._pool, None
+        self._loaded = False
         if client is not None:
             # aclose() arrived in redis-py 5.0.1; 5.0.0 only has close().
             close = getattr(client, "aclose", None) or client.close
             await close()
         if pool is not None:
             await pool.disconnect()
-
-    # --- exchanges ----------------------------------------------------------------------
 
     def _connect(self) -> AsyncScript:
         if self._script is not None:
@@ -336,6 +400,7 @@ class RedisLink:
                 chained: redis-py's frames hold the password (AUTH's arguments).
         """
         loop = asyncio.get_running_loop()
+        self._follow(loop)
         pause_us, deadline = self._pending_pause_us()
         sent_at = 0.0
         was_down = self.breaker.down
@@ -347,6 +412,9 @@ class RedisLink:
                 self._inflight.add(timeout)
                 try:
                     script = self._connect()
+                    if self._guard is None:
+                        self._guard = self._connections_guard(loop)
+                        await anext(self._guard)  # run it up to its yield
                     if not self._loaded:
                         # Connect and load the script before the timed call, whose
                         # round trip bounds how well this process knows Redis's clock.

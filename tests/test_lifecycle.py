@@ -303,6 +303,46 @@ def test_a_callers_session_from_an_ended_loop_is_a_clear_error() -> None:
             loop.close()
 
 
+def test_a_call_left_running_by_an_ended_loop_does_not_hold_up_the_next_loops_close() -> None:
+    # A loop run with run_until_complete() and left (no asyncio.run clean-up) with a
+    # call still in flight: that call can never finish, so the next loop's drain must
+    # not wait for it, nor its close try to cancel it (a hang, or "Event loop is
+    # closed" once that loop is closed).
+    delay = [30.0]
+    with _server_in_a_thread(latency=lambda _rng: delay[0]) as fake:
+        client = dg.DumGumClient(api_key=KEY, base_url=fake.url)
+        old = asyncio.new_event_loop()
+
+        async def leave_a_call_running() -> asyncio.Task[dg.SuggestionResponse]:
+            task = asyncio.create_task(client.suggest(minimal_request()))
+            await _until(lambda: fake.stats.total == 1)
+            return task
+
+        stranded = old.run_until_complete(leave_a_call_running())
+        stranded_session = client._transport._session
+        delay[0] = 0.0
+
+        async def next_loop() -> float:
+            await client.suggest(minimal_request())
+            started = time.monotonic()
+            async with asyncio.timeout(10):
+                await client.aclose(drain=5.0)
+            return time.monotonic() - started
+
+        try:
+            took = asyncio.run(next_loop())
+        finally:
+            # Only for the test's own hygiene: end the stranded call in its loop.
+            stranded.cancel()
+            old.run_until_complete(asyncio.gather(stranded, return_exceptions=True))
+            if stranded_session is not None:
+                old.run_until_complete(stranded_session.close())
+            old.run_until_complete(old.shutdown_asyncgens())
+            old.close()
+    assert took < 2.0  # nothing of the next loop's was in flight: no drain to wait out
+    assert not client._transport.is_open
+
+
 # --- cancellation ------------------------------------------------------------------------
 
 

@@ -6,6 +6,8 @@ Every test that needs it starts its own ``redis-server`` (``tests/redis_server.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import itertools
 import json
 import logging
@@ -19,6 +21,7 @@ import pytest
 import dumgum_async as dg
 from dumgum_async._redis import RedisRateLimit
 from dumgum_async._throttle import ARRIVAL_MARGIN, Limiter
+from dumgum_async.exceptions import RateLimiterUnavailableError
 from dumgum_async.testing import FakeDumGumServer, ScriptedResponse, ServerRateLimit
 from tests.helpers.bodies import minimal_request
 from tests.helpers.redis_server import (
@@ -284,6 +287,65 @@ async def test_a_caller_woken_late_for_its_slot_gives_it_up_and_queues_again(
         waited = loop.time() - started
     # Not at once (0.8 s), but at the next free slot (1.1 s).
     assert waited >= 1.0
+
+
+def test_a_limiter_carries_on_in_a_new_event_loop_like_the_client_it_serves(
+    redis_server: RedisServer,
+) -> None:
+    # A task queue's worker runs each task in an asyncio.run() of its own and keeps
+    # one client, and so its limiter, per process (README, "Using it in FastAPI /
+    # aiohttp / workers"): the limiter must follow the client from loop to loop.
+    limiter = RedisRateLimit(redis_server.url, key=_key(), max_rate=2)
+    granted: list[float] = []
+
+    async def task() -> None:
+        await limiter.acquire()
+        granted.append(time.monotonic())
+
+    asyncio.run(task())
+    asyncio.run(task())
+    asyncio.run(limiter.aclose())
+    gc.collect()  # a connection left open in the first loop would warn here
+    assert len(granted) == 2
+    assert granted[1] - granted[0] >= 0.45  # the same schedule, across the loops
+
+
+def test_a_check_of_redis_cut_short_by_the_end_of_its_loop_runs_again_in_the_next(
+    redis_server: RedisServer,
+) -> None:
+    # The loop ended (asyncio.run() cancels what is left) while a check of a frozen
+    # Redis was waiting: the next loop must check again, not take that check for
+    # one still running and fail every acquire for good.
+    limiter = RedisRateLimit(
+        redis_server.url, key=_key(), max_rate=100, socket_timeout=2.0, recheck_interval=0.2
+    )
+
+    async def lose_redis_with_a_check_in_flight() -> None:
+        await limiter.acquire()
+        redis_server.freeze()
+        with pytest.raises(RateLimiterUnavailableError):
+            await limiter.acquire()  # times out: Redis is marked down
+        await asyncio.sleep(0.3)
+        with pytest.raises(RateLimiterUnavailableError, match="checking again now"):
+            await limiter.acquire()  # starts a check, which waits on the frozen Redis
+
+    async def find_redis_again() -> bool:
+        give_up = time.monotonic() + 5.0
+        while time.monotonic() < give_up:
+            with contextlib.suppress(RateLimiterUnavailableError):
+                await limiter.acquire()
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    try:
+        asyncio.run(lose_redis_with_a_check_in_flight())
+    finally:
+        redis_server.thaw()
+    found = asyncio.run(find_redis_again())
+    asyncio.run(limiter.aclose())
+    gc.collect()
+    assert found
 
 
 def test_the_default_margin_is_the_in_process_limiters() -> None:
