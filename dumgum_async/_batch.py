@@ -8,14 +8,16 @@ whatever the input size and however slow the consumer.
 
 A *fatal* error (one that every further item would meet too: a rejected key, a
 closed client) stops the batch without burning the rest of the input: no new
-item is started, the items in flight finish and are yielded, then the error is
-raised.
+item is started, the items on the wire finish and are yielded, an item still
+queued for a slot or a token is not sent (it fails with
+:class:`BatchStoppedError`), then the error is raised.
 
 A *budget* (``max_requests``) bounds the HTTP attempts of the batch's calls,
 retries included: the client asks :func:`spend_attempt` as each attempt queues
 for a slot and a token (so that once it is spent no item waits for a token only
 to fail; an attempt whose deadline passes while it queues counts, unsent), and
-the batch's workers carry their :class:`AttemptBudget` in a context variable, so
+the batch's workers carry it in a context variable (with whether the batch has
+stopped, which :func:`may_send` checks once an attempt has its token), so
 the client needs no parameter for it and calls outside the batch are not counted.
 Once it is spent, the next attempt fails with :class:`BudgetExhaustedError`
 instead of starting, no new item is pulled, and the batch stops like on a fatal
@@ -33,7 +35,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeAlias, Ty
 import attrs
 
 from dumgum_async._models import SuggestionResponse
-from dumgum_async.exceptions import BudgetExhaustedError, ConfigurationError, DumGumError
+from dumgum_async.exceptions import (
+    BatchStoppedError,
+    BudgetExhaustedError,
+    ConfigurationError,
+    DumGumError,
+)
 
 _In = TypeVar("_In")
 
@@ -191,20 +198,55 @@ class AttemptBudget:
         self.attempts += 1
 
 
-_budget: contextvars.ContextVar[AttemptBudget | None] = contextvars.ContextVar(
-    "dumgum_async_attempt_budget", default=None
+class _Gate:
+    """What a batch's attempts check before they go: its budget, and whether it stopped."""
+
+    __slots__ = ("budget", "stopped_by")
+
+    def __init__(self, budget: AttemptBudget | None) -> None:
+        self.budget = budget
+        self.stopped_by: DumGumError | None = None
+
+    def refuse(self) -> BatchStoppedError:
+        """The error of an item whose attempt was about to go when the batch stopped."""
+        assert self.stopped_by is not None
+        return BatchStoppedError(
+            f"not sent: the batch stopped ({self.stopped_by})", stopped_by=self.stopped_by
+        )
+
+
+_gate: contextvars.ContextVar[_Gate | None] = contextvars.ContextVar(
+    "dumgum_async_batch_gate", default=None
 )
 
 
 def spend_attempt() -> None:
-    """Count an attempt against the running batch's budget, if it has one.
+    """Count an attempt against the running batch's budget, as it queues.
 
     Raises:
+        BatchStoppedError: The batch stopped: the attempt must not start.
         BudgetExhaustedError: The budget is spent; the attempt must not start.
     """
-    budget = _budget.get()
-    if budget is not None:
-        budget.spend()
+    gate = _gate.get()
+    if gate is not None:
+        if gate.stopped_by is not None:
+            raise gate.refuse()
+        if gate.budget is not None:
+            gate.budget.spend()
+
+
+def may_send() -> None:
+    """Check, with a slot and a token in hand, that the running batch has not stopped.
+
+    An attempt queued behind a rate limit may wait for seconds: if the key was
+    refused meanwhile, sending it would only earn another refusal.
+
+    Raises:
+        BatchStoppedError: The batch stopped: the attempt must not be sent.
+    """
+    gate = _gate.get()
+    if gate is not None and gate.stopped_by is not None:
+        raise gate.refuse()
 
 
 async def stream(
@@ -242,6 +284,7 @@ async def stream(
     next_index = 0
     running = concurrency
     stopped_by: DumGumError | None = None
+    gate = _Gate(budget)  # what the calls' attempts see (spend_attempt, may_send)
     # The worker awaiting the source, if any: an async source may not yield for a
     # long time (a queue, a socket), and a stopped batch must not wait for it.
     pulling: asyncio.Task[None] | None = None
@@ -252,6 +295,10 @@ async def stream(
         if stopped_by is not None:
             return
         stopped_by = exc
+        if not isinstance(exc, BudgetExhaustedError):
+            # A spent budget holds back only the attempts it did not count; a
+            # refused key, every attempt not yet sent.
+            gate.stopped_by = exc
         if pulling is not None and pulling is not asyncio.current_task():
             interrupted = True
             pulling.cancel()
@@ -309,13 +356,13 @@ async def stream(
             if running == 0:
                 results.put_nowait(_DONE)
 
-    # Each worker task runs in a copy of this context: the budget goes with them
+    # Each worker task runs in a copy of this context: the gate goes with them
     # (and so with every attempt of their calls), never back to the caller.
-    token = _budget.set(budget)
+    token = _gate.set(gate)
     try:
         workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
     finally:
-        _budget.reset(token)
+        _gate.reset(token)
     done = 0
     held: dict[int, BatchResult[_In]] = {}
     expected = 0

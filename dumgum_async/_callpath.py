@@ -219,6 +219,8 @@ class CallPath(Lifecycle):
                     if capped is None:
                         raise expired("waiting for a rate-limit token", url)
                     post_timeout = capped
+                if batch:
+                    _batch.may_send()  # the key may have been refused while it queued
                 self._stats.attempts += 1
                 capture = opts.capture
                 if capture is not None:
@@ -288,6 +290,9 @@ class CallPath(Lifecycle):
         # One batch worker at a time waits in the limiter, so an interactive call
         # arriving meanwhile is at most one batch request behind, not a whole batch.
         async with bound.batch_gate:
+            # Checked before the wait too: when the batch stops, the workers queued
+            # here fail one after another at once instead of each taking a token.
+            _batch.may_send()
             await self._limiter.acquire()
 
 

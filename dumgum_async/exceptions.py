@@ -9,6 +9,8 @@
     ├── RequestValidationError (ValueError)      the request breaks the spec; nothing was sent
     ├── RateLimiterUnavailableError              a shared (Redis) rate limiter cannot be reached
     ├── BudgetExhaustedError                     a batch's max_requests attempts are spent
+    ├── BatchStoppedError                        a batch item not sent: a fatal error stopped
+    │                                            the batch (.stopped_by) while it queued
     └── APIError                                 something went wrong talking to the API
         ├── APIConnectionError                   no usable HTTP response (DNS, refused, reset,
         │   │                                    TLS; .retryable False if it cannot heal)
@@ -50,6 +52,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchStoppedError",
     "BudgetExhaustedError",
     "CircuitOpenError",
     "ClientClosedError",
@@ -253,6 +256,29 @@ class BudgetExhaustedError(DumGumError):
 
 def _rebuild_budget(message: str, max_requests: int, attempts: int) -> BudgetExhaustedError:
     return BudgetExhaustedError(message, max_requests=max_requests, attempts=attempts)
+
+
+class BatchStoppedError(DumGumError):
+    """A batch item that was not sent: a fatal error (a refused key, a closed client)
+    stopped the batch while the item waited for a concurrency slot or a rate-limit
+    token. It is yielded as the item's failure; the batch iterator then raises
+    ``stopped_by`` once the items in flight are yielded.
+
+    Args:
+        message: What happened.
+        stopped_by: The error that stopped the batch.
+    """
+
+    def __init__(self, message: str, *, stopped_by: DumGumError) -> None:
+        super().__init__(message)
+        self.stopped_by = stopped_by
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_stopped, (str(self), self.stopped_by))
+
+
+def _rebuild_stopped(message: str, stopped_by: DumGumError) -> BatchStoppedError:
+    return BatchStoppedError(message, stopped_by=stopped_by)
 
 
 class _Where(TypedDict, total=False):

@@ -33,6 +33,7 @@ EXPECTED = [
     "BadRequestError",
     "BatchFailure",
     "BatchResult",
+    "BatchStoppedError",
     "BatchSuccess",
     "BdsmInterest",
     "BodyShape",

@@ -42,7 +42,8 @@ class BatchRun:
     fatal: dg.DumGumError | None = dataclasses.field(default=None, init=False)
     #: Items refused with the key (401/403): no line written, --resume sends them.
     refused: int = dataclasses.field(default=0, init=False)
-    #: Items in flight when --max-requests ran out: no line, --resume sends them.
+    #: Items not sent (--max-requests ran out, or the batch stopped on a refused
+    #: key while they queued): no line, --resume sends them.
     unsent: int = dataclasses.field(default=0, init=False)
     _next: int = dataclasses.field(default=0, init=False)
     # The line number of the first line with each id.
@@ -138,8 +139,9 @@ class BatchRun:
             self.writer.write({"id": item_id, "suggestions": list(result.suggestions)})
             self.tally.ok += 1
             return
-        if isinstance(error, dg.BudgetExhaustedError):
-            # Not the item's failure: the job's budget. No line, --resume sends it.
+        if isinstance(error, (dg.BudgetExhaustedError, dg.BatchStoppedError)):
+            # Not the item's failure: the job's budget, or the batch stopped before
+            # sending it. No line, --resume sends it.
             self.unsent += 1
             return
         if isinstance(error, FATAL_ERRORS):

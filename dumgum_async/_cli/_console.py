@@ -253,7 +253,7 @@ def summary(
     if refused:
         rows.append(("refused", str(refused), "the API refused the key; no line written"))
     if unsent:
-        rows.append(("unsent", str(unsent), "in flight when --max-requests ran out; no line"))
+        rows.append(("unsent", str(unsent), "not sent: the batch stopped first; no line"))
     if resumed:
         rows.append(("skipped", str(tally.skipped), "already answered in the output"))
     rows.append(("retries", str(stats.total_retries), by_count(stats.retries)))

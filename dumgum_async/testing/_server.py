@@ -223,7 +223,10 @@ class FakeDumGumServer:
 
     # ------------------------------------------------------- configuration/recording
 
-    api_key: _Read[str | None] = _Read("The accepted API key (None: no authentication).")
+    api_key: _ReadWrite[str | None, str | None] = _ReadWrite(
+        "The accepted API key (None: no authentication); assign another to rotate it, "
+        "as the vendor revoking a key mid-run would."
+    )
     seed: _Read[int | None] = _Read("The seed of the fault and latency generators.")
     validate: _Read[bool] = _Read("Whether request bodies are validated.")
     faults: _ReadWrite[Faults, Faults | None] = _ReadWrite(

@@ -6,6 +6,7 @@ lines that cannot be encoded.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -203,6 +204,35 @@ async def test_a_wrong_key_stops_the_batch_with_exit_3_and_resume_completes_it(
     assert Counter(line["id"] for line in lines) == Counter(range(1, 201))
     assert all(len(line["suggestions"]) == 3 for line in lines)
     assert requests_per_conversation(server) == Counter(map(first_message_id, bodies))
+
+
+async def test_a_key_revoked_mid_batch_leaves_the_queued_lines_for_resume(
+    server: FakeDumGumServer, tmp_path: Path
+) -> None:
+    inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    bodies = list(sample_requests(40, seed=9))
+    write_jsonl(inp, bodies)
+    args = [*batch_args(server, inp, out, "--concurrency", "16"), "--rate", "5/s"]
+
+    async def revoke_after_three() -> None:
+        while server.stats.total < 3:  # noqa: ASYNC110 - waiting for the server to see them
+            await asyncio.sleep(0.01)
+        server.api_key = "revoked"
+
+    revoker = asyncio.create_task(revoke_after_three())
+    assert await _cli.run(args) == _cli.EXIT_FATAL
+    await revoker
+    statuses = [r.status for r in server.requests]
+    assert statuses.count(401) <= 2  # the queued lines were not sent with the refused key
+    # Only answers: the refused and the queued lines have no line, not an error line.
+    lines = read_jsonl(out)
+    assert all("suggestions" in line for line in lines)
+    assert len(lines) == statuses.count(200)
+
+    server.api_key = KEY
+    server.clear()
+    assert await _cli.run([*args, "--resume"]) == _cli.EXIT_OK
+    assert Counter(line["id"] for line in read_jsonl(out)) == Counter(range(1, 41))
 
 
 async def test_a_403_stops_the_batch_but_keeps_the_answers_already_in_flight(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -53,35 +54,40 @@ async def test_a_wrong_key_stops_the_batch_after_the_requests_in_flight(ordered:
         assert [r.index for r in yielded] == list(range(len(yielded)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="items queued for a rate-limit token when the 401 comes are still sent, "
-    "each with the refused key; a stopped batch should fail them before sending",
-)
 async def test_a_key_revoked_mid_batch_sends_nothing_after_the_first_401() -> None:
     # Under a rate limit most of the items "in flight" have not been sent: they wait
     # for a token. Once the key is refused, sending them can only draw more 401s
-    # (concurrency - 1 of them, one per token, which also delays the stop).
+    # (concurrency - 1 of them, one per token, which would also delay the stop).
     yielded: list[dg.BatchResult[Any]] = []
+    revoked_at: list[float] = []
     async with (
         FakeDumGumServer(api_key=KEY) as fake,
-        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=dg.RateLimit(10, 1.0)) as client,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=dg.RateLimit(4, 1.0)) as client,
     ):
 
         async def consume() -> None:
             async with contextlib.aclosing(
-                client.suggest_many(_requests(100), concurrency=8)
+                client.suggest_many(_requests(100), concurrency=16)
             ) as results:
                 async for result in results:
                     yielded.append(result)
                     if len(yielded) == 2:
-                        fake._emulator.api_key = "revoked"  # the vendor revokes it
+                        fake.api_key = "revoked"  # the vendor revokes it
+                        revoked_at.append(time.monotonic())
 
-        with pytest.raises(dg.AuthenticationError):
+        with pytest.raises(dg.AuthenticationError) as info:
             await consume()
+        stopped_after = time.monotonic() - revoked_at[0]
     statuses = [r.status for r in fake.requests]
     assert statuses[:2] == [200, 200]
     assert statuses.count(401) <= 2  # the first one, and at most one already on its way
+    # The items that were queued are yielded as not sent, naming the refusal.
+    unsent = [r.error for r in yielded if isinstance(r.error, dg.BatchStoppedError)]
+    assert len(yielded) == 2 + statuses.count(401) + len(unsent)
+    assert unsent
+    assert all(e.stopped_by is info.value for e in unsent)
+    # Within about one token interval (0.25 s), not one per queued item (~3.5 s).
+    assert stopped_after < 2.0
 
 
 async def test_a_403_stops_the_batch_and_the_items_in_flight_still_succeed() -> None:

@@ -259,10 +259,24 @@ async def test_context_manager_starts_and_stops(http: aiohttp.ClientSession) -> 
 
 
 def test_a_read_only_setting_of_the_server_refuses_assignment() -> None:
-    server = FakeDumGumServer(api_key="kept")
-    with pytest.raises(AttributeError, match="api_key"):
-        server.api_key = "other"  # type: ignore[assignment]
-    assert server.api_key == "kept"
+    server = FakeDumGumServer(seed=7)
+    with pytest.raises(AttributeError, match="seed"):
+        server.seed = 8  # type: ignore[assignment]
+    assert server.seed == 7
+
+
+async def test_a_key_assigned_to_a_running_server_replaces_the_old_one() -> None:
+    async with (
+        FakeDumGumServer(api_key="old") as server,
+        aiohttp.ClientSession() as http,
+    ):
+        server.api_key = "new"
+        statuses = []
+        for key in ("old", "new"):
+            headers = {"Authorization": f"Bearer {key}"}
+            async with http.post(server.endpoint_url, json=minimal_request(), headers=headers) as r:
+                statuses.append(r.status)
+    assert statuses == [401, 200]
 
 
 def test_the_servers_settings_are_its_emulators_and_documented() -> None:
