@@ -29,6 +29,7 @@ over the rounds at concurrency 1; "added" is the contender's percentile minus ra
     python benchmarks/bench_client.py                # 21 rounds of 400 (~6 min)
     python benchmarks/bench_client.py --quick        # a few seconds, for the smoke test
     python benchmarks/bench_client.py --profile      # cProfile of dumgum vs raw, warm, C=16
+    python benchmarks/bench_client.py --profile --scenarios cold   # ... of another scenario
 """
 
 from __future__ import annotations
@@ -311,7 +312,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quiet", action="store_true", help="no per-block lines")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
-        "--profile", action="store_true", help="cProfile of dumgum and raw, warm, C=16"
+        "--profile",
+        action="store_true",
+        help="cProfile of dumgum and raw, C=16: warm, or the one scenario --scenarios names",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -326,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             from profile_client import profile
 
-            return _common.run(profile(server.url, 200 if args.quick else 4000), args.loop)
+            # warm, unless --scenarios names a single other one
+            scenario = args.scenarios[0] if len(args.scenarios) == 1 else "warm"
+            n = 200 if args.quick else 4000
+            return _common.run(profile(server.url, n, scenario), args.loop)
         results = _common.run(bench(args, server.url), args.loop)
     return _common.publish("client", args, results, print_table)
 
