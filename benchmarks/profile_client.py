@@ -30,6 +30,8 @@ TOP = 30
 def _package(filename: str) -> str:
     if filename.startswith("<cattrs generated"):
         return "cattrs (generated)"
+    if filename.startswith("<dumgum generated"):  # our encoders and checks: ours
+        return "dumgum_async (generated)"
     markers = ("dumgum_async", "opentelemetry", "aiohttp", "multidict", "yarl", "asyncio")
     for marker in (*markers, "cattrs", "attr"):
         if f"/{marker}/" in filename:
