@@ -19,6 +19,17 @@ concurrency 1, 16 and 64. Contenders, each with its own session and pool of 64:
   code path of an environment without opentelemetry;
 * ``raw_control``: a second ``raw``, measured as a contender: its ratio is the noise.
 
+Two more, only when named in ``--contenders``, split the client's extra into layers
+(diagnostics: they reach into the client's private attributes, and the POST is made
+exactly as the client makes it):
+
+* ``transport``: the client's own ``Transport.post`` of the same pre-encoded bytes as
+  ``raw`` (its session, headers, coarse timer and response reading), nothing above it;
+* ``bare``: ``prepare(request)`` (validation and the encoder, memos included) of the
+  scenario's requests, then that ``Transport.post`` and ``interpret``: the client
+  without its call path (stats, breaker, retry budget, slots, limiter, calls in
+  flight, the telemetry check).
+
 Paired rounds: this VM's speed drifts with the other tenants, so every contender
 block (``--block`` requests) runs between two ``raw`` blocks, and its ratio is taken
 against the mean of those two; a round is ``raw, X1, raw, X2, raw, ...`` with the
@@ -29,6 +40,7 @@ over the rounds at concurrency 1; "added" is the contender's percentile minus ra
     python benchmarks/bench_client.py                # 21 rounds of 400 (~6 min)
     python benchmarks/bench_client.py --quick        # a few seconds, for the smoke test
     python benchmarks/bench_client.py --profile      # cProfile of dumgum vs raw, warm, C=16
+    python benchmarks/bench_client.py --profile --scenarios cold   # ... of another scenario
 """
 
 from __future__ import annotations
@@ -49,10 +61,13 @@ import orjson
 from scenarios import SCENARIOS, Scenario
 
 import dumgum_async as dg
+from dumgum_async._interpret import interpret  # for the ``bare`` diagnostic only
 
 BASELINE = "raw"
 CONTENDERS = ("raw_notimeout", "dumgum", "dumgum_notel", "raw_control")
-CLIENTS = ("dumgum", "dumgum_notel")  # the contenders that take the scenario's requests
+LAYERS = ("transport", "bare")  # diagnostics, only when named in --contenders
+# The contenders that take the scenario's requests.
+CLIENTS = ("dumgum", "dumgum_notel", "bare")
 POOL = 64
 HEADERS = {
     "Authorization": f"Bearer {_common.API_KEY}",
@@ -99,6 +114,29 @@ async def dumgum(url: str, *, telemetry: bool = True) -> AsyncIterator[Send]:
         yield client.suggest
 
 
+@contextlib.asynccontextmanager
+async def layer(url: str, name: str) -> AsyncIterator[Send]:
+    """``transport`` or ``bare`` (see the module docstring): the client's own POST, made
+    from outside its call path with its default options."""
+    async with dg.DumGumClient(
+        api_key=_common.API_KEY, base_url=url, max_concurrency=POOL
+    ) as client:
+        await client.suggest(_common.full_request())  # binds the loop, opens the session
+        transport, opts, target = client._transport, client._opts, client._url
+        headers, timeout, key = opts.headers, opts.timeout, opts.api_key
+        post, prepare = transport.post, client.prepare
+        body = orjson.dumps(_common.full_request())
+
+        async def send_body(_: object) -> object:
+            return await post(target, body, headers, timeout=timeout, secret=key)
+
+        async def send_request(request: dg.SuggestionRequest) -> object:
+            response = await post(target, prepare(request), headers, timeout=timeout, secret=key)
+            return interpret(response, key, target)
+
+        yield send_body if name == "transport" else send_request
+
+
 def contender(name: str, url: str) -> contextlib.AbstractAsyncContextManager[Send]:
     if name in ("raw", "raw_control"):
         return raw_aiohttp(url)
@@ -108,6 +146,8 @@ def contender(name: str, url: str) -> contextlib.AbstractAsyncContextManager[Sen
         return dumgum(url)
     if name == "dumgum_notel":
         return dumgum(url, telemetry=False)
+    if name in LAYERS:
+        return layer(url, name)
     raise ValueError(name)
 
 
@@ -304,14 +344,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
-    parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
+    parser.add_argument(
+        "--contenders", nargs="+", choices=CONTENDERS + LAYERS, default=list(CONTENDERS)
+    )
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--server-loop", choices=("auto", "asyncio", "uvloop"), default="auto")
     parser.add_argument("--quick", action="store_true", help="tiny run (smoke test)")
     parser.add_argument("--quiet", action="store_true", help="no per-block lines")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
-        "--profile", action="store_true", help="cProfile of dumgum and raw, warm, C=16"
+        "--profile",
+        action="store_true",
+        help="cProfile of dumgum and raw, C=16: warm, or the one scenario --scenarios names",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -326,7 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             from profile_client import profile
 
-            return _common.run(profile(server.url, 200 if args.quick else 4000), args.loop)
+            # warm, unless --scenarios names a single other one
+            scenario = args.scenarios[0] if len(args.scenarios) == 1 else "warm"
+            n = 200 if args.quick else 4000
+            return _common.run(profile(server.url, n, scenario), args.loop)
         results = _common.run(bench(args, server.url), args.loop)
     return _common.publish("client", args, results, print_table)
 

@@ -1,8 +1,9 @@
 """Where the client's extra CPU per request goes: cProfile of ``dumgum`` and of ``raw``.
 
-Run through ``python benchmarks/bench_client.py --profile [--loop uvloop]``: the
-``warm`` scenario at concurrency 16 against ``minimal_server.py``, each contender
-warmed up, then ``N`` requests under ``cProfile``. Printed: the CPU per request of each
+Run through ``python benchmarks/bench_client.py --profile [--loop uvloop]
+[--scenarios cold]``: the ``warm`` scenario (or the one scenario ``--scenarios`` names)
+at concurrency 16 against ``minimal_server.py``, each contender warmed up, then ``N``
+requests under ``cProfile``. Printed: the CPU per request of each
 without the profiler (for scale: cProfile's own cost inflates every profiled figure,
 most for small functions called often), own time per request grouped by package, and
 the functions ranked by (dumgum's own time - raw's own time) per request; "~us"
@@ -29,6 +30,8 @@ TOP = 30
 def _package(filename: str) -> str:
     if filename.startswith("<cattrs generated"):
         return "cattrs (generated)"
+    if filename.startswith("<dumgum generated"):  # our encoders and checks: ours
+        return "dumgum_async (generated)"
     markers = ("dumgum_async", "opentelemetry", "aiohttp", "multidict", "yarl", "asyncio")
     for marker in (*markers, "cattrs", "attr"):
         if f"/{marker}/" in filename:
@@ -38,8 +41,10 @@ def _package(filename: str) -> str:
     return "other"
 
 
-async def _run(name: str, url: str, n: int) -> tuple[float, dict[tuple[str, int, str], float]]:
-    stream = Scenario("warm")
+async def _run(
+    name: str, url: str, n: int, scenario: str
+) -> tuple[float, dict[tuple[str, int, str], float]]:
+    stream = Scenario(scenario)
     async with contender(name, url) as send:
         await drive_items(send, stream.take(max(n // 4, CONCURRENCY)), CONCURRENCY)
         items = stream.take(n) if name == "dumgum" else [None] * n
@@ -66,16 +71,16 @@ def _label(key: tuple[str, int, str]) -> str:
     return f"{tail}:{line}({func})"
 
 
-async def profile(url: str, n: int = N) -> int:
+async def profile(url: str, n: int = N, scenario: str = "warm") -> int:
     """Print the profile of ``n`` requests (see the module docstring)."""
     plain: dict[str, float] = {}
     own: dict[str, dict[tuple[str, int, str], float]] = {}
     for name in ("raw", "dumgum", "raw"):  # raw twice: the mean brackets dumgum
-        cpu, stats = await _run(name, url, n)
+        cpu, stats = await _run(name, url, n, scenario)
         plain[name] = plain.get(name, 0.0) + cpu / (2 if name == "raw" else 1)
         if name not in own:
             own[name] = stats
-    print(f"warm, C={CONCURRENCY}, {n} requests; CPU us/request without the profiler:")
+    print(f"{scenario}, C={CONCURRENCY}, {n} requests; CPU us/request without the profiler:")
     extra = plain["dumgum"] - plain["raw"]
     print(f"  raw {plain['raw']:.1f}  dumgum {plain['dumgum']:.1f}  extra {extra:+.1f}")
     profiled = {name: sum(stats.values()) for name, stats in own.items()}
