@@ -11,6 +11,7 @@ headers dropped, the key masked) and the server's hints (``request_id_of``,
 
 from __future__ import annotations
 
+import copyreg
 import datetime as _dt
 import email.utils
 import math
@@ -49,13 +50,29 @@ class Response:
         self.body = body
 
 
-def safe_headers(headers: Mapping[str, str], secret: Secret | None = None) -> CIMultiDictProxy[str]:
+class SafeHeaders(CIMultiDictProxy[str]):
+    """Response headers as errors and raw responses keep them: read-only and
+    case-insensitive like aiohttp's, and, unlike aiohttp's proxy, picklable, so that
+    an error carrying them can travel to another process."""
+
+    __slots__ = ()
+
+
+def _headers_of(items: list[tuple[str, str]]) -> SafeHeaders:
+    return SafeHeaders(CIMultiDict(items))
+
+
+# Registered rather than a __reduce__ method: the proxy's own is typed NoReturn.
+copyreg.pickle(SafeHeaders, lambda h: (_headers_of, (list(h.items()),)))
+
+
+def safe_headers(headers: Mapping[str, str], secret: Secret | None = None) -> SafeHeaders:
     """A read-only, case-insensitive copy of ``headers`` without credential headers,
     and with ``secret`` masked wherever a server echoed it into another header."""
     kept = ((k, v) for k, v in headers.items() if k.lower() not in _SECRET_HEADERS)
     if secret is not None:
         kept = ((k, secret.redact_text(v)) for k, v in kept)
-    return CIMultiDictProxy(CIMultiDict(kept))
+    return SafeHeaders(CIMultiDict(kept))
 
 
 def request_id_of(headers: Mapping[str, str]) -> str | None:

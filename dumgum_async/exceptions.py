@@ -75,7 +75,22 @@ _EMPTY_HEADERS: Mapping[str, str] = {}
 
 
 class DumGumError(Exception):
-    """Base class of every exception raised by dumgum_async."""
+    """Base class of every exception raised by dumgum_async.
+
+    Every one can be pickled and copied with all its attributes (to hand it to another
+    process or a job queue's result store), whatever keywords its constructor requires.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls ``cls(*args)``, which fails for a constructor
+        # with required keywords; this one rebuilds without calling ``__init__``.
+        return (_rebuild, (type(self), self.args), self.__dict__)
+
+
+def _rebuild(cls: type[DumGumError], args: tuple[Any, ...]) -> DumGumError:
+    error = cls.__new__(cls, *args)
+    error.args = args  # OSError's __new__ (TimeoutError's) leaves them to __init__
+    return error
 
 
 class ConfigurationError(DumGumError, ValueError):
@@ -207,6 +222,10 @@ class Problem:
     def __hash__(self) -> int:
         return hash((self.loc, self.message))
 
+    def __reduce__(self) -> tuple[type[Problem], tuple[tuple[str | int, ...], str, str]]:
+        # Slots without a __dict__: pickle's protocols 0 and 1 need to be told how.
+        return (Problem, (self.loc, self.message, self.code))
+
 
 class RequestValidationError(DumGumError, ValueError):
     """The request breaks the API's rules; raised before any network call.
@@ -222,9 +241,6 @@ class RequestValidationError(DumGumError, ValueError):
         n = len(self.problems)
         head = f"{n} problem{'s' if n != 1 else ''} in the request"
         super().__init__(head + ":\n" + "\n".join(f"  {p}" for p in self.problems))
-
-    def __reduce__(self) -> tuple[type[RequestValidationError], tuple[tuple[Problem, ...]]]:
-        return (type(self), (self.problems,))
 
 
 class RateLimiterUnavailableError(DumGumError):
@@ -250,13 +266,6 @@ class BudgetExhaustedError(DumGumError):
         self.max_requests = max_requests
         self.attempts = attempts
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_budget, (str(self), self.max_requests, self.attempts))
-
-
-def _rebuild_budget(message: str, max_requests: int, attempts: int) -> BudgetExhaustedError:
-    return BudgetExhaustedError(message, max_requests=max_requests, attempts=attempts)
-
 
 class BatchStoppedError(DumGumError):
     """A batch item that was not sent: a fatal error (a refused key, a closed client)
@@ -272,13 +281,6 @@ class BatchStoppedError(DumGumError):
     def __init__(self, message: str, *, stopped_by: DumGumError) -> None:
         super().__init__(message)
         self.stopped_by = stopped_by
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_stopped, (str(self), self.stopped_by))
-
-
-def _rebuild_stopped(message: str, stopped_by: DumGumError) -> BatchStoppedError:
-    return BatchStoppedError(message, stopped_by=stopped_by)
 
 
 class _Where(TypedDict, total=False):
