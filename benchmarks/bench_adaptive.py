@@ -9,7 +9,7 @@ run, so each starts with a full bucket. The ideal is N/R seconds.
 
     python benchmarks/bench_adaptive.py
     python benchmarks/bench_adaptive.py --burst 1      # a server with no burst
-    python benchmarks/bench_adaptive.py --quick        # smoke test: N = 60, R = 30
+    python benchmarks/bench_adaptive.py --quick        # smoke test: N = 40, R = 60
 
 Target (adaptive): within 1.15x of N/R, with 429s under 2% of requests.
 """
@@ -119,7 +119,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.rate = 60, 30.0
+        args.n, args.rate = 40, 60.0
     return args
 
 

@@ -212,7 +212,7 @@ async def test_a_key_revoked_mid_batch_leaves_the_queued_lines_for_resume(
     inp, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     bodies = list(sample_requests(40, seed=9))
     write_jsonl(inp, bodies)
-    args = [*batch_args(server, inp, out, "--concurrency", "16"), "--rate", "5/s"]
+    args = batch_args(server, inp, out, "--concurrency", "16")
 
     async def revoke_after_three() -> None:
         while server.stats.total < 3:  # noqa: ASYNC110 - waiting for the server to see them
@@ -220,7 +220,7 @@ async def test_a_key_revoked_mid_batch_leaves_the_queued_lines_for_resume(
         server.api_key = "revoked"
 
     revoker = asyncio.create_task(revoke_after_three())
-    assert await _cli.run(args) == _cli.EXIT_FATAL
+    assert await _cli.run([*args, "--rate", "5/s"]) == _cli.EXIT_FATAL
     await revoker
     statuses = [r.status for r in server.requests]
     assert statuses.count(401) <= 2  # the queued lines were not sent with the refused key
