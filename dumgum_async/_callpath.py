@@ -198,7 +198,11 @@ class CallPath(Lifecycle):
         try:
             # A batch's max_requests, counted as the attempt queues,
             # so that once it is spent no queued item waits for a token to fail.
-            _batch.spend_attempt()
+            # Only a batch item's call: the gate is a context variable, so a task the
+            # source started, or a call the source made, sees it too, and is no
+            # attempt of the batch's (not counted, not refused once it stopped).
+            if batch:
+                _batch.spend_attempt()
             if slots.free:  # taken inline: no coroutine when a slot is free
                 slots.free -= 1
             elif deadline is None:
