@@ -117,6 +117,11 @@ class CallPath(Lifecycle):
                     raise ClientClosedError(
                         "the DumGumClient was closed while this call was in flight"
                     ) from None
+            if batch:
+                # A batch stopped (a refused key) while this item waited, unsent.
+                refused = _batch.stopped_while_queued(task)
+                if refused is not None:
+                    raise refused from None
             raise
         finally:
             inflight.discard(task)
@@ -138,6 +143,7 @@ class CallPath(Lifecycle):
             deadline=call.deadline,
             on_retry=self._count_retry,
             observer=_live(self._telemetry),  # --- telemetry: retry waits and 429 pauses
+            sleep=_batch.sleep_before_retry if call.batch else asyncio.sleep,
         )
 
     def _count_retry(self, exc: BaseException) -> None:
@@ -194,6 +200,7 @@ class CallPath(Lifecycle):
             telemetry = None  # nobody listens yet: the plain POST (Telemetry.listening)
         url = self._url
         verdict: bool | None = None  # for the breaker: stays None unless the API answered
+        off_wire: Callable[[], object] | None = None  # a batch attempt's, once it is sent
         # Three instants (queued, sent, answered) split it into waiting and the wire.
         try:
             # A batch's max_requests, counted as the attempt queues,
@@ -224,7 +231,9 @@ class CallPath(Lifecycle):
                         raise expired("waiting for a rate-limit token", url)
                     post_timeout = capped
                 if batch:
-                    _batch.may_send()  # the key may have been refused while it queued
+                    # The key may have been refused while it queued; from here the
+                    # attempt is on the wire, which a stopping batch lets finish.
+                    off_wire = _batch.sending()
                 self._stats.attempts += 1
                 capture = opts.capture
                 if capture is not None:
@@ -257,6 +266,8 @@ class CallPath(Lifecycle):
                     raise
             finally:
                 slots.release()
+                if off_wire is not None:
+                    off_wire()
             self._stats.record_attempt(sent - queued, _now() - sent)
             status = response.status
             if self._observe is not None:
