@@ -50,15 +50,24 @@ if TYPE_CHECKING:
 # to one. On CPython's own loops the two are the same clock (time.monotonic).
 _now = time.monotonic
 
-# What ``retry=None`` means to _retry: one attempt, no budget; the Retry-After
-# limits are the defaults'.
+# What ``retry=None`` means to _retry on a client without a policy: one attempt, no
+# budget; the Retry-After limits are the defaults'.
 _NO_RETRIES = RetryPolicy(max_attempts=1, budget=None)
+
+
+def _without_retries(client: RetryPolicy | None) -> RetryPolicy:
+    """What a call's ``retry=None`` means to _retry: one attempt, no budget, and the
+    client's own Retry-After limits (the pause a 429 causes holds back all its calls)."""
+    if client is None:
+        return _NO_RETRIES
+    return attrs.evolve(client, max_attempts=1, budget=None)
 
 
 class CallPath(Lifecycle):
     """The call half of ``DumGumClient`` (its ``__init__`` sets these attributes)."""
 
     _url: str
+    _opts: CallOptions
     _limiter: Limiter
     _observe: Callable[[int, float | None], object] | None
     _breaker: Breaker | None
@@ -106,7 +115,9 @@ class CallPath(Lifecycle):
             except APIError as exc:
                 # Without retries a failure still goes through _retry's decision:
                 # a 429's Retry-After pauses the client whatever this call does next.
-                result = await self._after_failure(exc, call, policy or _NO_RETRIES)
+                result = await self._after_failure(
+                    exc, call, policy or _without_retries(self._opts.retry)
+                )
             self._stats.record_success(_now() - started)
             return result
         except asyncio.CancelledError:
