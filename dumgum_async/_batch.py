@@ -359,7 +359,9 @@ async def stream(
             # refused key, every attempt not yet sent: those waiting are woken now.
             gate.stopped_by = exc
             for task in calling - gate.on_wire:
-                if task is not current:
+                # One being cancelled already (by close: it ends with ClientClosedError)
+                # needs no cancel of ours.
+                if task is not current and not task.cancelling():
                     gate.stopping.add(task)
                     task.cancel()
         if pulling is not None and pulling is not current:

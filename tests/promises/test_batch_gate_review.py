@@ -208,3 +208,24 @@ async def test_an_item_answered_after_the_stop_does_not_sleep_toward_its_retry()
     assert {r.status for r in fake.requests} == {401, 503}
     assert {type(r.error) for r in yielded} == {dg.AuthenticationError, dg.BatchStoppedError}
     assert took < 2.0  # 3.3 s when it sleeps out the Retry-After first
+
+
+async def test_a_batch_closed_under_it_still_fails_its_items_with_client_closed_error() -> None:
+    # close() cancels every call in flight itself: the stop that follows the first
+    # ClientClosedError adds no cancel of its own, so none turns into BatchStoppedError.
+    yielded: list[dg.BatchResult[Any]] = []
+    async with FakeDumGumServer(api_key=KEY, latency=0.05) as fake:
+        client = dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=dg.RateLimit(20))
+
+        async def consume() -> None:
+            await _collect(client.suggest_many([minimal_request()] * 200, concurrency=8), yielded)
+
+        task = asyncio.create_task(consume())
+        while len(yielded) < 5:  # noqa: ASYNC110 - waiting for the batch to be under way
+            await asyncio.sleep(0.01)
+        await client.aclose()
+        with pytest.raises(dg.ClientClosedError):
+            await task
+    failures = [type(r.error) for r in yielded if r.error is not None]
+    assert failures
+    assert set(failures) == {dg.ClientClosedError}
