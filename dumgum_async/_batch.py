@@ -394,10 +394,21 @@ async def stream(
                         raise
                     except Exception as exc:
                         window.release()
+                        if interrupted:  # our cancel, which the source made an error of
+                            interrupted = False
+                            me.uncancel()
+                            return
                         results.put_nowait(_SourceFailed(exc))
                         return
                     finally:
                         pulling = None
+                    if interrupted:
+                        # Our cancel, which the source answered with an item anyway:
+                        # the batch stopped, so it is not started (nor yielded).
+                        interrupted = False
+                        me.uncancel()
+                        window.release()
+                        return
                     if budget is not None and budget.exhausted:
                         # Checked with an item in hand: a budget that ran out just as
                         # the input did stops nothing.

@@ -229,3 +229,45 @@ async def test_a_batch_closed_under_it_still_fails_its_items_with_client_closed_
     failures = [type(r.error) for r in yielded if r.error is not None]
     assert failures
     assert set(failures) == {dg.ClientClosedError}
+
+
+class _Answering:
+    """A source whose wait, when cancelled, ends another way: an error, or an item."""
+
+    def __init__(self, on_cancel: str) -> None:
+        self.on_cancel = on_cancel
+        self.sent = False
+
+    def __aiter__(self) -> _Answering:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        if not self.sent:
+            self.sent = True
+            return minimal_request()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            if self.on_cancel == "raise":
+                raise RuntimeError("the feed was torn down") from None
+            return minimal_request()  # a last buffered item
+        raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("on_cancel", ["raise", "item"])
+async def test_a_source_that_answers_the_stops_cancel_does_not_change_the_batchs_end(
+    on_cancel: str,
+) -> None:
+    # The batch cancelled the source's wait itself: what the source makes of it (an
+    # error, one more item) is not the batch's failure, nor an item to start.
+    yielded: list[dg.BatchResult[Any]] = []
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key="wrong-key", base_url=fake.url) as client,
+    ):
+        stream = client.suggest_many(_Answering(on_cancel), concurrency=2)
+        async with asyncio.timeout(10):
+            with pytest.raises(dg.AuthenticationError):
+                await _collect(stream, yielded)
+    assert fake.stats.total == 1
+    assert [type(r.error) for r in yielded] == [dg.AuthenticationError]
