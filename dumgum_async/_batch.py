@@ -9,8 +9,8 @@ whatever the input size and however slow the consumer.
 A *fatal* error (one that every further item would meet too: a rejected key, a
 closed client) stops the batch without burning the rest of the input: no new
 item is started, the items on the wire finish and are yielded, an item still
-queued for a slot or a token is not sent (it fails with
-:class:`BatchStoppedError`), then the error is raised.
+waiting (for a slot, a token, a retry's backoff, the breaker) is woken and not
+sent (it fails with :class:`BatchStoppedError`), then the error is raised.
 
 A *budget* (``max_requests``) bounds the HTTP attempts of the batch's calls,
 retries included: the client asks :func:`spend_attempt` as each attempt queues
