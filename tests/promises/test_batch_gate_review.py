@@ -271,3 +271,33 @@ async def test_a_source_that_answers_the_stops_cancel_does_not_change_the_batchs
                 await _collect(stream, yielded)
     assert fake.stats.total == 1
     assert [type(r.error) for r in yielded] == [dg.AuthenticationError]
+
+
+async def test_a_403_ends_a_batch_whose_items_wait_for_a_concurrency_slot() -> None:
+    # max_concurrency=2 under a batch of 8: six items wait for a slot, none is sent.
+    yielded: list[dg.BatchResult[Any]] = []
+    async with (
+        FakeDumGumServer(api_key=KEY, latency=0.2) as fake,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, max_concurrency=2) as client,
+    ):
+        fake.script(ScriptedResponse(status=403, json={"error": "forbidden"}))
+        stream = client.suggest_many([minimal_request()] * 50, concurrency=8)
+        with pytest.raises(dg.PermissionDeniedError):
+            await _collect(stream, yielded)
+    assert fake.stats.total <= 2
+    assert len(yielded) == 8
+    assert sum(isinstance(r.error, dg.BatchStoppedError) for r in yielded) >= 6
+
+
+async def test_a_stopped_batch_leaves_later_calls_and_batches_of_its_task_alone() -> None:
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=dg.RateLimit(50)) as client,
+    ):
+        fake.script(ScriptedResponse(status=401, json={"error": "revoked"}))
+        with pytest.raises(dg.AuthenticationError):
+            await client.suggest_all([minimal_request()] * 20, concurrency=4)
+        await client.suggest(minimal_request())
+        results = await client.suggest_all([minimal_request()] * 3, concurrency=2)
+    assert all(r.ok for r in results)
+    assert [r.status for r in fake.requests][-4:] == [200] * 4
