@@ -142,7 +142,10 @@ async def _refused_or_waiting(item: int) -> dg.SuggestionResponse:
     raise AssertionError("unreachable")
 
 
-async def test_a_stopping_batch_fails_its_waiting_calls_whatever_they_wait_on() -> None:
+@pytest.mark.parametrize("ordered", [False, True])
+async def test_a_stopping_batch_fails_its_waiting_calls_whatever_they_wait_on(
+    ordered: bool,
+) -> None:
     # The engine alone, with calls that are not the client's: the stop does not rely
     # on the client's own checks to end the items that wait.
     yielded: list[dg.BatchResult[Any]] = []
@@ -150,7 +153,7 @@ async def test_a_stopping_batch_fails_its_waiting_calls_whatever_they_wait_on() 
         _refused_or_waiting,
         range(10),
         concurrency=4,
-        ordered=False,
+        ordered=ordered,
         stop_on_error=False,
         progress=None,
         fatal=(dg.AuthenticationError,),
@@ -159,6 +162,8 @@ async def test_a_stopping_batch_fails_its_waiting_calls_whatever_they_wait_on() 
         with pytest.raises(dg.AuthenticationError) as info:
             await _collect(stream, yielded)
     assert sorted(r.index for r in yielded) == [0, 1, 2, 3]
+    if ordered:
+        assert [r.index for r in yielded] == [0, 1, 2, 3]
     stopped = [r.error for r in yielded if r.index]
     assert all(isinstance(e, dg.BatchStoppedError) and e.stopped_by is info.value for e in stopped)
 
