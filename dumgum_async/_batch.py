@@ -9,8 +9,8 @@ whatever the input size and however slow the consumer.
 A *fatal* error (one that every further item would meet too: a rejected key, a
 closed client) stops the batch without burning the rest of the input: no new
 item is started, the items on the wire finish and are yielded, an item still
-queued for a slot or a token is not sent (it fails with
-:class:`BatchStoppedError`), then the error is raised.
+waiting (for a slot, a token, a retry's backoff, the breaker) is woken and not
+sent (it fails with :class:`BatchStoppedError`), then the error is raised.
 
 A *budget* (``max_requests``) bounds the HTTP attempts of the batch's calls,
 retries included: the client asks :func:`spend_attempt` as each attempt queues
@@ -30,6 +30,7 @@ import asyncio
 import contextvars
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeAlias, TypeVar
 
 import attrs
@@ -199,13 +200,27 @@ class AttemptBudget:
 
 
 class _Gate:
-    """What a batch's attempts check before they go: its budget, and whether it stopped."""
+    """What a batch's attempts check before they go: its budget, and whether it stopped;
+    and which of its calls' tasks have an attempt on the wire (:func:`sending`) or were
+    cancelled by the stop (:func:`stopped_while_queued`)."""
 
-    __slots__ = ("budget", "stopped_by")
+    __slots__ = ("budget", "on_wire", "stopped_by", "stopping")
 
     def __init__(self, budget: AttemptBudget | None) -> None:
         self.budget = budget
         self.stopped_by: DumGumError | None = None
+        self.on_wire: set[asyncio.Task[Any]] = set()
+        self.stopping: set[asyncio.Task[Any]] = set()
+
+    def take_back(self, task: asyncio.Task[Any]) -> BatchStoppedError | None:
+        """The error of ``task``, cancelled by the stop as its call waited; None if
+        that cancel was not the stop's, or someone else's is pending too."""
+        if task not in self.stopping:
+            return None
+        self.stopping.discard(task)
+        if task.uncancel() > 0:
+            return None
+        return self.refuse()
 
     def refuse(self) -> BatchStoppedError:
         """The error of an item whose attempt was about to go when the batch stopped."""
@@ -249,6 +264,45 @@ def may_send() -> None:
         raise gate.refuse()
 
 
+def sending() -> Callable[[], object] | None:
+    """:func:`may_send`, then mark the current task's attempt as on the wire until the
+    returned function is called (a stopping batch lets such an attempt finish, and
+    cancels its other calls' waits); None outside a batch.
+
+    Raises:
+        BatchStoppedError: The batch stopped: the attempt must not be sent.
+    """
+    gate = _gate.get()
+    if gate is None:
+        return None
+    if gate.stopped_by is not None:
+        raise gate.refuse()
+    task = asyncio.current_task()
+    assert task is not None
+    wire = gate.on_wire
+    wire.add(task)
+    return partial(wire.discard, task)
+
+
+def stopped_while_queued(task: asyncio.Task[Any]) -> BatchStoppedError | None:
+    """For a batch call's ``CancelledError``: the error to raise instead when the
+    running batch's stop cancelled ``task`` as it waited (see :meth:`_Gate.take_back`).
+    """
+    gate = _gate.get()
+    return None if gate is None else gate.take_back(task)
+
+
+async def sleep_before_retry(delay: float) -> None:
+    """A batch call's wait before a retry: none once the batch stopped (the retry
+    would not be sent); a stop while it sleeps cancels it (see ``stream``).
+
+    Raises:
+        BatchStoppedError: The batch stopped.
+    """
+    may_send()
+    await asyncio.sleep(delay)
+
+
 async def stream(
     call: Callable[[_In], Awaitable[SuggestionResponse]],
     requests: Iterable[_In] | AsyncIterable[_In],
@@ -289,23 +343,35 @@ async def stream(
     # long time (a queue, a socket), and a stopped batch must not wait for it.
     pulling: asyncio.Task[None] | None = None
     interrupted = False
+    # The workers inside call(item): stop() cancels those without an attempt on the
+    # wire (gate.stopping), since an item waiting for a slot, a token, a retry's
+    # backoff or the breaker would only fail with BatchStoppedError once its wait ends.
+    calling: set[asyncio.Task[Any]] = set()
 
     def stop(exc: DumGumError) -> None:
         nonlocal stopped_by, interrupted
         if stopped_by is not None:
             return
         stopped_by = exc
+        current = asyncio.current_task()
         if not isinstance(exc, BudgetExhaustedError):
             # A spent budget holds back only the attempts it did not count; a
-            # refused key, every attempt not yet sent.
+            # refused key, every attempt not yet sent: those waiting are woken now.
             gate.stopped_by = exc
-        if pulling is not None and pulling is not asyncio.current_task():
+            for task in calling - gate.on_wire:
+                # One being cancelled already (by close: it ends with ClientClosedError)
+                # needs no cancel of ours.
+                if task is not current and not task.cancelling():
+                    gate.stopping.add(task)
+                    task.cancel()
+        if pulling is not None and pulling is not current:
             interrupted = True
             pulling.cancel()
 
     async def worker() -> None:
         nonlocal next_index, running, pulling, interrupted
         me = asyncio.current_task()
+        assert me is not None
         try:
             while True:
                 await window.acquire()
@@ -321,17 +387,28 @@ async def stream(
                         return
                     except asyncio.CancelledError:
                         # Ours (stop() above) is a normal end; anyone else's goes on.
-                        if interrupted and me is not None and me.uncancel() == 0:
+                        if interrupted and me.uncancel() == 0:
                             interrupted = False
                             window.release()
                             return
                         raise
                     except Exception as exc:
                         window.release()
+                        if interrupted:  # our cancel, which the source made an error of
+                            interrupted = False
+                            me.uncancel()
+                            return
                         results.put_nowait(_SourceFailed(exc))
                         return
                     finally:
                         pulling = None
+                    if interrupted:
+                        # Our cancel, which the source answered with an item anyway:
+                        # the batch stopped, so it is not started (nor yielded).
+                        interrupted = False
+                        me.uncancel()
+                        window.release()
+                        return
                     if budget is not None and budget.exhausted:
                         # Checked with an item in hand: a budget that ran out just as
                         # the input did stops nothing.
@@ -341,15 +418,28 @@ async def stream(
                     index = next_index
                     next_index += 1
                 result: BatchResult[_In]
+                calling.add(me)
                 try:
                     result = BatchSuccess(index, item, await call(item))
                 except DumGumError as exc:
                     result = BatchFailure(index, item, exc)
                     if isinstance(exc, (*fatal, BudgetExhaustedError)):
                         stop(exc)
+                except asyncio.CancelledError:
+                    # Ours (stop() above), where the call did not make it its error
+                    # itself: the item was not sent. Anyone else's goes on.
+                    refused = gate.take_back(me)
+                    if refused is None:
+                        raise
+                    result = BatchFailure(index, item, refused)
                 except Exception as exc:  # a bug, not an API failure: stop the batch
                     results.put_nowait(_SourceFailed(exc))
                     return
+                finally:
+                    calling.discard(me)
+                    if me in gate.stopping:  # the call swallowed our cancel: take it back
+                        gate.stopping.discard(me)
+                        me.uncancel()
                 results.put_nowait(result)
         finally:
             running -= 1

@@ -50,15 +50,24 @@ if TYPE_CHECKING:
 # to one. On CPython's own loops the two are the same clock (time.monotonic).
 _now = time.monotonic
 
-# What ``retry=None`` means to _retry: one attempt, no budget; the Retry-After
-# limits are the defaults'.
+# What ``retry=None`` means to _retry on a client without a policy: one attempt, no
+# budget; the Retry-After limits are the defaults'.
 _NO_RETRIES = RetryPolicy(max_attempts=1, budget=None)
+
+
+def _without_retries(client: RetryPolicy | None) -> RetryPolicy:
+    """What a call's ``retry=None`` means to _retry: one attempt, no budget, and the
+    client's own Retry-After limits (the pause a 429 causes holds back all its calls)."""
+    if client is None:
+        return _NO_RETRIES
+    return attrs.evolve(client, max_attempts=1, budget=None)
 
 
 class CallPath(Lifecycle):
     """The call half of ``DumGumClient`` (its ``__init__`` sets these attributes)."""
 
     _url: str
+    _opts: CallOptions
     _limiter: Limiter
     _observe: Callable[[int, float | None], object] | None
     _breaker: Breaker | None
@@ -106,7 +115,9 @@ class CallPath(Lifecycle):
             except APIError as exc:
                 # Without retries a failure still goes through _retry's decision:
                 # a 429's Retry-After pauses the client whatever this call does next.
-                result = await self._after_failure(exc, call, policy or _NO_RETRIES)
+                result = await self._after_failure(
+                    exc, call, policy or _without_retries(self._opts.retry)
+                )
             self._stats.record_success(_now() - started)
             return result
         except asyncio.CancelledError:
@@ -117,6 +128,11 @@ class CallPath(Lifecycle):
                     raise ClientClosedError(
                         "the DumGumClient was closed while this call was in flight"
                     ) from None
+            if batch:
+                # A batch stopped (a refused key) while this item waited, unsent.
+                refused = _batch.stopped_while_queued(task)
+                if refused is not None:
+                    raise refused from None
             raise
         finally:
             inflight.discard(task)
@@ -138,6 +154,7 @@ class CallPath(Lifecycle):
             deadline=call.deadline,
             on_retry=self._count_retry,
             observer=_live(self._telemetry),  # --- telemetry: retry waits and 429 pauses
+            sleep=_batch.sleep_before_retry if call.batch else asyncio.sleep,
         )
 
     def _count_retry(self, exc: BaseException) -> None:
@@ -194,11 +211,16 @@ class CallPath(Lifecycle):
             telemetry = None  # nobody listens yet: the plain POST (Telemetry.listening)
         url = self._url
         verdict: bool | None = None  # for the breaker: stays None unless the API answered
+        off_wire: Callable[[], object] | None = None  # a batch attempt's, once it is sent
         # Three instants (queued, sent, answered) split it into waiting and the wire.
         try:
             # A batch's max_requests, counted as the attempt queues,
             # so that once it is spent no queued item waits for a token to fail.
-            _batch.spend_attempt()
+            # Only a batch item's call: the gate is a context variable, so a task the
+            # source started, or a call the source made, sees it too, and is no
+            # attempt of the batch's (not counted, not refused once it stopped).
+            if batch:
+                _batch.spend_attempt()
             if slots.free:  # taken inline: no coroutine when a slot is free
                 slots.free -= 1
             elif deadline is None:
@@ -220,7 +242,9 @@ class CallPath(Lifecycle):
                         raise expired("waiting for a rate-limit token", url)
                     post_timeout = capped
                 if batch:
-                    _batch.may_send()  # the key may have been refused while it queued
+                    # The key may have been refused while it queued; from here the
+                    # attempt is on the wire, which a stopping batch lets finish.
+                    off_wire = _batch.sending()
                 self._stats.attempts += 1
                 capture = opts.capture
                 if capture is not None:
@@ -253,6 +277,8 @@ class CallPath(Lifecycle):
                     raise
             finally:
                 slots.release()
+                if off_wire is not None:
+                    off_wire()
             self._stats.record_attempt(sent - queued, _now() - sent)
             status = response.status
             if self._observe is not None:

@@ -310,13 +310,15 @@ async def retry_after_failure(
     deadline: Deadline | None,
     on_retry: Callable[[BaseException], None] | None = None,
     observer: RetryObserver | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> _T:
     """Carry on a call whose first attempt failed with ``first``.
 
     Returns the first successful result; raises the last real error (never
     tenacity's ``RetryError``) with ``attempts`` set. Cancellation passes through
     at once, during an attempt or a wait. A failure not worth retrying is raised
-    without building anything of tenacity.
+    without building anything of tenacity. ``sleep`` waits before each retry (a
+    batch's raises if the batch stopped: the retry would not be sent).
     """
     plan = _Plan(policy, budget, limiter, deadline, on_retry, observer)
     if not plan.decide(first, 1):
@@ -335,7 +337,7 @@ async def retry_after_failure(
         stop=_t.stop_after_attempt(policy.max_attempts),
         wait=plan.wait,
         retry=plan.should_retry,
-        sleep=asyncio.sleep,
+        sleep=sleep,
         reraise=True,
     )
     try:

@@ -269,9 +269,10 @@ class BudgetExhaustedError(DumGumError):
 
 class BatchStoppedError(DumGumError):
     """A batch item that was not sent: a fatal error (a refused key, a closed client)
-    stopped the batch while the item waited for a concurrency slot or a rate-limit
-    token. It is yielded as the item's failure; the batch iterator then raises
-    ``stopped_by`` once the items in flight are yielded.
+    stopped the batch while the item waited for a concurrency slot, a rate-limit
+    token or a retry (its earlier attempts, if any, got no answer worth keeping). It
+    is yielded as the item's failure; the batch iterator then raises ``stopped_by``
+    once the items in flight are yielded.
 
     Args:
         message: What happened.
