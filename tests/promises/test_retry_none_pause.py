@@ -1,5 +1,5 @@
 """A call made with ``retry=None`` on a client that has a retry policy: the 429's
-pause it causes (6eec422) is the client's to bound, as its own calls' would be."""
+pause it causes is the client's to bound, as its own calls' would be."""
 
 from __future__ import annotations
 
