@@ -13,35 +13,26 @@ waiting (for a slot, a token, a retry's backoff, the breaker) is woken and not
 sent (it fails with :class:`BatchStoppedError`), then the error is raised.
 
 A *budget* (``max_requests``) bounds the HTTP attempts of the batch's calls,
-retries included: the client asks :func:`spend_attempt` as each attempt queues
-for a slot and a token (so that once it is spent no item waits for a token only
-to fail; an attempt whose deadline passes while it queues counts, unsent), and
-the batch's workers carry it in a context variable (with whether the batch has
-stopped, which :func:`may_send` checks once an attempt has its token), so
-the client needs no parameter for it and calls outside the batch are not counted.
-Once it is spent, the next attempt fails with :class:`BudgetExhaustedError`
-instead of starting, no new item is pulled, and the batch stops like on a fatal
-error.
+retries included: the workers carry it, with whether the batch stopped, in the
+context variable of ``_gate``, which the client asks as each attempt queues for a
+slot and a token (so that once it is spent no item waits for a token only to fail;
+an attempt whose deadline passes while it queues counts, unsent). Once it is
+spent, the next attempt fails with :class:`BudgetExhaustedError` instead of
+starting, no new item is pulled, and the batch stops like on a fatal error.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import warnings
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable
-from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeAlias, TypeVar
 
 import attrs
 
+from dumgum_async._gate import AttemptBudget, Gate, enter, leave
 from dumgum_async._models import SuggestionResponse
-from dumgum_async.exceptions import (
-    BatchStoppedError,
-    BudgetExhaustedError,
-    ConfigurationError,
-    DumGumError,
-)
+from dumgum_async.exceptions import BudgetExhaustedError, ConfigurationError, DumGumError
 
 _In = TypeVar("_In")
 
@@ -163,146 +154,6 @@ class _SourceFailed:
 _DONE = object()
 
 
-class AttemptBudget:
-    """At most ``limit`` HTTP attempts for one batch; counts the ones it allowed."""
-
-    __slots__ = ("attempts", "limit")
-
-    def __init__(self, limit: int) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ConfigurationError(f"max_requests must be an integer >= 1, got {limit!r}")
-        self.limit = limit
-        self.attempts = 0
-
-    @property
-    def exhausted(self) -> bool:
-        """True once every allowed attempt has been made."""
-        return self.attempts >= self.limit
-
-    def error(self) -> BudgetExhaustedError:
-        """The error saying the budget is spent, with its counts."""
-        return BudgetExhaustedError(
-            f"the batch's budget of {self.limit} HTTP attempts (max_requests, retries "
-            "included) is spent: no further request was sent",
-            max_requests=self.limit,
-            attempts=self.attempts,
-        )
-
-    def spend(self) -> None:
-        """Count one attempt about to queue for a slot and a rate-limit token.
-
-        Raises:
-            BudgetExhaustedError: None is left; the attempt must not start.
-        """
-        if self.attempts >= self.limit:
-            raise self.error()
-        self.attempts += 1
-
-
-class _Gate:
-    """What a batch's attempts check before they go: its budget, and whether it stopped;
-    and which of its calls' tasks have an attempt on the wire (:func:`sending`) or were
-    cancelled by the stop (:func:`stopped_while_queued`)."""
-
-    __slots__ = ("budget", "on_wire", "stopped_by", "stopping")
-
-    def __init__(self, budget: AttemptBudget | None) -> None:
-        self.budget = budget
-        self.stopped_by: DumGumError | None = None
-        self.on_wire: set[asyncio.Task[Any]] = set()
-        self.stopping: set[asyncio.Task[Any]] = set()
-
-    def take_back(self, task: asyncio.Task[Any]) -> BatchStoppedError | None:
-        """The error of ``task``, cancelled by the stop as its call waited; None if
-        that cancel was not the stop's, or someone else's is pending too."""
-        if task not in self.stopping:
-            return None
-        self.stopping.discard(task)
-        if task.uncancel() > 0:
-            return None
-        return self.refuse()
-
-    def refuse(self) -> BatchStoppedError:
-        """The error of an item whose attempt was about to go when the batch stopped."""
-        assert self.stopped_by is not None
-        return BatchStoppedError(
-            f"not sent: the batch stopped ({self.stopped_by})", stopped_by=self.stopped_by
-        )
-
-
-_gate: contextvars.ContextVar[_Gate | None] = contextvars.ContextVar(
-    "dumgum_async_batch_gate", default=None
-)
-
-
-def spend_attempt() -> None:
-    """Count an attempt against the running batch's budget, as it queues.
-
-    Raises:
-        BatchStoppedError: The batch stopped: the attempt must not start.
-        BudgetExhaustedError: The budget is spent; the attempt must not start.
-    """
-    gate = _gate.get()
-    if gate is not None:
-        if gate.stopped_by is not None:
-            raise gate.refuse()
-        if gate.budget is not None:
-            gate.budget.spend()
-
-
-def may_send() -> None:
-    """Check, with a slot and a token in hand, that the running batch has not stopped.
-
-    An attempt queued behind a rate limit may wait for seconds: if the key was
-    refused meanwhile, sending it would only earn another refusal.
-
-    Raises:
-        BatchStoppedError: The batch stopped: the attempt must not be sent.
-    """
-    gate = _gate.get()
-    if gate is not None and gate.stopped_by is not None:
-        raise gate.refuse()
-
-
-def sending() -> Callable[[], object] | None:
-    """:func:`may_send`, then mark the current task's attempt as on the wire until the
-    returned function is called (a stopping batch lets such an attempt finish, and
-    cancels its other calls' waits); None outside a batch.
-
-    Raises:
-        BatchStoppedError: The batch stopped: the attempt must not be sent.
-    """
-    gate = _gate.get()
-    if gate is None:
-        return None
-    if gate.stopped_by is not None:
-        raise gate.refuse()
-    task = asyncio.current_task()
-    assert task is not None
-    wire = gate.on_wire
-    wire.add(task)
-    return partial(wire.discard, task)
-
-
-def stopped_while_queued(task: asyncio.Task[Any]) -> BatchStoppedError | None:
-    """For a batch call's ``CancelledError``: the error to raise instead when the
-    running batch's stop cancelled ``task`` as it waited (see :meth:`_Gate.take_back`).
-    """
-    gate = _gate.get()
-    return None if gate is None else gate.take_back(task)
-
-
-async def sleep_before_retry(delay: float) -> None:
-    """A batch call's wait before a retry: none once the batch stopped (the retry
-    would not be sent); a stop while it sleeps cancels it (see ``stream``).
-
-    Raises:
-        BatchStoppedError: The batch stopped.
-    """
-    may_send()
-    await asyncio.sleep(delay)
-
-
 async def stream(
     call: Callable[[_In], Awaitable[SuggestionResponse]],
     requests: Iterable[_In] | AsyncIterable[_In],
@@ -338,7 +189,7 @@ async def stream(
     next_index = 0
     running = concurrency
     stopped_by: DumGumError | None = None
-    gate = _Gate(budget)  # what the calls' attempts see (spend_attempt, may_send)
+    gate = Gate(budget)  # what the calls' attempts see (_gate.spend_attempt, sending)
     # The worker awaiting the source, if any: an async source may not yield for a
     # long time (a queue, a socket), and a stopped batch must not wait for it.
     pulling: asyncio.Task[None] | None = None
@@ -448,11 +299,11 @@ async def stream(
 
     # Each worker task runs in a copy of this context: the gate goes with them
     # (and so with every attempt of their calls), never back to the caller.
-    token = _gate.set(gate)
+    token = enter(gate)
     try:
         workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
     finally:
-        _gate.reset(token)
+        leave(token)
     done = 0
     held: dict[int, BatchResult[_In]] = {}
     expected = 0

@@ -12,7 +12,7 @@ import datetime as _dt
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable, Mapping
 from typing import Any, Final, Protocol, TypeVar
 
-from dumgum_async._batch import AttemptBudget, BatchResult, ProgressCallback, stream
+from dumgum_async._batch import BatchResult, ProgressCallback, stream
 from dumgum_async._config import (
     DEFAULT_BATCH_CONCURRENCY,
     NOT_GIVEN,
@@ -20,6 +20,7 @@ from dumgum_async._config import (
     RetryPolicy,
     Timeout,
 )
+from dumgum_async._gate import AttemptBudget
 from dumgum_async._models import SuggestionRequest, SuggestionResponse
 from dumgum_async._options import CallOptions
 from dumgum_async.exceptions import (

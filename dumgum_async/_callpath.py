@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from dumgum_async import _batch
+from dumgum_async import _gate
 from dumgum_async._breaker import CLOSED, Breaker, Ticket
 from dumgum_async._config import RetryPolicy
 from dumgum_async._deadline import Deadline, expired
@@ -130,7 +130,7 @@ class CallPath(Lifecycle):
                     ) from None
             if batch:
                 # A batch stopped (a refused key) while this item waited, unsent.
-                refused = _batch.stopped_while_queued(task)
+                refused = _gate.stopped_while_queued(task)
                 if refused is not None:
                     raise refused from None
             raise
@@ -154,7 +154,7 @@ class CallPath(Lifecycle):
             deadline=call.deadline,
             on_retry=self._count_retry,
             observer=_live(self._telemetry),  # --- telemetry: retry waits and 429 pauses
-            sleep=_batch.sleep_before_retry if call.batch else asyncio.sleep,
+            sleep=_gate.sleep_before_retry if call.batch else asyncio.sleep,
         )
 
     def _count_retry(self, exc: BaseException) -> None:
@@ -220,7 +220,7 @@ class CallPath(Lifecycle):
             # source started, or a call the source made, sees it too, and is no
             # attempt of the batch's (not counted, not refused once it stopped).
             if batch:
-                _batch.spend_attempt()
+                _gate.spend_attempt()
             if slots.free:  # taken inline: no coroutine when a slot is free
                 slots.free -= 1
             elif deadline is None:
@@ -244,7 +244,7 @@ class CallPath(Lifecycle):
                 if batch:
                     # The key may have been refused while it queued; from here the
                     # attempt is on the wire, which a stopping batch lets finish.
-                    off_wire = _batch.sending()
+                    off_wire = _gate.sending()
                 self._stats.attempts += 1
                 capture = opts.capture
                 if capture is not None:
@@ -318,7 +318,7 @@ class CallPath(Lifecycle):
         async with bound.batch_gate:
             # Checked before the wait too: when the batch stops, the workers queued
             # here fail one after another at once instead of each taking a token.
-            _batch.may_send()
+            _gate.may_send()
             await self._limiter.acquire()
 
 

@@ -49,6 +49,7 @@ LAYERS: Final[tuple[tuple[str, frozenset[str]], ...]] = (
                 "dumgum_async._encode",
                 "dumgum_async._validate",
                 "dumgum_async._deadline",
+                "dumgum_async._gate",
                 "dumgum_async._retry",
                 "dumgum_async._adaptive",
                 "dumgum_async._throttle",

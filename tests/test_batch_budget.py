@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import dumgum_async as dg
-from dumgum_async import _batch
+from dumgum_async import _gate
 from dumgum_async.testing import FakeDumGumServer, Faults, sample_requests
 
 KEY = "budget-key"
@@ -134,7 +134,7 @@ async def test_suggest_all_refuses_a_bad_max_requests() -> None:
 
 
 def test_attempt_budget_refuses_the_attempt_after_the_limit() -> None:
-    budget = _batch.AttemptBudget(2)
+    budget = _gate.AttemptBudget(2)
     budget.spend()
     budget.spend()
     assert budget.exhausted
@@ -144,7 +144,7 @@ def test_attempt_budget_refuses_the_attempt_after_the_limit() -> None:
 
 
 def test_spend_attempt_outside_a_batch_counts_nothing() -> None:
-    _batch.spend_attempt()  # no budget in this context: never raises
+    _gate.spend_attempt()  # no budget in this context: never raises
 
 
 def test_budget_exhausted_error_survives_pickling() -> None:
