@@ -16,17 +16,10 @@ import pytest
 import dumgum_async as dg
 from dumgum_async import _batch
 from dumgum_async.testing import FakeDumGumServer, ScriptedResponse
+from tests.helpers.batches import collect
 from tests.helpers.bodies import minimal_request
 
 KEY = "emulator-key"
-
-
-async def _collect(
-    stream: AsyncGenerator[dg.BatchResult[Any], None], into: list[dg.BatchResult[Any]]
-) -> None:
-    async with contextlib.aclosing(stream) as results:
-        async for result in results:
-            into.append(result)
 
 
 async def test_a_stopped_batch_does_not_refuse_a_call_a_task_of_its_source_makes() -> None:
@@ -88,7 +81,7 @@ async def test_a_refused_key_ends_the_batch_without_waiting_out_a_retry_backoff(
         started = time.monotonic()
         stream = client.suggest_many([minimal_request(), minimal_request()], concurrency=2)
         with pytest.raises(dg.AuthenticationError) as info:
-            await _collect(stream, yielded)
+            await collect(stream, yielded)
         took = time.monotonic() - started
         failed = client.stats.failed
     assert [r.status for r in fake.requests] == [503, 401]  # the retry was never sent
@@ -160,7 +153,7 @@ async def test_a_stopping_batch_fails_its_waiting_calls_whatever_they_wait_on(
     )
     async with asyncio.timeout(5):
         with pytest.raises(dg.AuthenticationError) as info:
-            await _collect(stream, yielded)
+            await collect(stream, yielded)
     assert sorted(r.index for r in yielded) == [0, 1, 2, 3]
     if ordered:
         assert [r.index for r in yielded] == [0, 1, 2, 3]
@@ -207,7 +200,7 @@ async def test_an_item_answered_after_the_stop_does_not_sleep_toward_its_retry()
         stream = client.suggest_many([minimal_request(), minimal_request()], concurrency=2)
         started = time.monotonic()
         with pytest.raises(dg.AuthenticationError):
-            await _collect(stream, yielded)
+            await collect(stream, yielded)
         took = time.monotonic() - started
     assert len(fake.requests) == 2
     assert {r.status for r in fake.requests} == {401, 503}
@@ -223,7 +216,7 @@ async def test_a_batch_closed_under_it_still_fails_its_items_with_client_closed_
         client = dg.DumGumClient(api_key=KEY, base_url=fake.url, rate_limit=dg.RateLimit(20))
 
         async def consume() -> None:
-            await _collect(client.suggest_many([minimal_request()] * 200, concurrency=8), yielded)
+            await collect(client.suggest_many([minimal_request()] * 200, concurrency=8), yielded)
 
         task = asyncio.create_task(consume())
         while len(yielded) < 5:  # noqa: ASYNC110 - waiting for the batch to be under way
@@ -273,7 +266,7 @@ async def test_a_source_that_answers_the_stops_cancel_does_not_change_the_batchs
         stream = client.suggest_many(_Answering(on_cancel), concurrency=2)
         async with asyncio.timeout(10):
             with pytest.raises(dg.AuthenticationError):
-                await _collect(stream, yielded)
+                await collect(stream, yielded)
     assert fake.stats.total == 1
     assert [type(r.error) for r in yielded] == [dg.AuthenticationError]
 
@@ -288,7 +281,7 @@ async def test_a_403_ends_a_batch_whose_items_wait_for_a_concurrency_slot() -> N
         fake.script(ScriptedResponse(status=403, json={"error": "forbidden"}))
         stream = client.suggest_many([minimal_request()] * 50, concurrency=8)
         with pytest.raises(dg.PermissionDeniedError):
-            await _collect(stream, yielded)
+            await collect(stream, yielded)
     assert fake.stats.total <= 2
     assert len(yielded) == 8
     assert sum(isinstance(r.error, dg.BatchStoppedError) for r in yielded) >= 6

@@ -12,6 +12,7 @@ import pytest
 
 import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, ScriptedResponse
+from tests.helpers.batches import collect
 from tests.helpers.bodies import minimal_request
 
 KEY = "emulator-key"
@@ -26,14 +27,6 @@ def _requests(n: int) -> list[dict[str, Any]]:
     return out
 
 
-async def _collect(
-    stream: AsyncGenerator[dg.BatchResult[Any], None], into: list[dg.BatchResult[Any]]
-) -> None:
-    async with contextlib.aclosing(stream) as results:
-        async for result in results:
-            into.append(result)
-
-
 @pytest.mark.parametrize("ordered", [False, True])
 async def test_a_wrong_key_stops_the_batch_after_the_requests_in_flight(ordered: bool) -> None:
     yielded: list[dg.BatchResult[Any]] = []
@@ -43,7 +36,7 @@ async def test_a_wrong_key_stops_the_batch_after_the_requests_in_flight(ordered:
     ):
         stream = client.suggest_many(_requests(200), concurrency=8, ordered=ordered)
         with pytest.raises(dg.AuthenticationError) as info:
-            await _collect(stream, yielded)
+            await collect(stream, yielded)
     assert fake.stats.total <= 8
     assert info.value.status_code == 401
     # Every item that was started is yielded, the fatal one included, all failed.
@@ -99,7 +92,7 @@ async def test_a_403_stops_the_batch_and_the_items_in_flight_still_succeed() -> 
         # The first request is refused; the seven others in flight are answered.
         fake.script(ScriptedResponse(status=403, json={"error": "forbidden"}))
         with pytest.raises(dg.PermissionDeniedError):
-            await _collect(client.suggest_many(_requests(200), concurrency=8), yielded)
+            await collect(client.suggest_many(_requests(200), concurrency=8), yielded)
     assert fake.stats.total <= 8 + 2
     assert len(yielded) == fake.stats.total
     assert sum(not r.ok for r in yielded) == 1
@@ -160,7 +153,7 @@ async def test_a_fatal_error_stops_a_batch_whose_source_is_waiting(ordered: bool
         stream = client.suggest_many(feed.items(), concurrency=2, ordered=ordered)
         async with asyncio.timeout(10):
             with pytest.raises(dg.AuthenticationError):
-                await _collect(stream, yielded)
+                await collect(stream, yielded)
     assert fake.stats.total == 1
     assert len(yielded) == 1
     assert feed.finished  # the waiting pull was cancelled, and the source's cleanup ran
