@@ -135,14 +135,9 @@ async def _refused_or_waiting(item: int) -> dg.SuggestionResponse:
     raise AssertionError("unreachable")
 
 
-@pytest.mark.parametrize("ordered", [False, True])
-async def test_a_stopping_batch_fails_its_waiting_calls_whatever_they_wait_on(
-    ordered: bool,
-) -> None:
-    # The engine alone, with calls that are not the client's: the stop does not rely
-    # on the client's own checks to end the items that wait.
-    yielded: list[dg.BatchResult[Any]] = []
-    stream = _batch.stream(
+def _refused_then_waiting_batch(*, ordered: bool) -> AsyncGenerator[dg.BatchResult[int], None]:
+    """The engine alone over 10 items, 4 at once: item 0 is refused, the rest wait."""
+    return _batch.stream(
         _refused_or_waiting,
         range(10),
         concurrency=4,
@@ -151,6 +146,16 @@ async def test_a_stopping_batch_fails_its_waiting_calls_whatever_they_wait_on(
         progress=None,
         fatal=(dg.AuthenticationError,),
     )
+
+
+@pytest.mark.parametrize("ordered", [False, True])
+async def test_a_stopping_batch_fails_its_waiting_calls_whatever_they_wait_on(
+    ordered: bool,
+) -> None:
+    # The engine alone, with calls that are not the client's: the stop does not rely
+    # on the client's own checks to end the items that wait.
+    yielded: list[dg.BatchResult[Any]] = []
+    stream = _refused_then_waiting_batch(ordered=ordered)
     async with asyncio.timeout(5):
         with pytest.raises(dg.AuthenticationError) as info:
             await collect(stream, yielded)
@@ -162,15 +167,7 @@ async def test_a_stopping_batch_fails_its_waiting_calls_whatever_they_wait_on(
 
 
 async def test_cancelling_the_consumer_as_the_batch_stops_still_cancels() -> None:
-    stream = _batch.stream(
-        _refused_or_waiting,
-        range(10),
-        concurrency=4,
-        ordered=False,
-        stop_on_error=False,
-        progress=None,
-        fatal=(dg.AuthenticationError,),
-    )
+    stream = _refused_then_waiting_batch(ordered=False)
 
     async def consume() -> None:
         async with contextlib.aclosing(stream) as results:
