@@ -16,7 +16,7 @@ from typing import Final
 import dumgum_async as dg
 from dumgum_async._cli import _api, _types
 from dumgum_async._cli._batch_run import BatchRun
-from dumgum_async._cli._console import Console, Progress, Tally, duration, one_line, summary
+from dumgum_async._cli._console import Console, Progress, duration, one_line, summary
 from dumgum_async._cli._defaults import (
     DEFAULT_PROGRESS_INTERVAL,
     DEFAULT_REDIS_KEY,
@@ -233,13 +233,11 @@ async def _batch_with(
         else:
             writer = LineWriter.open(args.output, truncate=args.overwrite)
         try:
-            tally = Tally()
             name = "stdin" if args.input == "-" else args.input
             job = BatchRun(
                 name=name,
                 writer=writer,
                 console=console,
-                tally=tally,
                 answered=resumed.answered,
                 client=client,
             )
@@ -263,14 +261,13 @@ async def _batch_with(
         # goes with the process.
         if source is not sys.stdin.buffer and not (reader is not None and reader.reading):
             source.close()
+    tally = job.tally
     lines = summary(
         tally,
         client.stats,
         wall,
         logs=args.logs,
         resumed=args.resume,
-        refused=job.refused,
-        unsent=job.unsent,
         adaptive=isinstance(args.rate, dg.AdaptiveRateLimit),
     )
     for line in [*lines, *epilogue]:

@@ -32,19 +32,14 @@ class BatchRun:
     name: str
     writer: LineWriter
     console: Console
-    tally: Tally
     #: The ids the output already answers (--resume): skipped.
     answered: set[str]
     client: dg.DumGumClient
+    tally: Tally = dataclasses.field(default_factory=Tally, init=False)
     #: Only items in flight are here: the batch keeps at most `concurrency` of them.
     pending: dict[int, Any] = dataclasses.field(default_factory=dict, init=False)
     #: The API's refusal of the key, once it came.
     fatal: dg.DumGumError | None = dataclasses.field(default=None, init=False)
-    #: Items refused with the key (401/403): no line written, --resume sends them.
-    refused: int = dataclasses.field(default=0, init=False)
-    #: Items not sent (--max-requests ran out, or the batch stopped on a refused
-    #: key while they queued): no line, --resume sends them.
-    unsent: int = dataclasses.field(default=0, init=False)
     _next: int = dataclasses.field(default=0, init=False)
     # The line number of the first line with each id.
     _seen: SeenIds = dataclasses.field(default_factory=SeenIds, init=False)
@@ -142,12 +137,12 @@ class BatchRun:
         if isinstance(error, (dg.BudgetExhaustedError, dg.BatchStoppedError)):
             # Not the item's failure: the job's budget, or the batch stopped before
             # sending it. No line, --resume sends it.
-            self.unsent += 1
+            self.tally.unsent += 1
             return
         if isinstance(error, FATAL_ERRORS):
             # The key was refused, not the item: an error line would make --resume
             # think it answered. No line, so --resume with the right key sends it.
-            self.refused += 1
+            self.tally.refused += 1
             if self.fatal is None:
                 self.fatal = error
             return

@@ -132,15 +132,24 @@ def by_count(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in ordered)
 
 
+@attrs.define(eq=False)
 class Tally:
     """What happened to the items of one run."""
 
-    def __init__(self) -> None:
-        self.ok = 0
-        self.failed: Counter[str] = Counter()
-        self.examples: dict[str, str] = {}
-        self.skipped = 0
-        self.bad_lines = 0
+    #: Items answered.
+    ok: int = 0
+    #: Items failed, by error type; with the first message of each type.
+    failed: Counter[str] = attrs.Factory(Counter[str])
+    examples: dict[str, str] = attrs.Factory(dict[str, str])
+    #: Items skipped: already answered in the output (--resume).
+    skipped: int = 0
+    #: Input lines that are not requests (written as error lines, never sent).
+    bad_lines: int = 0
+    #: Items refused with the key (401/403): no line written, --resume sends them.
+    refused: int = 0
+    #: Items not sent (--max-requests ran out, or the batch stopped on a refused
+    #: key while they queued): no line, --resume sends them.
+    unsent: int = 0
 
     @property
     def done(self) -> int:
@@ -243,17 +252,15 @@ def summary(
     *,
     logs: LogCounter,
     resumed: bool,
-    refused: int = 0,
-    unsent: int = 0,
     adaptive: bool = False,
 ) -> list[str]:
     failed = sum(tally.failed.values())
     rows = [("ok", str(tally.ok), "")]
     rows.append(("failed", str(failed), by_count(tally.failed)))
-    if refused:
-        rows.append(("refused", str(refused), "the API refused the key; no line written"))
-    if unsent:
-        rows.append(("unsent", str(unsent), "not sent: the batch stopped first; no line"))
+    if tally.refused:
+        rows.append(("refused", str(tally.refused), "the API refused the key; no line written"))
+    if tally.unsent:
+        rows.append(("unsent", str(tally.unsent), "not sent: the batch stopped first; no line"))
     if resumed:
         rows.append(("skipped", str(tally.skipped), "already answered in the output"))
     rows.append(("retries", str(stats.total_retries), by_count(stats.retries)))
