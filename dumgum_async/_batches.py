@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable, Mapping
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypedDict, TypeVar, Unpack
 
 from dumgum_async._batch import BatchResult, ProgressCallback, stream
 from dumgum_async._config import (
@@ -39,6 +39,22 @@ class _Caller(Protocol):
     ) -> Awaitable[SuggestionResponse]:
         """As ``DumGumClient.suggest``."""
         ...
+
+
+class _AllOptions(TypedDict, total=False):
+    """``suggest_all``'s keywords: ``suggest_many``'s but ``ordered``.
+
+    Only names and types: the defaults live once, in ``suggest_many``'s signature,
+    and the type checkers hold this list to it where ``suggest_all`` forwards it.
+    """
+
+    concurrency: int
+    stop_on_error: bool
+    retry: RetryPolicy | NotGiven | None
+    timeout: float | _dt.timedelta | Timeout | NotGiven | None
+    extra_headers: Mapping[str, str] | NotGiven | None
+    progress: ProgressCallback | None
+    max_requests: int | None
 
 
 #: Errors after which every further call of a batch would fail the same way.
@@ -148,19 +164,19 @@ class BatchCalls:
     async def suggest_all(
         self,
         requests: Iterable[_Item] | AsyncIterable[_Item],
-        *,
-        concurrency: int = DEFAULT_BATCH_CONCURRENCY,
-        stop_on_error: bool = False,
-        retry: RetryPolicy | NotGiven | None = NOT_GIVEN,
-        timeout: float | _dt.timedelta | Timeout | NotGiven | None = NOT_GIVEN,
-        extra_headers: Mapping[str, str] | NotGiven | None = NOT_GIVEN,
-        progress: ProgressCallback | None = None,
-        max_requests: int | None = None,
+        **options: Unpack[_AllOptions],
     ) -> list[BatchResult[_Item]]:
         """Like :meth:`suggest_many`, but return every result in input order.
 
         The results are all held in memory; prefer :meth:`suggest_many` for large
         inputs.
+
+        Args:
+            requests: As for :meth:`suggest_many`.
+            **options: Any keyword of :meth:`suggest_many` but ``ordered``
+                (``concurrency``, ``stop_on_error``, ``retry``, ``timeout``,
+                ``extra_headers``, ``progress``, ``max_requests``), with the same
+                defaults and meaning.
 
         Raises:
             AuthenticationError: As for :meth:`suggest_many`; the results are lost.
@@ -170,22 +186,16 @@ class BatchCalls:
             DumGumError: The first failure, only with ``stop_on_error``.
             ConfigurationError: As for :meth:`suggest_many`.
         """
-        if timeout is None:
+        if "ordered" in options:
+            # Not one of the keywords, but "multiple values for 'ordered'" would
+            # blame suggest_many, which the caller did not call.
+            raise TypeError("suggest_all() got an unexpected keyword argument 'ordered'")
+        if "timeout" in options and options["timeout"] is None:
             # Warned here, where the caller's line is one frame up.
             self._opts.for_call(NOT_GIVEN, None, NOT_GIVEN, stacklevel=2)
-            timeout = NOT_GIVEN
+            options["timeout"] = NOT_GIVEN
         results: list[BatchResult[_Item]] = []
-        results_of = self.suggest_many(
-            requests,
-            concurrency=concurrency,
-            ordered=True,
-            stop_on_error=stop_on_error,
-            retry=retry,
-            timeout=timeout,
-            extra_headers=extra_headers,
-            progress=progress,
-            max_requests=max_requests,
-        )
+        results_of = self.suggest_many(requests, ordered=True, **options)
         try:
             async for result in results_of:
                 results.append(result)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import typing
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -216,6 +218,20 @@ async def test_bad_concurrency_is_a_configuration_error() -> None:
     async with _pair() as (_, client):
         with pytest.raises(dg.ConfigurationError, match="concurrency"):
             await client.suggest_all([_request(0)], concurrency=0)
+
+
+def test_suggest_all_takes_every_keyword_of_suggest_many_but_ordered() -> None:
+    many = inspect.signature(dg.DumGumClient.suggest_many).parameters
+    hints = typing.get_type_hints(dg.DumGumClient.suggest_all, include_extras=True)
+    (options,) = typing.get_args(hints["options"])  # Unpack[_AllOptions]
+    assert set(options.__annotations__) == set(many) - {"self", "requests", "ordered"}
+
+
+async def test_suggest_all_refuses_ordered_in_its_own_name() -> None:
+    async with _pair() as (fake, client):
+        with pytest.raises(TypeError, match=r"^suggest_all\(\) got an unexpected .* 'ordered'"):
+            await client.suggest_all([_request(0)], ordered=False)  # type: ignore[call-arg]
+    assert fake.requests == []
 
 
 async def test_stats_count_attempts_retries_429s_failures_and_latency() -> None:

@@ -55,7 +55,7 @@ def mypy_output(snippets: Path, tmp_path_factory: pytest.TempPathFactory) -> str
 @pytest.fixture(scope="module")
 def pyright_output(snippets: Path) -> str:
     """pyright (the snippets ask for strict mode) over the snippets both checkers share."""
-    names = ("narrowing.py", "unnarrowed.py", "raw_response.py")
+    names = ("narrowing.py", "unnarrowed.py", "raw_response.py", "batch_keywords.py")
     files = [str(snippets / name) for name in names]
     return _run(["pyright", "--pythonpath", sys.executable, *files])
 
@@ -64,9 +64,21 @@ def _errors_in(output: str, name: str) -> list[str]:
     return [line for line in output.splitlines() if f"{name}:" in line and "error" in line]
 
 
+def _rejected_lines() -> set[int]:
+    text = (SNIPPETS / "batch_keywords.py.txt").read_text(encoding="utf-8")
+    return {n for n, line in enumerate(text.splitlines(), 1) if line.endswith("# rejected")}
+
+
+def _lines_with_errors(output: str, name: str) -> set[int]:
+    found = (re.search(rf"{name}:(\d+)", line) for line in _errors_in(output, name))
+    return {int(m.group(1)) for m in found if m is not None}
+
+
 @pytest.mark.slow
 def test_mypy_strict_narrows_batch_results(mypy_output: str) -> None:
-    assert "Found 1 error in 1 file" in mypy_output, mypy_output
+    # unnarrowed.py's one error and batch_keywords.py's rejected lines: nothing else.
+    expected = 1 + len(_rejected_lines())
+    assert f"Found {expected} errors in 2 files" in mypy_output, mypy_output
     assert _errors_in(mypy_output, "narrowing.py") == []
     assert _errors_in(mypy_output, "narrowing_on_ok.py") == []
 
@@ -80,7 +92,7 @@ def test_mypy_strict_rejects_a_response_read_without_narrowing(mypy_output: str)
 
 @pytest.mark.slow
 def test_pyright_strict_narrows_batch_results(pyright_output: str) -> None:
-    assert "1 error," in pyright_output, pyright_output
+    assert f"{1 + len(_rejected_lines())} errors," in pyright_output, pyright_output
     assert not [line for line in pyright_output.splitlines() if "narrowing.py:" in line]
 
 
@@ -99,6 +111,17 @@ def test_mypy_strict_types_a_raw_response_call_as_suggest(mypy_output: str) -> N
 @pytest.mark.slow
 def test_pyright_strict_types_a_raw_response_call_as_suggest(pyright_output: str) -> None:
     assert not [line for line in pyright_output.splitlines() if "raw_response.py:" in line]
+
+
+@pytest.mark.slow
+def test_mypy_strict_holds_suggest_all_to_suggest_manys_keywords(mypy_output: str) -> None:
+    assert _lines_with_errors(mypy_output, "batch_keywords.py") == _rejected_lines(), mypy_output
+
+
+@pytest.mark.slow
+def test_pyright_strict_holds_suggest_all_to_suggest_manys_keywords(pyright_output: str) -> None:
+    found = _lines_with_errors(pyright_output, "batch_keywords.py")
+    assert found == _rejected_lines(), pyright_output
 
 
 @pytest.mark.slow
