@@ -41,7 +41,7 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypedDict, Unpack
 
 from dumgum_async._config import (
     DEFAULT_ADAPTIVE_MAX_RATE,
@@ -73,6 +73,20 @@ _MAX_FORFEITS: Final = 3
 #: process paused meanwhile: ahead of the slot, so that the round trip does not
 #: make it late; a pause set in this last sliver is missed.
 _CHECK_LEAD: Final = 0.02
+
+
+class _SharingOptions(TypedDict, total=False):
+    """How a limiter talks to Redis: :class:`RedisRateLimit`'s keywords past the rate.
+
+    Only names and types: the defaults live once, in ``RedisRateLimit.__init__``,
+    and the type checkers hold this list to it where :meth:`RedisRateLimit.adaptive`
+    forwards it.
+    """
+
+    margin: float
+    on_redis_error: Literal["raise", "local"]
+    socket_timeout: float
+    recheck_interval: float
 
 
 class RedisRateLimit:
@@ -240,10 +254,7 @@ class RedisRateLimit:
         max_rate: float = DEFAULT_ADAPTIVE_MAX_RATE,
         start: float = DEFAULT_ADAPTIVE_START,
         time_period: float = 1.0,
-        margin: float = DEFAULT_REDIS_MARGIN,
-        on_redis_error: Literal["raise", "local"] = "raise",
-        socket_timeout: float = DEFAULT_REDIS_SOCKET_TIMEOUT,
-        recheck_interval: float = DEFAULT_REDIS_RECHECK_INTERVAL,
+        **options: Unpack[_SharingOptions],
     ) -> RedisRateLimit:
         """An adaptive rate (:class:`AdaptiveRateLimit`) shared by every process using ``key``.
 
@@ -264,10 +275,9 @@ class RedisRateLimit:
             max_rate: Requests per window it never exceeds.
             start: Requests per window while no rate is stored under ``key``.
             time_period: Window length in seconds.
-            margin: As for :class:`RedisRateLimit`.
-            on_redis_error: As for :class:`RedisRateLimit`.
-            socket_timeout: As for :class:`RedisRateLimit`.
-            recheck_interval: As for :class:`RedisRateLimit`.
+            **options: ``margin``, ``on_redis_error``, ``socket_timeout`` and
+                ``recheck_interval``, with the defaults and meaning they have for
+                :class:`RedisRateLimit`.
 
         Raises:
             ConfigurationError: A value out of range, or not ``min_rate <= start <=
@@ -282,10 +292,7 @@ class RedisRateLimit:
             key=key,
             max_rate=config.start,
             time_period=config.time_period,
-            margin=margin,
-            on_redis_error=on_redis_error,
-            socket_timeout=socket_timeout,
-            recheck_interval=recheck_interval,
+            **options,
         )
         self.adaptive_config = config
         self._shared = shared = SharedRate(config)

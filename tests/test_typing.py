@@ -55,7 +55,7 @@ def mypy_output(snippets: Path, tmp_path_factory: pytest.TempPathFactory) -> str
 @pytest.fixture(scope="module")
 def pyright_output(snippets: Path) -> str:
     """pyright (the snippets ask for strict mode) over the snippets both checkers share."""
-    names = ("narrowing.py", "unnarrowed.py", "raw_response.py", "batch_keywords.py")
+    names = ("narrowing.py", "unnarrowed.py", "raw_response.py", "forwarded_keywords.py")
     files = [str(snippets / name) for name in names]
     return _run(["pyright", "--pythonpath", sys.executable, *files])
 
@@ -65,7 +65,7 @@ def _errors_in(output: str, name: str) -> list[str]:
 
 
 def _rejected_lines() -> set[int]:
-    text = (SNIPPETS / "batch_keywords.py.txt").read_text(encoding="utf-8")
+    text = (SNIPPETS / "forwarded_keywords.py.txt").read_text(encoding="utf-8")
     return {n for n, line in enumerate(text.splitlines(), 1) if line.endswith("# rejected")}
 
 
@@ -76,7 +76,7 @@ def _lines_with_errors(output: str, name: str) -> set[int]:
 
 @pytest.mark.slow
 def test_mypy_strict_narrows_batch_results(mypy_output: str) -> None:
-    # unnarrowed.py's one error and batch_keywords.py's rejected lines: nothing else.
+    # unnarrowed.py's one error and forwarded_keywords.py's rejected lines: nothing else.
     expected = 1 + len(_rejected_lines())
     assert f"Found {expected} errors in 2 files" in mypy_output, mypy_output
     assert _errors_in(mypy_output, "narrowing.py") == []
@@ -114,13 +114,13 @@ def test_pyright_strict_types_a_raw_response_call_as_suggest(pyright_output: str
 
 
 @pytest.mark.slow
-def test_mypy_strict_holds_suggest_all_to_suggest_manys_keywords(mypy_output: str) -> None:
-    assert _lines_with_errors(mypy_output, "batch_keywords.py") == _rejected_lines(), mypy_output
+def test_mypy_strict_checks_forwarded_keywords(mypy_output: str) -> None:
+    assert _lines_with_errors(mypy_output, "forwarded_keywords.py") == _rejected_lines(), mypy_output
 
 
 @pytest.mark.slow
-def test_pyright_strict_holds_suggest_all_to_suggest_manys_keywords(pyright_output: str) -> None:
-    found = _lines_with_errors(pyright_output, "batch_keywords.py")
+def test_pyright_strict_checks_forwarded_keywords(pyright_output: str) -> None:
+    found = _lines_with_errors(pyright_output, "forwarded_keywords.py")
     assert found == _rejected_lines(), pyright_output
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import typing
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -168,6 +170,35 @@ async def test_two_limiters_raise_the_shared_rate_once_per_window(
 async def test_adaptive_bounds_are_validated() -> None:
     with pytest.raises(ConfigurationError, match="start"):
         RedisRateLimit.adaptive("redis://127.0.0.1:1/0", key="k", min_rate=5, start=1)
+
+
+def test_adaptive_takes_every_sharing_option_of_a_fixed_rate() -> None:
+    fixed = inspect.signature(RedisRateLimit.__init__).parameters
+    hints = typing.get_type_hints(RedisRateLimit.adaptive, include_extras=True)
+    (options,) = typing.get_args(hints["options"])  # Unpack[_SharingOptions]
+    rate = {"self", "url", "key", "max_rate", "time_period", "burst"}
+    assert set(options.__annotations__) == set(fixed) - rate
+
+
+async def test_adaptive_passes_its_sharing_options_on() -> None:
+    limiter = RedisRateLimit.adaptive(
+        "redis://127.0.0.1:1/0",
+        key="k",
+        margin=0.05,
+        on_redis_error="local",
+        socket_timeout=0.7,
+        recheck_interval=3.0,
+    )
+    try:
+        assert (limiter.margin, limiter.on_redis_error, limiter.socket_timeout) == (
+            0.05,
+            "local",
+            0.7,
+        )
+    finally:
+        await limiter.aclose()
+    with pytest.raises(ConfigurationError, match="recheck_interval"):
+        RedisRateLimit.adaptive("redis://127.0.0.1:1/0", key="k", recheck_interval=-1.0)
 
 
 async def test_cli_batch_shares_rate_auto_through_redis(
