@@ -115,7 +115,9 @@ def test_pyright_strict_types_a_raw_response_call_as_suggest(pyright_output: str
 
 @pytest.mark.slow
 def test_mypy_strict_checks_forwarded_keywords(mypy_output: str) -> None:
-    assert _lines_with_errors(mypy_output, "forwarded_keywords.py") == _rejected_lines(), mypy_output
+    assert _lines_with_errors(mypy_output, "forwarded_keywords.py") == _rejected_lines(), (
+        mypy_output
+    )
 
 
 @pytest.mark.slow
