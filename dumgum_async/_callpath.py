@@ -154,7 +154,7 @@ class CallPath(Lifecycle):
             deadline=call.deadline,
             on_retry=self._count_retry,
             observer=_live(self._telemetry),  # --- telemetry: retry waits and 429 pauses
-            sleep=_gate.sleep_before_retry if call.batch else asyncio.sleep,
+            before_retry=_gate.may_send if call.batch else None,
         )
 
     def _count_retry(self, exc: BaseException) -> None:

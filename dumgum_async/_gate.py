@@ -6,8 +6,9 @@ and calls outside a batch see none. It holds the ``max_requests`` budget
 (:class:`AttemptBudget`, spent by :func:`spend_attempt` as an attempt queues for a
 slot and a token) and whether the batch stopped: once a fatal error stopped it, an
 attempt that has not gone fails with :class:`BatchStoppedError` (:func:`may_send`,
-:func:`sending`), a retry is not slept toward (:func:`sleep_before_retry`), and the
-stop's cancel of a waiting item becomes that error (:func:`stopped_while_queued`).
+:func:`sending`; a retry asks :func:`may_send` as it is decided, before it is
+counted or slept toward), and the stop's cancel of a waiting item becomes that
+error (:func:`stopped_while_queued`).
 Only a batch item's own call asks: a call the source makes sees the variable too,
 and is none of the batch's business.
 """
@@ -155,17 +156,6 @@ def stopped_while_queued(task: asyncio.Task[Any]) -> BatchStoppedError | None:
     """
     gate = _gate.get()
     return None if gate is None else gate.take_back(task)
-
-
-async def sleep_before_retry(delay: float) -> None:
-    """A batch call's wait before a retry: none once the batch stopped (the retry
-    would not be sent); a stop while it sleeps cancels it (see ``stream``).
-
-    Raises:
-        BatchStoppedError: The batch stopped.
-    """
-    may_send()
-    await asyncio.sleep(delay)
 
 
 def enter(gate: Gate) -> contextvars.Token[Gate | None]:

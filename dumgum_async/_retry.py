@@ -248,6 +248,9 @@ class _Plan:
     deadline: Deadline | None
     on_retry: Callable[[BaseException], None] | None
     observer: RetryObserver | None
+    #: Asked once a retry is decided, before anything is spent or counted: it raises
+    #: if the retry must not happen after all (a batch that stopped).
+    before_retry: Callable[[], None] | None
     #: The wait tenacity asks for next: that of the last decision to retry.
     delay: float = 0.0
 
@@ -271,6 +274,8 @@ class _Plan:
             if decision.message:
                 logger.warning("%s", decision.message)
             return False
+        if self.before_retry is not None:
+            self.before_retry()
         if budget is not None:
             budget.spend()
         self.delay = decision.delay
@@ -310,17 +315,19 @@ async def retry_after_failure(
     deadline: Deadline | None,
     on_retry: Callable[[BaseException], None] | None = None,
     observer: RetryObserver | None = None,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    before_retry: Callable[[], None] | None = None,
 ) -> _T:
     """Carry on a call whose first attempt failed with ``first``.
 
     Returns the first successful result; raises the last real error (never
     tenacity's ``RetryError``) with ``attempts`` set. Cancellation passes through
     at once, during an attempt or a wait. A failure not worth retrying is raised
-    without building anything of tenacity. ``sleep`` waits before each retry (a
-    batch's raises if the batch stopped: the retry would not be sent).
+    without building anything of tenacity. ``before_retry`` is asked once a retry
+    is decided, before the budget is spent or the retry counted or logged (a batch's
+    raises if the batch stopped: the retry would not be sent). A pause the failure
+    calls for (a 429's ``Retry-After``) is applied first, whatever it says.
     """
-    plan = _Plan(policy, budget, limiter, deadline, on_retry, observer)
+    plan = _Plan(policy, budget, limiter, deadline, on_retry, observer, before_retry)
     if not plan.decide(first, 1):
         first.attempts = 1
         raise first
@@ -337,7 +344,7 @@ async def retry_after_failure(
         stop=_t.stop_after_attempt(policy.max_attempts),
         wait=plan.wait,
         retry=plan.should_retry,
-        sleep=sleep,
+        sleep=asyncio.sleep,
         reraise=True,
     )
     try:

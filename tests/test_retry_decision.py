@@ -260,6 +260,7 @@ def _plan(**kwargs: Any) -> tuple[Any, _Limiter, _Observer, list[BaseException]]
         kwargs.get("deadline"),
         counted.append,
         observer,
+        kwargs.get("before_retry"),
     )
     return plan, limiter, observer, counted
 
@@ -285,6 +286,21 @@ def test_giving_up_on_a_429_still_pauses_but_spends_and_counts_nothing(
     assert (limiter.paused, observer.events, counted) == ([10.0], [("paused", 10.0)], [])
     assert budget.available()  # not spent
     assert "max_retry_after is 10.0 s" in caplog.text
+
+
+def test_a_retry_refused_as_it_is_decided_still_pauses_but_spends_and_counts_nothing() -> None:
+    class Stopped(Exception):
+        pass
+
+    def refuse() -> None:
+        raise Stopped
+
+    budget = _retry.BudgetTracker(dg.RetryBudget(ratio=0, min_per_second=0.1, window=10))
+    plan, limiter, observer, counted = _plan(budget=budget, before_retry=refuse)
+    with pytest.raises(Stopped):
+        plan.decide(_status(429, 2.0), 1)
+    assert (limiter.paused, observer.events, counted) == ([2.0], [("paused", 2.0)], [])
+    assert budget.available()  # not spent
 
 
 def test_a_retry_spends_the_budget_once() -> None:

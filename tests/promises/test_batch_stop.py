@@ -205,6 +205,30 @@ async def test_an_item_answered_after_the_stop_does_not_sleep_toward_its_retry()
     assert took < 2.0  # 3.3 s when it sleeps out the Retry-After first
 
 
+async def test_a_retry_the_stopped_batch_refuses_is_neither_counted_nor_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The 503 is decided on after the 401 stopped the batch: no retry is made, so
+    # none is counted in the stats or logged as "retrying in".
+    async with (
+        FakeDumGumServer(api_key=KEY) as fake,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
+    ):
+        fake.script(
+            ScriptedResponse(status=503, headers={"Retry-After": "0"}, delay=0.3),
+            ScriptedResponse(status=401, json={"error": "revoked"}),
+        )
+        stream = client.suggest_many([minimal_request(), minimal_request()], concurrency=2)
+        yielded: list[dg.BatchResult[Any]] = []
+        with caplog.at_level("INFO", logger="dumgum_async"), pytest.raises(dg.AuthenticationError):
+            await collect(stream, yielded)
+    assert {r.status for r in fake.requests} == {401, 503}
+    assert {type(r.error) for r in yielded} == {dg.AuthenticationError, dg.BatchStoppedError}
+    assert client.stats.retries == {}
+    assert client.stats.attempts == 2
+    assert not [r for r in caplog.records if "retrying in" in r.getMessage()]
+
+
 async def test_a_batch_closed_under_it_still_fails_its_items_with_client_closed_error() -> None:
     # close() cancels every call in flight itself: the stop that follows the first
     # ClientClosedError adds no cancel of its own, so none turns into BatchStoppedError.
