@@ -41,7 +41,7 @@ from dumgum_async.testing._canned import (
     error_reply,
     json_reply,
 )
-from dumgum_async.testing._constants import DEFAULT_API_KEY, ENDPOINT_PATH, STRING_LIST_HEADER
+from dumgum_async.testing._constants import ENDPOINT_PATH, STRING_LIST_HEADER
 from dumgum_async.testing._faults import (
     FaultKind,
     Faults,
@@ -83,6 +83,9 @@ def _copy_headers(headers: Mapping[str, str]) -> tuple[dict[str, str], dict[str,
 class Emulator:
     """The DumGum emulator's behaviour; see :class:`FakeDumGumServer` for the arguments.
 
+    Every option is required: their defaults live only in ``FakeDumGumServer``'s
+    signature, which passes them all.
+
     Raises:
         ImportError: ``validate`` is on and jsonschema or PyYAML is missing.
         ValueError: ``max_recorded`` below 1.
@@ -91,14 +94,14 @@ class Emulator:
     def __init__(
         self,
         *,
-        api_key: str | None = DEFAULT_API_KEY,
-        validate: bool = True,
-        faults: Faults | None = None,
-        rate_limit: ServerRateLimit | None = None,
-        latency: LatencySpec = None,
-        seed: int | None = None,
-        string_list: bool = False,
-        max_recorded: int | None = 10_000,
+        api_key: str | None,
+        validate: bool,
+        faults: Faults | None,
+        rate_limit: ServerRateLimit | None,
+        latency: LatencySpec,
+        seed: int | None,
+        string_list: bool,
+        max_recorded: int | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_recorded is not None and max_recorded < 1:

@@ -11,12 +11,13 @@ import pytest
 from dumgum_async.testing._engine import Emulator
 from dumgum_async.testing._replies import Phrasebook, keyword, phrasebooks
 from tests.helpers.bodies import conversation_request, minimal_request, with_last_message
+from tests.helpers.emulators import make_emulator
 
 _HEADERS = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
 
 
 def _suggest(body: Any, emulator: Emulator | None = None) -> list[str]:
-    emulator = emulator or Emulator()
+    emulator = emulator or make_emulator()
     raw = json.dumps(body).encode() if not isinstance(body, bytes) else body
     reply = emulator.handle("POST", "/cs/v1/content_creation/suggestion", _HEADERS, raw)
     assert reply.status == 200, reply.body
@@ -100,7 +101,7 @@ def test_swiss_german_writes_ss_for_sharp_s() -> None:
 def test_same_body_gets_the_same_suggestions() -> None:
     body = conversation_request()
     reordered = dict(reversed(list(body.items())))
-    assert _suggest(body) == _suggest(body, Emulator(seed=99)) == _suggest(reordered)
+    assert _suggest(body) == _suggest(body, make_emulator(seed=99)) == _suggest(reordered)
 
 
 def test_different_conversations_get_varied_suggestions() -> None:

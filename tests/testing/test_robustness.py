@@ -8,13 +8,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dumgum_async.testing._engine import Emulator
 from tests.helpers.bodies import conversation_request
+from tests.helpers.emulators import make_emulator
 
 _HEADERS = {"Authorization": "Bearer test-key", "Content-Type": "application/json"}
 _PATH = "/cs/v1/content_creation/suggestion"
-_VALIDATING = Emulator(max_recorded=1)
-_LENIENT = Emulator(validate=False, max_recorded=1)
+_VALIDATING = make_emulator(max_recorded=1)
+_LENIENT = make_emulator(validate=False, max_recorded=1)
 
 _json = st.recursive(
     st.none()
