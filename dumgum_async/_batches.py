@@ -57,6 +57,10 @@ class _AllOptions(TypedDict, total=False):
     max_requests: int | None
 
 
+#: The keywords ``suggest_all`` forwards; any other is refused there.
+_ALL_KEYS: Final = frozenset(_AllOptions.__annotations__)
+
+
 #: Errors after which every further call of a batch would fail the same way.
 _FATAL: Final = (AuthenticationError, PermissionDeniedError, ClientClosedError)
 
@@ -186,10 +190,12 @@ class BatchCalls:
             DumGumError: The first failure, only with ``stop_on_error``.
             ConfigurationError: As for :meth:`suggest_many`.
         """
-        if "ordered" in options:
-            # Not one of the keywords, but "multiple values for 'ordered'" would
-            # blame suggest_many, which the caller did not call.
-            raise TypeError("suggest_all() got an unexpected keyword argument 'ordered'")
+        unexpected = sorted(options.keys() - _ALL_KEYS)
+        if unexpected:
+            # Refused here, in suggest_all's name: suggest_many would blame itself
+            # ("multiple values for 'ordered'", "unexpected ... 'concurency'"),
+            # which the caller did not call.
+            raise TypeError(f"suggest_all() got an unexpected keyword argument {unexpected[0]!r}")
         if "timeout" in options and options["timeout"] is None:
             # Warned here, where the caller's line is one frame up.
             self._opts.for_call(NOT_GIVEN, None, NOT_GIVEN, stacklevel=2)

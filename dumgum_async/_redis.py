@@ -89,6 +89,10 @@ class _SharingOptions(TypedDict, total=False):
     recheck_interval: float
 
 
+#: The keywords :meth:`RedisRateLimit.adaptive` forwards; any other is refused there.
+_SHARING_KEYS: Final = frozenset(_SharingOptions.__annotations__)
+
+
 class RedisRateLimit:
     """A rate limit and a pause shared through Redis by every process using ``key``.
 
@@ -284,6 +288,11 @@ class RedisRateLimit:
                 max_rate``, or a bad URL.
             ImportError: The ``redis`` package is not installed.
         """
+        unexpected = sorted(options.keys() - _SHARING_KEYS)
+        if unexpected:
+            # Else __init__ would silently take its own ``burst`` (an adaptive rate
+            # is evenly spaced; set_rate drops it from .rate), or blame itself.
+            raise TypeError(f"adaptive() got an unexpected keyword argument {unexpected[0]!r}")
         config = AdaptiveRateLimit(
             min_rate=min_rate, max_rate=max_rate, start=start, time_period=time_period
         )

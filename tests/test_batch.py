@@ -234,6 +234,13 @@ async def test_suggest_all_refuses_ordered_in_its_own_name() -> None:
     assert fake.requests == []
 
 
+async def test_suggest_all_refuses_an_unknown_keyword_in_its_own_name() -> None:
+    async with _pair() as (fake, client):
+        with pytest.raises(TypeError, match=r"^suggest_all\(\) got an unexpected .* 'concurency'"):
+            await client.suggest_all([_request(0)], concurency=2)  # type: ignore[call-arg]
+    assert fake.requests == []
+
+
 async def test_stats_count_attempts_retries_429s_failures_and_latency() -> None:
     async with _pair() as (fake, client):
         fake.faults = Faults(retry_after=0.0)

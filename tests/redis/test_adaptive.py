@@ -201,6 +201,14 @@ async def test_adaptive_passes_its_sharing_options_on() -> None:
         RedisRateLimit.adaptive("redis://127.0.0.1:1/0", key="k", recheck_interval=-1.0)
 
 
+@pytest.mark.parametrize("name", ["burst", "max_requests"])
+def test_adaptive_refuses_a_keyword_that_is_no_sharing_option(name: str) -> None:
+    # burst is RedisRateLimit's, not a sharing option: forwarded, the adaptive rate
+    # would take it silently (an adaptive rate is evenly spaced; .rate says burst=1).
+    with pytest.raises(TypeError, match=rf"^adaptive\(\) got an unexpected .* '{name}'$"):
+        RedisRateLimit.adaptive("redis://127.0.0.1:1/0", key="k", **{name: 2})  # type: ignore[arg-type]
+
+
 async def test_cli_batch_shares_rate_auto_through_redis(
     redis_server: RedisServer, redis_client: Redis, tmp_path: Path
 ) -> None:
