@@ -41,7 +41,7 @@ import asyncio
 import logging
 import math
 import time
-from typing import Any, Final, Literal, TypedDict, Unpack
+from typing import Any, Final, Literal, Unpack
 
 from dumgum_async._config import (
     DEFAULT_ADAPTIVE_MAX_RATE,
@@ -56,7 +56,13 @@ from dumgum_async._config import (
 from dumgum_async._redis_adaptive import NO_PROPOSAL, SharedRate
 from dumgum_async._redis_link import RedisLink
 from dumgum_async._redis_local import Schedule
-from dumgum_async._redis_url import SecretURL, check_limiter_options
+from dumgum_async._redis_url import (
+    Credentials,
+    SecretURL,
+    SharingOptions,
+    check_limiter_options,
+    refuse_unknown_sharing_options,
+)
 from dumgum_async.exceptions import (
     ClientClosedError,
     ConfigurationError,
@@ -73,24 +79,6 @@ _MAX_FORFEITS: Final = 3
 #: process paused meanwhile: ahead of the slot, so that the round trip does not
 #: make it late; a pause set in this last sliver is missed.
 _CHECK_LEAD: Final = 0.02
-
-
-class _SharingOptions(TypedDict, total=False):
-    """How a limiter talks to Redis: :class:`RedisRateLimit`'s keywords past the rate.
-
-    Only names and types: the defaults live once, in ``RedisRateLimit.__init__``,
-    and the type checkers hold this list to it where :meth:`RedisRateLimit.adaptive`
-    forwards it.
-    """
-
-    margin: float
-    on_redis_error: Literal["raise", "local"]
-    socket_timeout: float
-    recheck_interval: float
-
-
-#: The keywords :meth:`RedisRateLimit.adaptive` forwards; any other is refused there.
-_SHARING_KEYS: Final = frozenset(_SharingOptions.__annotations__)
 
 
 class RedisRateLimit:
@@ -205,48 +193,62 @@ class RedisRateLimit:
         # raised below, frame locals included, cannot show the password.
         secret = SecretURL(url)
         del url
-        where = secret.shown()
-        self._where = where
+        credentials: Credentials | None = None
         try:
-            import redis  # noqa: F401 - only to fail here, early, with the fix in the message
-        except ImportError as exc:
-            raise ImportError(
-                "RedisRateLimit needs the redis package: pip install 'dumgum-async[redis]'"
-            ) from exc
-        options, credentials, problem = secret.parse()
-        if problem is not None:
-            raise ConfigurationError(problem)
-        self.rate: RateLimit = RateLimit(max_rate, time_period, burst=burst)  # validates all three
-        check_limiter_options(
-            key, margin, time_period, on_redis_error, socket_timeout, recheck_interval
-        )
-        self.key = key
-        self.margin: float = float(margin)
-        self.on_redis_error = on_redis_error
-        self.socket_timeout: float = float(socket_timeout)
-        # Half the margin absorbs a late wake-up, half the network's jitter.
-        self._late_limit = self.margin / 2 if self.margin > 0 else math.inf
-        self._schedule = Schedule.for_rate(max_rate, time_period, burst, self.margin)
-        self._link = RedisLink(
-            key=key,
-            where=where,
-            keys=[f"{{{key}}}:tat", f"{{{key}}}:pause_until", f"{{{key}}}:log", f"{{{key}}}:rate"],
-            grid=self._schedule.script_args(),
-            options=options,
-            credentials=credentials,
-            socket_timeout=self.socket_timeout,
-            recheck_interval=float(recheck_interval),
-            on_redis_error=on_redis_error,
-        )
-        self._breaker = self._link.breaker
-        # Resolved by pause() to wake this process's sleepers, whose slot may now
-        # fall inside the pause: they give it up and reserve a new one.
-        self._pause_signal: asyncio.Future[None] | None = None
-        self._closed = False
-        #: The adaptive rate's bounds, or None for a fixed rate (see :meth:`adaptive`).
-        self.adaptive_config: AdaptiveRateLimit | None = None
-        # This process's share of the adaptive rate, or None for a fixed rate.
-        self._shared: SharedRate | None = None
+            where = secret.shown()
+            self._where = where
+            try:
+                import redis  # noqa: F401 - only to fail here, early, with the fix in the message
+            except ImportError as exc:
+                raise ImportError(
+                    "RedisRateLimit needs the redis package: pip install 'dumgum-async[redis]'"
+                ) from exc
+            options, credentials, problem = secret.parse()
+            if problem is not None:
+                raise ConfigurationError(problem)
+            self.rate: RateLimit = RateLimit(
+                max_rate, time_period, burst=burst
+            )  # validates all three
+            check_limiter_options(
+                key, margin, time_period, on_redis_error, socket_timeout, recheck_interval
+            )
+            self.key = key
+            self.margin: float = float(margin)
+            self.on_redis_error = on_redis_error
+            self.socket_timeout: float = float(socket_timeout)
+            # Half the margin absorbs a late wake-up, half the network's jitter.
+            self._late_limit = self.margin / 2 if self.margin > 0 else math.inf
+            self._schedule = Schedule.for_rate(max_rate, time_period, burst, self.margin)
+            self._link = RedisLink(
+                key=key,
+                where=where,
+                keys=[
+                    f"{{{key}}}:tat",
+                    f"{{{key}}}:pause_until",
+                    f"{{{key}}}:log",
+                    f"{{{key}}}:rate",
+                ],
+                grid=self._schedule.script_args(),
+                options=options,
+                credentials=credentials,
+                socket_timeout=self.socket_timeout,
+                recheck_interval=float(recheck_interval),
+                on_redis_error=on_redis_error,
+            )
+            self._breaker = self._link.breaker
+            # Resolved by pause() to wake this process's sleepers, whose slot may now
+            # fall inside the pause: they give it up and reserve a new one.
+            self._pause_signal: asyncio.Future[None] | None = None
+            self._closed = False
+            #: The adaptive rate's bounds, or None for a fixed rate (see :meth:`adaptive`).
+            self.adaptive_config: AdaptiveRateLimit | None = None
+            # This process's share of the adaptive rate, or None for a fixed rate.
+            self._shared: SharedRate | None = None
+        except BaseException:
+            # An error tracker walks the frames of an error, and this one's locals
+            # hold the password (in the wrapper and the credentials): let them go.
+            del secret, credentials
+            raise
 
     @classmethod
     def adaptive(
@@ -258,7 +260,7 @@ class RedisRateLimit:
         max_rate: float = DEFAULT_ADAPTIVE_MAX_RATE,
         start: float = DEFAULT_ADAPTIVE_START,
         time_period: float = 1.0,
-        **options: Unpack[_SharingOptions],
+        **options: Unpack[SharingOptions],
     ) -> RedisRateLimit:
         """An adaptive rate (:class:`AdaptiveRateLimit`) shared by every process using ``key``.
 
@@ -288,21 +290,18 @@ class RedisRateLimit:
                 max_rate``, or a bad URL.
             ImportError: The ``redis`` package is not installed.
         """
-        unexpected = sorted(options.keys() - _SHARING_KEYS)
-        if unexpected:
-            # Else __init__ would silently take its own ``burst`` (an adaptive rate
-            # is evenly spaced; set_rate drops it from .rate), or blame itself.
-            raise TypeError(f"adaptive() got an unexpected keyword argument {unexpected[0]!r}")
-        config = AdaptiveRateLimit(
-            min_rate=min_rate, max_rate=max_rate, start=start, time_period=time_period
-        )
-        self = cls(
-            url,
-            key=key,
-            max_rate=config.start,
-            time_period=config.time_period,
-            **options,
-        )
+        # As in __init__: no local of this frame may hold the URL once an error
+        # leaves it (error trackers capture frame locals; the password is in it).
+        try:
+            refuse_unknown_sharing_options(options)
+            config = AdaptiveRateLimit(
+                min_rate=min_rate, max_rate=max_rate, start=start, time_period=time_period
+            )
+            self = cls(
+                url, key=key, max_rate=config.start, time_period=config.time_period, **options
+            )
+        finally:
+            del url
         self.adaptive_config = config
         self._shared = shared = SharedRate(config)
         self._set_rate(shared.controller.rate)

@@ -9,13 +9,51 @@ its frames: every failure is a message that names the problem only.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final, Literal, TypedDict
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from dumgum_async._secret import Secret
 from dumgum_async.exceptions import ConfigurationError
 
-__all__ = ["Credentials", "SecretURL", "check_limiter_options", "redact"]
+__all__ = [
+    "Credentials",
+    "SecretURL",
+    "SharingOptions",
+    "check_limiter_options",
+    "redact",
+    "refuse_unknown_sharing_options",
+]
+
+
+class SharingOptions(TypedDict, total=False):
+    """How a limiter talks to Redis: ``RedisRateLimit``'s keywords past the rate.
+
+    Only names and types: the defaults live once, in ``RedisRateLimit.__init__``,
+    and the type checkers hold this list to it where ``RedisRateLimit.adaptive``
+    forwards it.
+    """
+
+    margin: float
+    on_redis_error: Literal["raise", "local"]
+    socket_timeout: float
+    recheck_interval: float
+
+
+_SHARING_KEYS: Final = frozenset(SharingOptions.__annotations__)
+
+
+def refuse_unknown_sharing_options(options: Mapping[str, object]) -> None:
+    """Refuse, in ``adaptive()``'s name, a keyword ``RedisRateLimit.adaptive`` does not
+    forward: else ``__init__`` would silently take its own ``burst`` (an adaptive rate
+    is evenly spaced) or blame itself for a typo.
+
+    Raises:
+        TypeError: A keyword that is not one of :class:`SharingOptions`.
+    """
+    unexpected = sorted(options.keys() - _SHARING_KEYS)
+    if unexpected:
+        raise TypeError(f"adaptive() got an unexpected keyword argument {unexpected[0]!r}")
 
 
 def redact(url: str) -> str:

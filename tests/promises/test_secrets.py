@@ -23,7 +23,7 @@ import pickle
 import socket
 import traceback
 import types
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -663,6 +663,28 @@ async def test_a_call_failing_on_an_unreachable_redis_shows_neither_secret(
             await client.suggest(minimal_request())
     assert server.requests == []
     assert_no_leak(info.value, KEY, REDIS_PASSWORD)
+
+
+_BAD_SETTINGS: dict[str, Callable[[str], object]] = {
+    "fixed, bad margin": lambda url: dg.RedisRateLimit(url, key="k", max_rate=10, margin=-1),
+    "fixed, bad rate": lambda url: dg.RedisRateLimit(url, key="k", max_rate=0),
+    "adaptive, bad bounds": lambda url: dg.RedisRateLimit.adaptive(
+        url, key="k", min_rate=5, start=1
+    ),
+    "adaptive, bad margin": lambda url: dg.RedisRateLimit.adaptive(url, key="k", margin=-1),
+    "adaptive, unknown keyword": lambda url: dg.RedisRateLimit.adaptive(url, key="k", burst=3),  # type: ignore[call-arg]
+}
+
+
+@pytest.mark.parametrize("build", _BAD_SETTINGS.values(), ids=_BAD_SETTINGS.keys())
+def test_a_limiter_refusing_its_settings_does_not_show_the_redis_password(
+    build: Callable[[str], object],
+) -> None:
+    pytest.importorskip("redis")
+    url = f"redis://user:{REDIS_PASSWORD}@127.0.0.1:{_closed_port()}/0"
+    with pytest.raises((dg.ConfigurationError, TypeError)) as info:
+        build(url)
+    assert_no_leak(info.value, REDIS_PASSWORD)
 
 
 # --- the key in errors the transport builds itself ------------------------------------

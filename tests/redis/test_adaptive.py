@@ -175,7 +175,7 @@ async def test_adaptive_bounds_are_validated() -> None:
 def test_adaptive_takes_every_sharing_option_of_a_fixed_rate() -> None:
     fixed = inspect.signature(RedisRateLimit.__init__).parameters
     hints = typing.get_type_hints(RedisRateLimit.adaptive, include_extras=True)
-    (options,) = typing.get_args(hints["options"])  # Unpack[_SharingOptions]
+    (options,) = typing.get_args(hints["options"])  # Unpack[SharingOptions]
     rate = {"self", "url", "key", "max_rate", "time_period", "burst"}
     assert set(options.__annotations__) == set(fixed) - rate
 
