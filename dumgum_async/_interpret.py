@@ -11,7 +11,6 @@ headers dropped, the key masked) and the server's hints (``request_id_of``,
 
 from __future__ import annotations
 
-import copyreg
 import datetime as _dt
 import email.utils
 import math
@@ -24,7 +23,12 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from dumgum_async._converter import BodyError, decode_response
 from dumgum_async._models import SuggestionResponse
 from dumgum_async._secret import Secret
-from dumgum_async.exceptions import APIStatusError, ResponseDecodeError, status_error_class
+from dumgum_async.exceptions import (
+    APIStatusError,
+    ResponseDecodeError,
+    SafeHeaders,
+    status_error_class,
+)
 
 # Never copied into an exception: they carry credentials or session state.
 _SECRET_HEADERS: Final = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
@@ -48,22 +52,6 @@ class Response:
         self.status = status
         self.headers = headers
         self.body = body
-
-
-class SafeHeaders(CIMultiDictProxy[str]):
-    """Response headers as errors and raw responses keep them: read-only and
-    case-insensitive like aiohttp's, and, unlike aiohttp's proxy, picklable, so that
-    an error carrying them can travel to another process."""
-
-    __slots__ = ()
-
-
-def _headers_of(items: list[tuple[str, str]]) -> SafeHeaders:
-    return SafeHeaders(CIMultiDict(items))
-
-
-# Registered rather than a __reduce__ method: the proxy's own is typed NoReturn.
-copyreg.pickle(SafeHeaders, lambda h: (_headers_of, (list(h.items()),)))
 
 
 def safe_headers(headers: Mapping[str, str], secret: Secret | None = None) -> SafeHeaders:

@@ -42,8 +42,11 @@ client before they get here.
 
 from __future__ import annotations
 
+import copyreg
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypedDict, Unpack
+
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
 
 __all__ = [
     "APIConnectionError",
@@ -74,6 +77,22 @@ __all__ = [
 _EMPTY_HEADERS: Mapping[str, str] = {}
 
 
+class SafeHeaders(CIMultiDictProxy[str]):
+    """Response headers as errors and raw responses keep them: read-only and
+    case-insensitive like aiohttp's, and, unlike aiohttp's proxy, picklable, so that
+    an error carrying them can travel to another process."""
+
+    __slots__ = ()
+
+
+def _headers_of(items: list[tuple[str, str]]) -> SafeHeaders:
+    return SafeHeaders(CIMultiDict(items))
+
+
+# Registered rather than a __reduce__ method: the proxy's own is typed NoReturn.
+copyreg.pickle(SafeHeaders, lambda h: (_headers_of, (list(h.items()),)))
+
+
 class DumGumError(Exception):
     """Base class of every exception raised by dumgum_async.
 
@@ -84,7 +103,19 @@ class DumGumError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         # Exception's own reduce calls ``cls(*args)``, which fails for a constructor
         # with required keywords; this one rebuilds without calling ``__init__``.
-        return (_rebuild, (type(self), self.args), self.__dict__)
+        state = self.__dict__
+        if any(_is_bare_proxy(value) for value in state.values()):
+            # Headers given as aiohttp's own proxy (an error built by the user around
+            # a response), which cannot be pickled: kept as the picklable kind.
+            state = {
+                k: SafeHeaders(CIMultiDict(v.items())) if _is_bare_proxy(v) else v
+                for k, v in state.items()
+            }
+        return (_rebuild, (type(self), self.args), state)
+
+
+def _is_bare_proxy(value: object) -> bool:
+    return isinstance(value, MultiDictProxy) and not isinstance(value, SafeHeaders)
 
 
 def _rebuild(cls: type[DumGumError], args: tuple[Any, ...]) -> DumGumError:

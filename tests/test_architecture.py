@@ -139,8 +139,11 @@ REDIS_MODULES: Final = frozenset(
 #: Third-party packages and the only modules allowed to import them (none: never).
 CORE_CONFINED: Final[dict[str, frozenset[str]]] = {
     "aiohttp": frozenset({"dumgum_async._http"}),
-    # _interpret builds the errors of answers, whose headers are case-insensitive.
-    "multidict": frozenset({"dumgum_async._http", "dumgum_async._interpret"}),
+    # _interpret builds the errors of answers, whose headers are case-insensitive;
+    # exceptions holds their type (SafeHeaders, picklable) and makes any proxy one.
+    "multidict": frozenset(
+        {"dumgum_async._http", "dumgum_async._interpret", "dumgum_async.exceptions"}
+    ),
     # _http_proxy reads proxy URLs from the environment (yarl, aiohttp's URL type).
     "yarl": frozenset({"dumgum_async._http", "dumgum_async._http_proxy"}),
     "tenacity": frozenset({"dumgum_async._retry"}),

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
 import dumgum_async as dg
 from dumgum_async import exceptions
@@ -119,6 +120,30 @@ def test_unpickled_headers_stay_read_only_and_case_insensitive() -> None:
     assert headers["retry-after"] == headers["RETRY-AFTER"] == "3"
     with pytest.raises(TypeError):
         headers["X-New"] = "1"
+
+
+@pytest.mark.parametrize(
+    "proxy",
+    [
+        CIMultiDictProxy(
+            CIMultiDict([("Retry-After", "3"), ("Set-Cookie", "a"), ("set-cookie", "b")])
+        ),
+        MultiDictProxy(MultiDict([("Retry-After", "3"), ("Set-Cookie", "a"), ("set-cookie", "b")])),
+    ],
+    ids=["aiohttp's CIMultiDictProxy", "MultiDictProxy"],
+)
+def test_an_error_a_user_builds_around_aiohttps_own_headers_pickles_and_copies(
+    proxy: MultiDictProxy[str],
+) -> None:
+    # As a user's test double or wrapper does: headers straight from an aiohttp response.
+    error = dg.RateLimitError("HTTP 429", status_code=429, headers=proxy, retry_after=3.0)
+    copies = [pickle.loads(pickle.dumps(error, p)) for p in range(pickle.HIGHEST_PROTOCOL + 1)]
+    copies += [copy.copy(error), copy.deepcopy(error)]
+    for back in copies:
+        assert back.headers["retry-after"] == "3"
+        assert sorted(back.headers.getall("Set-Cookie")) == ["a", "b"]  # repeats kept
+        assert (back.retry_after, back.status_code) == (3.0, 429)
+    assert error.headers is proxy  # the original is left as it was
 
 
 async def test_a_429_from_a_real_server_survives_pickling() -> None:
