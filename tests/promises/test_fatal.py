@@ -14,6 +14,7 @@ import dumgum_async as dg
 from dumgum_async.testing import FakeDumGumServer, ScriptedResponse
 from tests.helpers.batches import collect
 from tests.helpers.bodies import minimal_request
+from tests.helpers.tasks import no_client_tasks_left
 
 KEY = "emulator-key"
 
@@ -203,3 +204,27 @@ async def test_cancelling_a_batch_while_its_source_waits_still_cancels() -> None
         with pytest.raises(asyncio.CancelledError):
             await task
     assert fake.stats.total == 1
+
+
+async def test_a_batch_cancelled_mid_flight_while_its_source_waits_leaves_nothing_behind() -> None:
+    # The cancel is the caller's, not the batch's own stop: it must end the task as
+    # cancelled, close the source, cancel the item on the wire, and leave the client
+    # (and a next batch) as if the batch had never run.
+    feed = _Feed()
+    async with (
+        FakeDumGumServer(api_key=KEY, latency=0.5) as fake,
+        dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
+    ):
+        task = asyncio.create_task(client.suggest_all(feed.items(), concurrency=2))
+        feed.queue.put_nowait(minimal_request())
+        while fake.stats.total < 1:  # noqa: ASYNC110 - waiting for the server to see it
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert task.cancelled()
+        assert feed.finished
+        assert no_client_tasks_left()
+        after = await client.suggest_all([minimal_request()], concurrency=1)
+    assert [r.ok for r in after] == [True]
+    assert fake.stats.total == 2
