@@ -112,7 +112,7 @@ class Emulator:
         self._faults = faults or Faults()
         self._rate_limit = rate_limit
         self._limiter: AdmissionPolicy | None = rate_limit.limiter() if rate_limit else None
-        self._latency = latency_sampler(latency)
+        self.latency = latency
         self.seed = seed
         self._fault_rng = random.Random(seed) if seed is not None else random.Random()
         self._latency_rng = (
@@ -143,6 +143,16 @@ class Emulator:
     @faults.setter
     def faults(self, faults: Faults | None) -> None:
         self._faults = faults or Faults()
+
+    @property
+    def latency(self) -> LatencySpec:
+        """The added response time, as given (assignable, e.g. to slow the API mid-test)."""
+        return self._latency_spec
+
+    @latency.setter
+    def latency(self, latency: LatencySpec) -> None:
+        self._latency = latency_sampler(latency)  # checks it
+        self._latency_spec = latency
 
     @property
     def rate_limit(self) -> ServerRateLimit | None:

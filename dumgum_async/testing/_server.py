@@ -235,6 +235,9 @@ class FakeDumGumServer:
     rate_limit: _ReadWrite[ServerRateLimit | None, ServerRateLimit | None] = _ReadWrite(
         "The rate limit in effect; assigning one starts with a full bucket/empty window."
     )
+    latency: _ReadWrite[LatencySpec, LatencySpec] = _ReadWrite(
+        "The added response time in effect (as given); assign another to change it."
+    )
     string_list: _ReadWrite[bool, bool] = _ReadWrite(
         "Whether suggestions are sent as one Python-style list string (assignable)."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 
 import aiohttp
@@ -277,6 +278,31 @@ async def test_a_key_assigned_to_a_running_server_replaces_the_old_one() -> None
             async with http.post(server.endpoint_url, json=minimal_request(), headers=headers) as r:
                 statuses.append(r.status)
     assert statuses == [401, 200]
+
+
+async def test_latency_assigned_to_a_running_server_changes_its_answers_time() -> None:
+    async with (
+        FakeDumGumServer(api_key="k", latency=0.4) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        took = []
+        for latency in (0.4, None):
+            server.latency = latency
+            started = asyncio.get_running_loop().time()
+            headers = {"Authorization": "Bearer k"}
+            async with http.post(server.endpoint_url, json=minimal_request(), headers=headers) as r:
+                assert r.status == 200
+            took.append(asyncio.get_running_loop().time() - started)
+    assert took[0] >= 0.4
+    assert took[1] < 0.3  # generous on a loaded machine: no latency added
+    assert server.latency is None
+
+
+def test_an_invalid_latency_is_refused_and_the_old_one_kept() -> None:
+    server = FakeDumGumServer(latency=0.1)
+    with pytest.raises(ValueError, match="latency"):
+        server.latency = -1.0
+    assert server.latency == 0.1
 
 
 def test_the_servers_settings_are_its_emulators_and_documented() -> None:
