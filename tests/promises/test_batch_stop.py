@@ -182,16 +182,19 @@ async def test_cancelling_the_consumer_as_the_batch_stops_still_cancels() -> Non
             await task
 
 
-async def test_an_item_answered_after_the_stop_does_not_sleep_toward_its_retry() -> None:
-    # The 503 comes back after the 401 stopped the batch: the item was on the wire
-    # then, so left to finish; its retry will not be sent, so nor is its backoff slept.
+async def _a_503_answered_after_the_401(
+    retry_after: str,
+) -> tuple[list[int | None], set[type[dg.DumGumError] | None], dg.StatsSnapshot, float]:
+    """Two items: one's 503 (with ``retry_after``) comes back 0.3 s after the other's
+    401 stopped the batch. The statuses the server sent, the items' error types, the
+    client's stats and the batch's wall time."""
     yielded: list[dg.BatchResult[Any]] = []
     async with (
         FakeDumGumServer(api_key=KEY) as fake,
         dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
     ):
         fake.script(
-            ScriptedResponse(status=503, headers={"Retry-After": "3"}, delay=0.3),
+            ScriptedResponse(status=503, headers={"Retry-After": retry_after}, delay=0.3),
             ScriptedResponse(status=401, json={"error": "revoked"}),
         )
         stream = client.suggest_many([minimal_request(), minimal_request()], concurrency=2)
@@ -199,9 +202,17 @@ async def test_an_item_answered_after_the_stop_does_not_sleep_toward_its_retry()
         with pytest.raises(dg.AuthenticationError):
             await collect(stream, yielded)
         took = time.monotonic() - started
-    assert len(fake.requests) == 2
-    assert {r.status for r in fake.requests} == {401, 503}
-    assert {type(r.error) for r in yielded} == {dg.AuthenticationError, dg.BatchStoppedError}
+    errors = {None if r.error is None else type(r.error) for r in yielded}
+    return [r.status for r in fake.requests], errors, client.stats, took
+
+
+async def test_an_item_answered_after_the_stop_does_not_sleep_toward_its_retry() -> None:
+    # The item was on the wire when the batch stopped, so left to finish; its retry
+    # will not be sent, so nor is its backoff slept.
+    statuses, errors, _, took = await _a_503_answered_after_the_401("3")
+    assert len(statuses) == 2
+    assert set(statuses) == {401, 503}
+    assert errors == {dg.AuthenticationError, dg.BatchStoppedError}
     assert took < 2.0  # 3.3 s when it sleeps out the Retry-After first
 
 
@@ -210,22 +221,12 @@ async def test_a_retry_the_stopped_batch_refuses_is_neither_counted_nor_logged(
 ) -> None:
     # The 503 is decided on after the 401 stopped the batch: no retry is made, so
     # none is counted in the stats or logged as "retrying in".
-    async with (
-        FakeDumGumServer(api_key=KEY) as fake,
-        dg.DumGumClient(api_key=KEY, base_url=fake.url) as client,
-    ):
-        fake.script(
-            ScriptedResponse(status=503, headers={"Retry-After": "0"}, delay=0.3),
-            ScriptedResponse(status=401, json={"error": "revoked"}),
-        )
-        stream = client.suggest_many([minimal_request(), minimal_request()], concurrency=2)
-        yielded: list[dg.BatchResult[Any]] = []
-        with caplog.at_level("INFO", logger="dumgum_async"), pytest.raises(dg.AuthenticationError):
-            await collect(stream, yielded)
-    assert {r.status for r in fake.requests} == {401, 503}
-    assert {type(r.error) for r in yielded} == {dg.AuthenticationError, dg.BatchStoppedError}
-    assert client.stats.retries == {}
-    assert client.stats.attempts == 2
+    with caplog.at_level("INFO", logger="dumgum_async"):
+        statuses, errors, stats, _ = await _a_503_answered_after_the_401("0")
+    assert len(statuses) == 2
+    assert set(statuses) == {401, 503}
+    assert errors == {dg.AuthenticationError, dg.BatchStoppedError}
+    assert (stats.retries, stats.attempts) == ({}, 2)
     assert not [r for r in caplog.records if "retrying in" in r.getMessage()]
 
 
