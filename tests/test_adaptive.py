@@ -21,7 +21,8 @@ from dumgum_async._throttle_adaptive import AdaptiveLimiter
 from dumgum_async.testing import FakeDumGumServer, ServerRateLimit, sample_requests
 from dumgum_async.testing._rate_limit import TokenBucket
 from tests.helpers.bodies import full_request
-from tests.test_throttle import VirtualTimeLoop, max_in_window, run_virtual, send_after
+from tests.helpers.virtual_time import VirtualTimeLoop, run_virtual, send_after
+from tests.helpers.windows import max_in_window
 
 
 def controller(

@@ -2,99 +2,32 @@
 stalls and cancellation, exactly and without flaking on a busy machine; and a few
 checks on the real clock (one limiter across event loops).
 
-Each logic test runs on :class:`VirtualTimeLoop`, an event loop whose clock jumps to
-the next timer instead of waiting for it; the limiter is given that clock, and its
-default ``asyncio.sleep`` then sleeps in virtual time. A "stall" of the loop (another
-task's synchronous call) is ``loop.advance(seconds)`` without yielding. Release times
-are taken one loop iteration after ``acquire`` returns, when aiohttp writes a request.
+Each logic test runs on ``tests.helpers.virtual_time.VirtualTimeLoop``, an event loop
+whose clock jumps to the next timer instead of waiting for it; the limiter is given that
+clock, and its default ``asyncio.sleep`` then sleeps in virtual time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import selectors
 import time
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dumgum_async as dg
-from dumgum_async._throttle import ARRIVAL_MARGIN, Limiter, LocalLimiter
-
-_T = TypeVar("_T")
-
-
-class VirtualTimeLoop(asyncio.SelectorEventLoop):
-    """An event loop on virtual time: waiting for a timer takes no real time."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.now = 0.0
-        real_select = self._selector.select  # type: ignore[attr-defined]
-
-        def select(timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-            if timeout is None:  # nothing scheduled: only another thread can wake us
-                events: list[tuple[selectors.SelectorKey, int]] = real_select(5.0)
-                if not events:
-                    raise RuntimeError("virtual time: nothing will ever happen (deadlock)")
-                return events
-            self.now += timeout
-            ready: list[tuple[selectors.SelectorKey, int]] = real_select(0)
-            return ready
-
-        self._selector.select = select  # type: ignore[attr-defined]
-
-    def time(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """A stall: the clock moves while no other task runs."""
-        self.now += seconds
-
-
-def run_virtual(main: Callable[[VirtualTimeLoop], Coroutine[Any, Any, _T]]) -> _T:
-    loop = VirtualTimeLoop()
-    try:
-        return loop.run_until_complete(main(loop))
-    finally:
-        loop.close()
-
-
-def limiter_on(loop: VirtualTimeLoop, rate: dg.RateLimit | None, **kwargs: Any) -> LocalLimiter:
-    return LocalLimiter(rate, clock=loop.time, **kwargs)
-
-
-async def send_after(limiter: Limiter, sent: list[float]) -> None:
-    """Acquire, then record the send one loop iteration later, as aiohttp writes."""
-    await limiter.acquire()
-    loop = asyncio.get_running_loop()
-    loop.call_soon(lambda: sent.append(loop.time()))
-
-
-async def sends(limiter: Limiter, n: int) -> list[float]:
-    sent: list[float] = []
-    await asyncio.gather(*(send_after(limiter, sent) for _ in range(n)))
-    await asyncio.sleep(0)  # the last send
-    return sorted(sent)
-
-
-def max_in_window(times: list[float], period: float) -> int:
-    """Most of sorted ``times`` in any half-open window ``(t - period, t]``."""
-    best = i = 0
-    for j, t in enumerate(times):
-        while t - times[i] >= period:
-            i += 1
-        best = max(best, j - i + 1)
-    return best
-
-
-def span(rate: dg.RateLimit) -> float:
-    return rate.time_period + min(ARRIVAL_MARGIN, rate.time_period / 50)
-
+from dumgum_async._throttle import Limiter, LocalLimiter
+from tests.helpers.virtual_time import (
+    VirtualTimeLoop,
+    limiter_on,
+    run_virtual,
+    send_after,
+    sends,
+    span,
+)
+from tests.helpers.windows import max_in_window
 
 # --- spacing, bursts, windows --------------------------------------------------------
 

@@ -10,9 +10,7 @@ every ``call_at`` the limiter makes (its ``_fire`` callbacks) and can make timer
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import itertools
-from collections.abc import Callable
 from typing import Any, TypeVarTuple
 
 import pytest
@@ -24,48 +22,21 @@ from dumgum_async._throttle import _NEGLIGIBLE, _SLICE, LocalLimiter
 from dumgum_async._throttle_adaptive import AdaptiveLimiter
 from dumgum_async.testing import FakeDumGumServer
 from tests.helpers.bodies import minimal_request
-from tests.test_throttle import (
+from tests.helpers.virtual_time import (
+    CountingLoop,
     VirtualTimeLoop,
-    max_in_window,
+    run_counting,
     run_virtual,
     send_after,
     sends,
     span,
 )
+from tests.helpers.windows import max_in_window
 
 _Ts = TypeVarTuple("_Ts")
 
 FAST = dg.RateLimit.per_second(5000)  # five slots per slice
 INTERVAL = span(FAST) / 5000
-
-
-class CountingLoop(VirtualTimeLoop):
-    """Virtual time, counting the limiter's timers; ``lateness`` makes them late."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fires: list[float] = []  # when each limiter timer was asked for
-        self.lateness: Callable[[], float] = lambda: 0.0
-
-    def call_at(
-        self,
-        when: float,
-        callback: Callable[[*_Ts], object],
-        *args: *_Ts,
-        context: contextvars.Context | None = None,
-    ) -> asyncio.TimerHandle:
-        if getattr(callback, "__name__", "") == "_fire":
-            self.fires.append(when)
-            when += self.lateness()
-        return super().call_at(when, callback, *args, context=context)
-
-
-def run_counting(main: Callable[[CountingLoop], Any]) -> Any:
-    loop = CountingLoop()
-    try:
-        return loop.run_until_complete(main(loop))
-    finally:
-        loop.close()
 
 
 # --- grouping -----------------------------------------------------------------------

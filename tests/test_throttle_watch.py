@@ -20,8 +20,14 @@ from hypothesis import strategies as st
 import dumgum_async as dg
 from dumgum_async._throttle import LocalLimiter
 from dumgum_async._throttle_adaptive import AdaptiveLimiter
-from tests.test_throttle import VirtualTimeLoop, max_in_window, send_after, sends
-from tests.test_throttle_grouping import CountingLoop, run_counting
+from tests.helpers.virtual_time import (
+    CountingLoop,
+    VirtualTimeLoop,
+    run_counting,
+    send_after,
+    sends,
+)
+from tests.helpers.windows import max_in_window
 
 HIGH = dg.RateLimit.per_second(1000)  # watched: slots 1.02 ms apart, one-second window
 

@@ -157,14 +157,3 @@ def require(module: str) -> None:
 def new_key() -> str:
     """A Redis key no other test uses."""
     return f"test:{uuid.uuid4().hex[:8]}"
-
-
-def max_in_window(stamps: list[float], period: float) -> int:
-    """The most stamps in any half-open window (t - period, t]."""
-    best = 0
-    j = 0
-    for i, t in enumerate(stamps):
-        while stamps[j] <= t - period:
-            j += 1
-        best = max(best, i - j + 1)
-    return best

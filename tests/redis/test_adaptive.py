@@ -18,8 +18,8 @@ from dumgum_async.exceptions import ConfigurationError
 from dumgum_async.testing import FakeDumGumServer, ServerRateLimit
 from tests.helpers.bodies import minimal_request
 from tests.helpers.redis_server import RedisServer
-from tests.helpers.redis_server import max_in_window as _max_in_window
 from tests.helpers.redis_server import new_key as _key
+from tests.helpers.windows import max_in_window as _max_in_window
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -27,9 +27,9 @@ from tests.helpers.bodies import minimal_request
 from tests.helpers.redis_server import (
     RedisServer,
 )
-from tests.helpers.redis_server import max_in_window as _max_in_window
 from tests.helpers.redis_server import new_key as _key
 from tests.helpers.redis_server import require as _require
+from tests.helpers.windows import max_in_window as _max_in_window
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dumgum_async import _redis_local
-from tests.helpers.redis_server import max_in_window as _max_in_window
+from tests.helpers.windows import max_in_window as _max_in_window
 
 if TYPE_CHECKING:
     pass
