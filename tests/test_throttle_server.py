@@ -1,113 +1,37 @@
 """The rate limit as a server sees it: arrival times at a real local server.
 
-The server runs in its own thread with its own event loop, as a remote server would:
-a stall of the client's loop (the hogs below) does not stall it, so the times it
-records are when requests actually arrived, not when the client believed it sent them.
-Times are ``time.monotonic()``, the limiter's default clock, on both sides.
+The server (``tests.helpers.arrival_server``) runs in threads of its own, as a remote
+server would: a stall of the client's loop (the hogs below) does not stall it. Its times
+are the kernel's, when each request reached its socket, so neither the client's belief
+about when it sent nor the server's own lag on a loaded machine enters the count.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import threading
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 import dumgum_async as dg
 from dumgum_async._lifecycle import slots_for as _slots_for
 from dumgum_async._throttle import LocalLimiter
+from tests.helpers.arrival_server import ArrivalServer
 from tests.helpers.bodies import minimal_request
+from tests.helpers.windows import max_in_window
 
 KEY = "arrivals-key"
-_OK = b'{"suggestions": ["one", "two", "three"]}'
-
-#: (arrival index) -> (status, headers, seconds to stall before answering)
-Behaviour = Callable[[int], tuple[int, dict[str, str], float]]
-
-
-def _always_ok(_: int) -> tuple[int, dict[str, str], float]:
-    return 200, {}, 0.0
-
-
-class ArrivalServer:
-    """An aiohttp server in a thread of its own, recording when each request arrived."""
-
-    def __init__(self, behaviour: Behaviour = _always_ok) -> None:
-        self.behaviour = behaviour
-        self.arrivals: list[float] = []
-        self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, name="arrival-server", daemon=True)
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        # Stamped before anything else: the handler runs once the headers are in.
-        index = len(self.arrivals)
-        self.arrivals.append(time.monotonic())
-        await request.read()
-        status, headers, stall = self.behaviour(index)
-        if stall:
-            await asyncio.sleep(stall)
-        body = _OK if status == 200 else b'{"error": "slow down"}'
-        return web.Response(
-            status=status, headers=headers, body=body, content_type="application/json"
-        )
-
-    async def _serve(self) -> None:
-        app = web.Application()
-        app.router.add_post("/cs/v1/content_creation/suggestion", self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        self._stop = asyncio.Event()
-        self._ready.set()
-        try:
-            await self._stop.wait()
-        finally:
-            await runner.cleanup()
-
-    def _run(self) -> None:
-        self._loop.run_until_complete(self._serve())
-        self._loop.close()
-
-    def __enter__(self) -> ArrivalServer:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the arrival server did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        stop = self._stop
-        assert stop is not None
-        self._loop.call_soon_threadsafe(stop.set)
-        self._thread.join(10)
 
 
 @pytest.fixture
 def server() -> Iterator[ArrivalServer]:
     with ArrivalServer() as s:
         yield s
-
-
-def max_in_window(times: list[float], period: float) -> int:
-    """Most of ``times`` in any half-open window ``(t - period, t]``."""
-    times = sorted(times)
-    best = i = 0
-    for j, t in enumerate(times):
-        while t - times[i] >= period:
-            i += 1
-        best = max(best, j - i + 1)
-    return best
 
 
 def _client(url: str, **kwargs: Any) -> dg.DumGumClient:
@@ -226,3 +150,25 @@ async def test_concurrency_slots_never_outnumber_the_callers_connections(
     async with aiohttp.ClientSession(connector=connector) as session:
         assert _slots_for(64, session) == slots
     assert _slots_for(64, None) == 64
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="kernel receive stamps are Linux's")
+async def test_the_arrival_server_stamps_when_a_request_arrived_not_when_it_was_handled(
+    server: ArrivalServer,
+) -> None:
+    # A lagging server must not report a backlog as a burst: that would fail the
+    # limiter for the server's lag, or (stamping late) hide a burst the client sent.
+    async def post(session: aiohttp.ClientSession) -> None:
+        async with session.post(f"{server.url}/cs/v1/content_creation/suggestion") as got:
+            await got.read()
+
+    async with aiohttp.ClientSession() as session:
+        with server.lagging():
+            first = asyncio.create_task(post(session))
+            await asyncio.sleep(0.3)
+            second = asyncio.create_task(post(session))  # a second connection
+            await asyncio.sleep(0.3)
+            assert server.arrivals == []  # nothing was handled yet
+        await asyncio.gather(first, second)
+    early, late = sorted(server.arrivals)
+    assert late - early >= 0.2
