@@ -11,29 +11,16 @@ import attrs
 import pytest
 
 import dumgum_async as dg
-from tests.helpers.bodies import full_request, minimal_request
+from tests.helpers.bodies import WHEN, full_request, minimal_request
+from tests.helpers.bodies import message_model as _message
+from tests.helpers.bodies import profile_model as _profile
 from tests.helpers.misbehaving import RaisingTZ, StrOffsetTZ, UnhashableStr
 
 UTC = dt.UTC
-WHEN = dt.datetime(2025, 4, 25, 10, 0, tzinfo=UTC)
 INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 
 Mutation = Callable[[dict[str, Any]], None]
-
-
-def _profile(**kwargs: Any) -> dg.Profile:
-    kwargs.setdefault("id", "u-1")
-    kwargs.setdefault("gender", dg.Gender.MAN)
-    kwargs.setdefault("first_name", "Marc")
-    return dg.Profile(**kwargs)
-
-
-def _message(**kwargs: Any) -> dg.Message:
-    kwargs.setdefault("id", "m1")
-    kwargs.setdefault("sender", dg.Sender.USER)
-    kwargs.setdefault("date", WHEN)
-    return dg.Message(**kwargs)
 
 
 def _problems(excinfo: pytest.ExceptionInfo[dg.RequestValidationError]) -> set[tuple[str, str]]:

@@ -3,13 +3,36 @@
 ``full_request`` (every field, ``n_messages`` messages) and ``minimal_request`` (required
 fields only) serve the client's tests; ``conversation_request`` is a coherent chat (two
 profiles with interests, alternating lines ending on the user) for the emulator's reply
-engine, and ``with_last_message`` extends a body by one user message.
+engine, and ``with_last_message`` extends a body by one user message. ``profile_model``
+and ``message_model`` build the typed models with only the required fields defaulted.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
+
+import dumgum_async as dg
+
+#: The date of every message a test builds without one.
+WHEN = dt.datetime(2025, 4, 25, 10, 0, tzinfo=dt.UTC)
+
+
+def profile_model(**kwargs: Any) -> dg.Profile:
+    """A ``Profile`` with ``kwargs``, the required fields defaulted."""
+    kwargs.setdefault("id", "u-1")
+    kwargs.setdefault("gender", dg.Gender.MAN)
+    kwargs.setdefault("first_name", "Marc")
+    return dg.Profile(**kwargs)
+
+
+def message_model(**kwargs: Any) -> dg.Message:
+    """A ``Message`` with ``kwargs``, the required fields defaulted."""
+    kwargs.setdefault("id", "m1")
+    kwargs.setdefault("sender", dg.Sender.USER)
+    kwargs.setdefault("date", WHEN)
+    return dg.Message(**kwargs)
 
 
 def _profile(pid: str, gender: str, name: str, **extra: Any) -> dict[str, Any]:

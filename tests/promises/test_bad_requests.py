@@ -21,31 +21,18 @@ import dumgum_async as dg
 from dumgum_async import _cli, _converter
 from dumgum_async.testing import FakeDumGumServer, sample_requests
 from tests.helpers.bodies import full_request, minimal_request
+from tests.helpers.bodies import message_model as _message
+from tests.helpers.bodies import profile_model as _profile
 from tests.helpers.misbehaving import RaisingMapping, UnhashableStr
 
 KEY = "bad-input-key"
 UTC = dt.UTC
-WHEN = dt.datetime(2025, 4, 25, 10, 0, tzinfo=UTC)
 LONE = "\ud83d"  # the first half of an emoji's UTF-16 pair, alone
 
 
 def _client(url: str = "http://127.0.0.1:9") -> dg.DumGumClient:
     # Port 9 (discard): prepare() never connects; a request that got out would fail loudly.
     return dg.DumGumClient(api_key=KEY, base_url=url, retry=None)
-
-
-def _profile(**kwargs: Any) -> dg.Profile:
-    kwargs.setdefault("id", "u-1")
-    kwargs.setdefault("gender", dg.Gender.MAN)
-    kwargs.setdefault("first_name", "Marc")
-    return dg.Profile(**kwargs)
-
-
-def _message(**kwargs: Any) -> dg.Message:
-    kwargs.setdefault("id", "m1")
-    kwargs.setdefault("sender", dg.Sender.USER)
-    kwargs.setdefault("date", WHEN)
-    return dg.Message(**kwargs)
 
 
 def _request(**kwargs: Any) -> dg.SuggestionRequest:
